@@ -1,0 +1,118 @@
+package ims
+
+import (
+	"time"
+)
+
+// Status is where a message is in its lifecycle.
+//
+//	pending ──claim──▶ sending ──2xx──────────────▶ sent
+//	   ▲                  │ ├──transient failure──▶ pending (next_attempt_at in the future)
+//	   │                  │ └──permanent / retries exhausted──▶ dead
+//	   │                  └──lease expired (crash)──▶ claimable again
+//	   ├──────────replay──────────────────────────── dead
+//	pending ──cancel──▶ canceled
+type Status string
+
+const (
+	StatusPending  Status = "pending"
+	StatusSending  Status = "sending"
+	StatusSent     Status = "sent"
+	StatusDead     Status = "dead"
+	StatusCanceled Status = "canceled"
+)
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{StatusPending, StatusSending, StatusSent, StatusDead, StatusCanceled}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Message is one text to deliver to one phone number through the webhook.
+type Message struct {
+	// ID is a UUIDv7: time-ordered, so it doubles as the pagination cursor,
+	// and it is the Idempotency-Key sent to the webhook on every attempt.
+	ID          string `json:"id"`
+	PhoneNumber string `json:"phone_number"`
+	Content     string `json:"content"`
+	Status      Status `json:"status"`
+
+	// IdempotencyKey is the client's key from POST /api/messages, if any.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+
+	// Attempts counts delivery attempts started (claims). It is also the
+	// fencing token of the current claim: an outcome is only recorded if the
+	// message is still sending with the same attempt number.
+	Attempts int `json:"attempts"`
+
+	// NextAttemptAt is when the message becomes due. While sending it is the
+	// lease deadline: past it the claim is considered abandoned.
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+
+	LastError         string     `json:"last_error,omitempty"`
+	ProviderMessageID string     `json:"provider_message_id,omitempty"`
+	SendAt            *time.Time `json:"send_at,omitempty"`
+	SentAt            *time.Time `json:"sent_at,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+}
+
+// NewMessage is a validated request to create a message.
+type NewMessage struct {
+	PhoneNumber    string
+	Content        string
+	SendAt         *time.Time
+	IdempotencyKey string
+}
+
+// CreateResult tells what CreateMessages did for one NewMessage.
+type CreateResult struct {
+	Message Message
+	// Created is false when an earlier message with the same idempotency key
+	// was returned instead of creating a new one.
+	Created bool
+}
+
+// Attempt is one webhook call for a message.
+type Attempt struct {
+	ID         int64         `json:"id"`
+	MessageID  string        `json:"message_id"`
+	Number     int           `json:"number"`
+	StatusCode int           `json:"status_code,omitempty"`
+	Latency    time.Duration `json:"latency_ns"`
+	Error      string        `json:"error,omitempty"`
+	// Response is a bounded snippet of the webhook's answer body.
+	Response  string    `json:"response,omitempty"`
+	Outcome   Status    `json:"outcome"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// MessageFilter selects messages for listing. Lists are newest first.
+type MessageFilter struct {
+	Status Status // empty = all
+	// Before is the cursor: only messages with an ID below it are returned.
+	Before string
+	Limit  int
+}
+
+// MessagePage is one page of a list plus the cursor of the next page ("" at the end).
+type MessagePage struct {
+	Messages   []Message `json:"messages"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// Claim identifies one claimed delivery: the fencing token for recording its outcome.
+type Claim struct {
+	MessageID string
+	Attempt   int
+}
+
+// Claim returns the claim that the current attempt of m holds.
+func (m Message) Claim() Claim { return Claim{MessageID: m.ID, Attempt: m.Attempts} }

@@ -1,0 +1,143 @@
+package ims
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything IMS keeps. PostgreSQL (postgres.Store) and SQLite
+// (sqlite.Store) implement it; storetest holds the one behaviour suite both pass.
+//
+// Every write that changes a message also writes its audit event, in the same
+// transaction, so the trail can never disagree with the data.
+type Store interface {
+	MessageStore
+	DeliveryStore
+	AuditStore
+	ControlStore
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// MessageStore is the API's side of the store.
+type MessageStore interface {
+	// CreateMessages inserts msgs and their message.created events in one
+	// transaction (all or nothing). A message whose IdempotencyKey already
+	// exists is not inserted: the earlier message is returned with
+	// Created=false, or an ECONFLICT error if it was for another phone/content.
+	CreateMessages(ctx context.Context, msgs []NewMessage, actor string) ([]CreateResult, error)
+	// GetMessage returns one message or ENOTFOUND.
+	GetMessage(ctx context.Context, id string) (Message, error)
+	ListMessages(ctx context.Context, f MessageFilter) (MessagePage, error)
+	// ListAttempts returns a message's delivery attempts, oldest first.
+	ListAttempts(ctx context.Context, messageID string) ([]Attempt, error)
+	// CancelMessage moves a pending message to canceled: ENOTFOUND, or
+	// ECONFLICT when it is not pending.
+	CancelMessage(ctx context.Context, id, actor string) (Message, error)
+	// ReplayMessage moves a dead message back to pending, due now, with its
+	// attempt count reset: ENOTFOUND, or ECONFLICT when it is not dead.
+	ReplayMessage(ctx context.Context, id, actor string) (Message, error)
+	// ReplayDeadLetters replays up to limit dead messages, oldest first, and
+	// returns how many it replayed.
+	ReplayDeadLetters(ctx context.Context, actor string, limit int) (int, error)
+	// CountByStatus returns how many messages are in each status.
+	CountByStatus(ctx context.Context) (map[Status]int64, error)
+}
+
+// ClaimParams says what to claim.
+type ClaimParams struct {
+	Limit int
+	// Lease is how long the claim holds. Past it the message is due again,
+	// so it must outlast the webhook timeout.
+	Lease time.Duration
+	// Actor is recorded on the message.claimed events.
+	Actor string
+}
+
+// DeliveryStore is the delivery pipeline's side of the store.
+type DeliveryStore interface {
+	// ClaimDue atomically moves up to p.Limit due messages (pending with
+	// next_attempt_at ≤ now, or sending with an expired lease), oldest due
+	// first, to sending, increments their Attempts and sets their lease. Two
+	// concurrent callers never get the same message.
+	ClaimDue(ctx context.Context, p ClaimParams) ([]Message, error)
+	// RenewClaims renews the lease of each claim that is still current (the
+	// message is sending with that attempt number) and returns those messages;
+	// stale claims are left out. A queue consumer calls it before delivering
+	// a message it received, so a late or duplicate hand-over is dropped.
+	RenewClaims(ctx context.Context, claims []Claim, lease time.Duration) ([]Message, error)
+	// RecordOutcomes stores a batch of outcomes — message updates, attempt
+	// rows and audit events — in one transaction. An outcome whose claim is no
+	// longer current (the lease expired and the message was claimed again)
+	// still gets its attempt row but does not change the message.
+	RecordOutcomes(ctx context.Context, outcomes []Outcome, actor string) error
+	// ReleaseClaims returns claimed messages to pending, due now, without
+	// counting the attempt: used on shutdown and when a hand-over fails.
+	ReleaseClaims(ctx context.Context, claims []Claim) error
+}
+
+// AuditStore keeps the audit trail.
+type AuditStore interface {
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
+}
+
+// SchedulerState is the stored, fleet-wide state of the scheduler.
+type SchedulerState struct {
+	Running   bool      `json:"running"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+}
+
+// Leadership is who paces the fleet.
+type Leadership struct {
+	Holder    string    `json:"holder"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ControlStore keeps the scheduler state and the leader lease.
+type ControlStore interface {
+	// InitSchedulerState stores running as the state if none is stored yet,
+	// and returns the stored state either way.
+	InitSchedulerState(ctx context.Context, running bool, actor string) (SchedulerState, error)
+	SchedulerState(ctx context.Context) (SchedulerState, error)
+	// SetSchedulerRunning stores the state and its audit event.
+	SetSchedulerRunning(ctx context.Context, running bool, actor string) (SchedulerState, error)
+	// AcquireLeadership takes or renews the leader lease for instance if it
+	// is free, expired or already held by instance, and returns the current
+	// leadership either way.
+	AcquireLeadership(ctx context.Context, instance string, ttl time.Duration) (Leadership, error)
+	// ResignLeadership gives the lease up if instance holds it.
+	ResignLeadership(ctx context.Context, instance string) error
+}
+
+// Waker is implemented by stores that can tell when new work arrives
+// (PostgreSQL LISTEN/NOTIFY, an in-process signal for SQLite), so the
+// pipeline need not wait for its next poll.
+type Waker interface {
+	// Wakeups returns a channel that receives after messages become due.
+	Wakeups() <-chan struct{}
+}
+
+// Webhook delivers one message. It never returns an error: every failure is
+// described in the DeliveryResult, which the retry policy then judges.
+type Webhook interface {
+	Deliver(ctx context.Context, m Message) DeliveryResult
+}
+
+// SentCacheEntry is what the sent-cache keeps for a delivered message.
+type SentCacheEntry struct {
+	ProviderMessageID string    `json:"provider_message_id"`
+	SentAt            time.Time `json:"sent_at"`
+}
+
+// SentCache remembers sent messages (Redis). Failures must never block delivery.
+type SentCache interface {
+	Put(ctx context.Context, messageID string, e SentCacheEntry) error
+	Get(ctx context.Context, messageID string) (SentCacheEntry, bool, error)
+	Ping(ctx context.Context) error
+}
+
+// Clock tells the time. Production uses time.Now; tests inject a fixed clock.
+type Clock func() time.Time

@@ -110,9 +110,19 @@ type MessagePage struct {
 
 // Claim identifies one claimed delivery: the fencing token for recording its outcome.
 type Claim struct {
-	MessageID string
-	Attempt   int
+	MessageID string `json:"message_id"`
+	Attempt   int    `json:"attempt"`
+	// LeaseUntil, when set, is the lease deadline the claim was handed over
+	// with (RabbitMQ mode). RenewClaims then only succeeds while the deadline is
+	// unchanged, so the first consumer to renew wins and a redelivered copy of
+	// the same entry is dropped instead of delivered a second time at once.
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 
 // Claim returns the claim that the current attempt of m holds.
 func (m Message) Claim() Claim { return Claim{MessageID: m.ID, Attempt: m.Attempts} }
+
+// HandOver returns the claim with its lease deadline, for a queue entry.
+func (m Message) HandOver() Claim {
+	return Claim{MessageID: m.ID, Attempt: m.Attempts, LeaseUntil: m.NextAttemptAt}
+}

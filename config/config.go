@@ -1,0 +1,256 @@
+// Package config reads IMS settings from the environment (and an optional
+// .env file) into one Config value that main passes to every constructor.
+// A bad setting stops start-up with one line naming it and what it accepts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+)
+
+// Config is every setting of `ims serve`.
+type Config struct {
+	DatabaseURL string // empty = embedded SQLite at SQLitePath
+	SQLitePath  string
+
+	WebhookURL        string
+	WebhookAuthKey    string
+	WebhookSigningKey string
+	WebhookTimeout    time.Duration
+	MaxRetries        int
+	RetryBaseDelay    time.Duration
+	RetryMaxDelay     time.Duration
+
+	APIKey           string
+	ServerPort       int
+	MessageMaxLength int
+
+	SchedulerInterval  time.Duration
+	SchedulerBatchSize int
+	SchedulerAutoStart bool
+	WorkerConcurrency  int
+	PollInterval       time.Duration
+	LeaderTTL          time.Duration
+	ShutdownTimeout    time.Duration
+	InstanceID         string
+
+	RabbitMQEnabled       bool
+	RabbitMQURL           string
+	RabbitMQPrefix        string
+	RabbitMQPrefetch      int
+	RabbitMQHandoverLease time.Duration
+
+	RedisURL      string
+	RedisCacheTTL time.Duration
+
+	LogLevel  string
+	LogFormat string
+}
+
+// UsesPostgres reports whether DATABASE_URL names a PostgreSQL database.
+func (c Config) UsesPostgres() bool { return c.DatabaseURL != "" }
+
+// QueueMode is "rabbitmq" or "db".
+func (c Config) QueueMode() string {
+	if c.RabbitMQEnabled {
+		return "rabbitmq"
+	}
+	return "db"
+}
+
+// Lease is how long a claim holds: a little longer than the webhook timeout,
+// so a delivery still in flight is never claimed by another worker.
+func (c Config) Lease() time.Duration {
+	return c.WebhookTimeout + max(5*time.Second, c.WebhookTimeout/4)
+}
+
+// Lookup reads one variable; os.LookupEnv in production, a map in tests.
+type Lookup func(name string) (string, bool)
+
+// LoadDotEnv loads path into the process environment without overriding
+// variables that are already set. A missing file is not an error.
+func LoadDotEnv(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := godotenv.Load(path); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads and validates every setting. The error names the first bad
+// setting and what it accepts.
+func Load(lookup Lookup) (Config, error) {
+	r := reader{lookup: lookup}
+	c := Config{
+		DatabaseURL: r.str("DATABASE_URL", ""),
+		SQLitePath:  r.str("SQLITE_PATH", "ims.db"),
+
+		WebhookURL:        r.str("WEBHOOK_URL", ""),
+		WebhookAuthKey:    r.str("WEBHOOK_AUTH_KEY", ""),
+		WebhookSigningKey: r.str("WEBHOOK_SIGNING_SECRET", ""),
+		WebhookTimeout:    r.duration("WEBHOOK_TIMEOUT", 30*time.Second, time.Millisecond),
+		MaxRetries:        r.integer("WEBHOOK_MAX_RETRIES", 3, 0, 100),
+		RetryBaseDelay:    r.duration("WEBHOOK_RETRY_BASE_DELAY", 10*time.Second, time.Millisecond),
+		RetryMaxDelay:     r.duration("WEBHOOK_RETRY_MAX_DELAY", 10*time.Minute, time.Millisecond),
+
+		ServerPort:       r.integer("SERVER_PORT", 8080, 0, 65535),
+		MessageMaxLength: r.integer("MESSAGE_MAX_LENGTH", 160, 1, 1_000_000),
+
+		SchedulerInterval:  r.duration("SCHEDULER_INTERVAL", 2*time.Minute, 0),
+		SchedulerBatchSize: r.integer("SCHEDULER_BATCH_SIZE", 2, 1, 100_000),
+		SchedulerAutoStart: r.boolean("SCHEDULER_AUTO_START", true),
+		WorkerConcurrency:  r.integer("WORKER_CONCURRENCY", 16, 1, 10_000),
+		PollInterval:       r.duration("POLL_INTERVAL", time.Second, time.Millisecond),
+		LeaderTTL:          r.duration("LEADER_TTL", 5*time.Second, 100*time.Millisecond),
+		ShutdownTimeout:    r.duration("SHUTDOWN_TIMEOUT", 30*time.Second, 0),
+		InstanceID:         r.str("INSTANCE_ID", defaultInstanceID()),
+
+		RabbitMQEnabled:       r.boolean("RABBITMQ_ENABLED", false),
+		RabbitMQURL:           r.str("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+		RabbitMQPrefix:        r.str("RABBITMQ_PREFIX", "ims"),
+		RabbitMQPrefetch:      r.integer("RABBITMQ_PREFETCH", 64, 1, 65535),
+		RabbitMQHandoverLease: r.duration("RABBITMQ_HANDOVER_LEASE", 2*time.Minute, time.Second),
+
+		RedisURL:      r.str("REDIS_URL", ""),
+		RedisCacheTTL: r.duration("REDIS_CACHE_TTL", 168*time.Hour, time.Second),
+
+		LogLevel:  r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat: r.oneOf("LOG_FORMAT", "text", "text", "json"),
+	}
+	c.APIKey = r.str("API_KEY", c.WebhookAuthKey)
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	if c.WebhookURL == "" {
+		return errors.New("WEBHOOK_URL is required: the http(s) URL that messages are delivered to")
+	}
+	if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("WEBHOOK_URL must be an absolute http:// or https:// URL")
+	}
+	if c.WebhookAuthKey == "" {
+		return errors.New("WEBHOOK_AUTH_KEY is required: the key sent to the webhook in x-ins-auth-key (and the API key unless API_KEY is set)")
+	}
+	if c.APIKey == "" {
+		return errors.New("API_KEY must not be empty: it protects the API")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)")
+	}
+	if c.RetryMaxDelay < c.RetryBaseDelay {
+		return errors.New("WEBHOOK_RETRY_MAX_DELAY must be at least WEBHOOK_RETRY_BASE_DELAY")
+	}
+	if c.RabbitMQEnabled {
+		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
+			return errors.New("RABBITMQ_URL must be an amqp:// or amqps:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return errors.New("REDIS_URL must be a redis:// or rediss:// URL")
+		}
+	}
+	return nil
+}
+
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "ims"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// reader parses variables and remembers the first error, so Load reads as a
+// plain list of settings.
+type reader struct {
+	lookup Lookup
+	err    error
+}
+
+func (r *reader) raw(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (r *reader) fail(name, accepts, got string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s must be %s, got %q", name, accepts, got)
+	}
+}
+
+func (r *reader) str(name, def string) string {
+	if v, ok := r.raw(name); ok {
+		return v
+	}
+	return def
+}
+
+func (r *reader) integer(name string, def, lo, hi int) int {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("an integer from %d to %d", lo, hi), v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def, lo time.Duration) time.Duration {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil && v == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || d < lo {
+		r.fail(name, fmt.Sprintf("a Go duration such as 30s, 2m or 1h (at least %s)", lo), v)
+		return def
+	}
+	return d
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, "true or false", v)
+		return def
+	}
+	return b
+}
+
+func (r *reader) oneOf(name, def string, accepted ...string) string {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	for _, a := range accepted {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(name, "one of "+strings.Join(accepted, ", "), v)
+	return def
+}

@@ -1,0 +1,122 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+)
+
+func testSchedulerState(t *testing.T, open Opener) {
+	t.Run("init stores once, set overrides", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		st, err := f.s.SchedulerState(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, ims.SchedulerState{}, st, "no state stored yet")
+
+		st, err = f.s.InitSchedulerState(f.ctx, true, "boot:1")
+		require.NoError(t, err)
+		want := ims.SchedulerState{Running: true, UpdatedAt: f.now(), UpdatedBy: "boot:1"}
+		requireState(t, want, st)
+
+		f.clock.Advance(time.Minute)
+		st, err = f.s.InitSchedulerState(f.ctx, false, "boot:2")
+		require.NoError(t, err)
+		requireState(t, want, st, "init must not overwrite a stored state")
+
+		st, err = f.s.SetSchedulerRunning(f.ctx, false, "api:req-3")
+		require.NoError(t, err)
+		want = ims.SchedulerState{Running: false, UpdatedAt: f.now(), UpdatedBy: "api:req-3"}
+		requireState(t, want, st)
+
+		f.clock.Advance(time.Minute)
+		st, err = f.s.InitSchedulerState(f.ctx, true, "boot:3")
+		require.NoError(t, err)
+		requireState(t, want, st, "a stop survives a restart")
+		st, err = f.s.SchedulerState(f.ctx)
+		require.NoError(t, err)
+		requireState(t, want, st)
+
+		st, err = f.s.SetSchedulerRunning(f.ctx, true, "api:req-4")
+		require.NoError(t, err)
+		requireState(t, ims.SchedulerState{Running: true, UpdatedAt: f.now(), UpdatedBy: "api:req-4"}, st)
+
+		evs := f.events(t, ims.AuditFilter{})
+		require.Len(t, evs, 2)
+		require.Equal(t, ims.EventSchedulerStarted, evs[0].Type)
+		require.Equal(t, "api:req-4", evs[0].Actor)
+		require.Equal(t, ims.EventSchedulerStopped, evs[1].Type)
+		require.Equal(t, "api:req-3", evs[1].Actor)
+	})
+	t.Run("set without init", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		st, err := f.s.SetSchedulerRunning(f.ctx, true, "api:req-5")
+		require.NoError(t, err)
+		requireState(t, ims.SchedulerState{Running: true, UpdatedAt: f.now(), UpdatedBy: "api:req-5"}, st)
+		st, err = f.s.SchedulerState(f.ctx)
+		require.NoError(t, err)
+		requireState(t, ims.SchedulerState{Running: true, UpdatedAt: f.now(), UpdatedBy: "api:req-5"}, st)
+	})
+}
+
+func requireState(t *testing.T, want, got ims.SchedulerState, msgAndArgs ...any) {
+	t.Helper()
+	require.Equal(t, want.Running, got.Running, msgAndArgs...)
+	require.Equal(t, want.UpdatedBy, got.UpdatedBy, msgAndArgs...)
+	requireTime(t, want.UpdatedAt, got.UpdatedAt, msgAndArgs...)
+}
+
+func testLeadership(t *testing.T, open Opener) {
+	f := setup(t, open)
+	const ttl = 10 * time.Second
+	acquire := func(instance string) ims.Leadership {
+		t.Helper()
+		l, err := f.s.AcquireLeadership(f.ctx, instance, ttl)
+		require.NoError(t, err)
+		require.Equal(t, time.UTC, l.ExpiresAt.Location())
+		return l
+	}
+	elected := func() int {
+		t.Helper()
+		return len(f.events(t, ims.AuditFilter{Type: ims.EventLeaderElected}))
+	}
+
+	l := acquire("a")
+	require.Equal(t, "a", l.Holder, "a free lease is taken")
+	requireTime(t, f.now().Add(ttl), l.ExpiresAt)
+	require.Equal(t, 1, elected())
+	deadline := l.ExpiresAt
+
+	f.clock.Advance(ttl / 2)
+	l = acquire("b")
+	require.Equal(t, "a", l.Holder, "a valid lease is refused to another instance")
+	requireTime(t, deadline, l.ExpiresAt)
+
+	l = acquire("a")
+	require.Equal(t, "a", l.Holder, "the holder renews")
+	requireTime(t, f.now().Add(ttl), l.ExpiresAt)
+	require.Equal(t, 1, elected(), "a renewal elects no one")
+
+	f.clock.Advance(ttl)
+	l = acquire("b")
+	require.Equal(t, "b", l.Holder, "an expired lease is taken over")
+	requireTime(t, f.now().Add(ttl), l.ExpiresAt)
+	require.Equal(t, 2, elected())
+
+	require.NoError(t, f.s.ResignLeadership(f.ctx, "a"), "resigning a lease not held is a no-op")
+	require.Equal(t, "b", acquire("a").Holder)
+
+	require.NoError(t, f.s.ResignLeadership(f.ctx, "b"))
+	l = acquire("a")
+	require.Equal(t, "a", l.Holder, "a resigned lease is free at once")
+	require.Equal(t, 3, elected())
+}
+
+func testPing(t *testing.T, open Opener) {
+	f := setup(t, open)
+	require.NoError(t, f.s.Ping(f.ctx))
+}

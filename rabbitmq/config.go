@@ -1,0 +1,131 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Queue types accepted in Config.QueueType.
+const (
+	QueueTypeQuorum  = "quorum"
+	QueueTypeClassic = "classic"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultPrefix         = "ims"
+	DefaultPrefetch       = 64
+	DefaultDeliveryLimit  = 10
+	DefaultReconnectMin   = 100 * time.Millisecond
+	DefaultReconnectMax   = 5 * time.Second
+	DefaultRetryPause     = time.Second
+	DefaultPublishTimeout = 10 * time.Second
+	DefaultDialTimeout    = 10 * time.Second
+	DefaultHeartbeat      = 10 * time.Second
+)
+
+// Config configures a Queue. Zero fields take the defaults above.
+type Config struct {
+	// URL is the broker address, e.g. amqp://guest:guest@127.0.0.1:5672/.
+	URL string
+	// Prefix names the topology: <prefix>.work, <prefix>.deliveries,
+	// <prefix>.dead and <prefix>.dead-letters.
+	Prefix string
+	// QueueType is "quorum" (default; replicated and durable) or "classic".
+	QueueType string
+	// Prefetch is how many unacknowledged entries the broker hands one
+	// consumer at a time.
+	Prefetch int
+	// Concurrency is how many handlers one Consume call runs at once
+	// (default Prefetch; more than Prefetch never runs, since the broker
+	// sends no more than Prefetch entries).
+	Concurrency int
+	// DeliveryLimit is the quorum queue's x-delivery-limit: an entry
+	// redelivered more often than this is dead-lettered. Classic queues have
+	// no such limit.
+	DeliveryLimit int
+	// ReconnectMin and ReconnectMax bound the exponential backoff between
+	// reconnection attempts.
+	ReconnectMin, ReconnectMax time.Duration
+	// RetryPause is how long a consumer waits before requeueing an entry whose
+	// handler failed, so that a database outage does not spin the queue.
+	RetryPause time.Duration
+	// PublishTimeout bounds one Publish call when its context has no earlier
+	// deadline.
+	PublishTimeout time.Duration
+	// DialTimeout bounds the TCP dial and the AMQP handshake.
+	DialTimeout time.Duration
+	// Heartbeat is the AMQP heartbeat interval that detects a dead peer.
+	Heartbeat time.Duration
+	// OnPoison is called (after the entry was dead-lettered) for each entry
+	// whose body cannot be parsed. Optional.
+	OnPoison func(ctx context.Context, body []byte, reason string)
+	// Logger receives connection events and handler failures. Optional.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with zero fields filled in, or an error naming the
+// first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	if c.URL == "" {
+		return c, errors.New("rabbitmq config: URL is required")
+	}
+	setDefault(&c.Prefix, DefaultPrefix)
+	setDefault(&c.QueueType, QueueTypeQuorum)
+	if c.QueueType != QueueTypeQuorum && c.QueueType != QueueTypeClassic {
+		return c, fmt.Errorf("rabbitmq config: QueueType %q: want %q or %q", c.QueueType, QueueTypeQuorum, QueueTypeClassic)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"Prefetch", c.Prefetch}, {"Concurrency", c.Concurrency}, {"DeliveryLimit", c.DeliveryLimit}} {
+		if f.v < 0 {
+			return c, fmt.Errorf("rabbitmq config: %s must not be negative, got %d", f.name, f.v)
+		}
+	}
+	setDefault(&c.Prefetch, DefaultPrefetch)
+	setDefault(&c.Concurrency, c.Prefetch)
+	setDefault(&c.DeliveryLimit, DefaultDeliveryLimit)
+	setDefault(&c.ReconnectMin, DefaultReconnectMin)
+	setDefault(&c.ReconnectMax, DefaultReconnectMax)
+	if c.ReconnectMax < c.ReconnectMin {
+		c.ReconnectMax = c.ReconnectMin
+	}
+	setDefault(&c.RetryPause, DefaultRetryPause)
+	setDefault(&c.PublishTimeout, DefaultPublishTimeout)
+	setDefault(&c.DialTimeout, DefaultDialTimeout)
+	setDefault(&c.Heartbeat, DefaultHeartbeat)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Topology names the exchanges and queues a Queue uses.
+type Topology struct {
+	Exchange     string // direct exchange claims are published to
+	RoutingKey   string // binds Queue to Exchange
+	Queue        string // the work queue consumers read
+	DeadExchange string // fanout dead-letter exchange
+	DeadQueue    string // holds dead-lettered entries for inspection
+}
+
+func topologyFor(prefix string) Topology {
+	return Topology{
+		Exchange:     prefix + ".work",
+		RoutingKey:   prefix + ".deliveries",
+		Queue:        prefix + ".deliveries",
+		DeadExchange: prefix + ".dead",
+		DeadQueue:    prefix + ".dead-letters",
+	}
+}

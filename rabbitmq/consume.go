@@ -1,0 +1,201 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/insiderone/ims"
+)
+
+// Consume receives claims until ctx ends and calls handle for each, with at
+// most Concurrency handlers at once. An entry is acked after handle returns
+// nil and requeued (after RetryPause) when it returns an error; an entry that
+// cannot be parsed is dead-lettered and reported to OnPoison. When the
+// connection or channel is lost, Consume resubscribes by itself; entries in
+// flight at that moment are redelivered by the broker.
+//
+// Handlers get a context that is not canceled when ctx ends, so that a
+// delivery under way can finish and record its outcome: Consume returns nil
+// once ctx has ended and every handler has returned. Close cancels the
+// handlers' context, and Consume then returns ErrClosed.
+func (q *Queue) Consume(ctx context.Context, handle func(ctx context.Context, c ims.Claim) error) error {
+	if handle == nil {
+		return errors.New("consume: handle is nil")
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopAfter := context.AfterFunc(q.life, cancel)
+	defer stopAfter()
+
+	c := &consumer{q: q, handle: handle, ctx: hctx, stop: ctx, slots: make(chan struct{}, q.cfg.Concurrency)}
+	defer c.wg.Wait()
+	return c.run(ctx)
+}
+
+// consumer is the state of one Consume call. Its slots bound the handlers in
+// flight across reconnections, so a handler still running on a lost channel
+// keeps its slot.
+type consumer struct {
+	q      *Queue
+	handle func(ctx context.Context, c ims.Claim) error
+	ctx    context.Context // handlers' context
+	stop   context.Context // Consume's context
+	slots  chan struct{}
+	wg     sync.WaitGroup // handlers and channel closers
+}
+
+// run subscribes again and again until ctx or the queue ends.
+func (c *consumer) run(ctx context.Context) error {
+	b := backoff{min: c.q.cfg.ReconnectMin, max: c.q.cfg.ReconnectMax}
+	for {
+		conn, err := c.q.waitConnected(ctx)
+		if err != nil {
+			return c.exitErr(ctx, err)
+		}
+		subscribed, err := c.session(ctx, conn)
+		if ctx.Err() != nil || c.q.life.Err() != nil {
+			return c.exitErr(ctx, ctx.Err())
+		}
+		if subscribed {
+			b.reset()
+		}
+		c.q.log.Warn("rabbitmq consumer lost its subscription; resubscribing", "err", err)
+		if !sleep(ctx, b.next()) {
+			return c.exitErr(ctx, ctx.Err())
+		}
+	}
+}
+
+func (c *consumer) exitErr(ctx context.Context, err error) error {
+	if c.q.life.Err() != nil {
+		return ErrClosed
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// waitConnected returns the live connection, waiting while it is down.
+func (q *Queue) waitConnected(ctx context.Context) (*amqp.Connection, error) {
+	for {
+		conn, up := q.current()
+		if conn != nil {
+			return conn, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-q.life.Done():
+			return nil, ErrClosed
+		case <-up:
+		}
+	}
+}
+
+// session consumes on one channel until the channel is lost or ctx ends. It
+// reports whether the subscription was established.
+func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return false, fmt.Errorf("open consumer channel: %w", err)
+	}
+	var inflight sync.WaitGroup
+	defer c.closeAfter(ch, &inflight)
+	if err := ch.Qos(c.q.cfg.Prefetch, 0, false); err != nil {
+		return false, fmt.Errorf("set prefetch: %w", err)
+	}
+	deliveries, err := ch.Consume(c.q.topo.Queue, "", false, false, false, false, nil)
+	if err != nil {
+		return false, fmt.Errorf("consume %s: %w", c.q.topo.Queue, err)
+	}
+	for {
+		// Take a slot before taking an entry, so that an entry never waits
+		// in this process while a handler is free elsewhere in the fleet.
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case c.slots <- struct{}{}:
+		}
+		select {
+		case <-ctx.Done():
+			<-c.slots
+			return true, nil
+		case d, ok := <-deliveries:
+			if !ok {
+				<-c.slots
+				return true, errors.New("delivery channel closed")
+			}
+			inflight.Add(1)
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				defer inflight.Done()
+				defer func() { <-c.slots }()
+				c.process(d)
+			}()
+		}
+	}
+}
+
+// closeAfter closes ch once its handlers are done, so that their acks still
+// reach the broker; entries prefetched but not handled are then requeued.
+func (c *consumer) closeAfter(ch *amqp.Channel, inflight *sync.WaitGroup) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		inflight.Wait()
+		_ = ch.Close()
+	}()
+}
+
+// process handles one entry and settles it.
+func (c *consumer) process(d amqp.Delivery) {
+	claim, err := DecodeClaim(d.Body)
+	if err != nil {
+		c.poison(d, err)
+		return
+	}
+	if err := c.handle(c.ctx, claim); err != nil {
+		c.q.log.Warn("claim handler failed; requeueing", "message_id", claim.MessageID, "attempt", claim.Attempt, "err", err)
+		// Pause before requeueing: an outage behind the handler (the
+		// database) would otherwise bounce entries as fast as the network goes.
+		c.pause()
+		if err := d.Nack(false, true); err != nil {
+			c.q.log.Warn("requeue claim", "message_id", claim.MessageID, "err", err)
+		}
+		return
+	}
+	if err := d.Ack(false); err != nil {
+		// The channel is gone; the broker redelivers the entry and
+		// RenewClaims drops it as stale.
+		c.q.log.Warn("ack claim", "message_id", claim.MessageID, "err", err)
+	}
+}
+
+func (c *consumer) poison(d amqp.Delivery, reason error) {
+	c.q.log.Error("unparseable queue entry; dead-lettering", "message_id", d.MessageId, "err", reason)
+	if err := d.Nack(false, false); err != nil {
+		c.q.log.Warn("dead-letter entry", "message_id", d.MessageId, "err", err)
+		return
+	}
+	if c.q.cfg.OnPoison != nil {
+		c.q.cfg.OnPoison(c.ctx, d.Body, reason.Error())
+	}
+}
+
+// pause waits RetryPause, cut short when Consume or the queue ends.
+func (c *consumer) pause() {
+	t := time.NewTimer(c.q.cfg.RetryPause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.ctx.Done():
+	case <-c.stop.Done():
+	}
+}

@@ -1,0 +1,316 @@
+package rabbitmq_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/rabbitmq"
+)
+
+func TestPublishConsumeExactlyOnce(t *testing.T) {
+	t.Parallel()
+	for _, queueType := range []string{rabbitmq.QueueTypeQuorum, rabbitmq.QueueTypeClassic} {
+		t.Run(queueType, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			cfg.QueueType = queueType
+			q := newQueue(t, cfg)
+			claims := makeClaims("m", 300)
+			lease := time.Date(2030, 1, 1, 0, 0, 0, 123456000, time.UTC)
+			claims[0].LeaseUntil = lease
+
+			// Several concurrent batches: Publish must be safe to share.
+			var wg sync.WaitGroup
+			for i := 0; i < len(claims); i += 100 {
+				wg.Go(func() { publish(t, q, claims[i:i+100]) })
+			}
+			wg.Wait()
+			st, err := q.Stats(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, len(claims), st.Ready)
+
+			rec := newRecorder()
+			var gotLease atomic.Value
+			stop := consume(t, q, func(_ context.Context, c ims.Claim) error {
+				if c.MessageID == claims[0].MessageID {
+					gotLease.Store(c.LeaseUntil)
+				}
+				rec.record(c.MessageID)
+				return nil
+			})
+			rec.waitDistinct(t, len(claims))
+			stop()
+
+			requireAllAcked(t, q)
+			counts := rec.counts()
+			for _, id := range ids(claims) {
+				require.Equal(t, 1, counts[id], "claim %s handled %d times", id, counts[id])
+			}
+			require.Len(t, counts, len(claims))
+			require.True(t, lease.Equal(gotLease.Load().(time.Time)), "lease deadline survives the trip")
+		})
+	}
+}
+
+func TestHandlerErrorRequeues(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, testConfig(t))
+	claims := makeClaims("retry", 5)
+	publish(t, q, claims)
+
+	rec := newRecorder()
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	stop := consume(t, q, func(_ context.Context, c ims.Claim) error {
+		mu.Lock()
+		first := !failed[c.MessageID]
+		failed[c.MessageID] = true
+		mu.Unlock()
+		if first {
+			return errors.New("database down")
+		}
+		rec.record(c.MessageID)
+		return nil
+	})
+	rec.waitDistinct(t, len(claims))
+	stop()
+
+	requireAllAcked(t, q)
+	for _, id := range ids(claims) {
+		require.Equal(t, 1, rec.counts()[id], "claim %s succeeds once after its failure", id)
+	}
+	st, err := q.Stats(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, st.DeadLetters)
+}
+
+func TestDeliveryLimitDeadLetters(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.DeliveryLimit = 2
+	q := newQueue(t, cfg)
+	publish(t, q, makeClaims("doomed", 1))
+
+	var calls atomic.Int32
+	stop := consume(t, q, func(context.Context, ims.Claim) error {
+		calls.Add(1)
+		return errors.New("always failing")
+	})
+	require.Eventually(t, func() bool {
+		st, err := q.Stats(t.Context())
+		return err == nil && st.DeadLetters == 1
+	}, waitFor, 10*time.Millisecond, "entry dead-lettered after the delivery limit")
+	stop()
+	// The first delivery plus DeliveryLimit redeliveries.
+	require.EqualValues(t, 3, calls.Load())
+	requireAllAcked(t, q)
+}
+
+func TestUnparseableEntryIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	type poison struct{ body, reason string }
+	poisoned := make(chan poison, 10)
+	cfg.OnPoison = func(_ context.Context, body []byte, reason string) {
+		poisoned <- poison{string(body), reason}
+	}
+	q := newQueue(t, cfg)
+	publishRaw(t, cfg.URL, q.Topology(), []byte("not json"))
+	publishRaw(t, cfg.URL, q.Topology(), []byte(`{"attempt":1}`))
+	publish(t, q, makeClaims("good", 1))
+
+	rec := newRecorder()
+	stop := consume(t, q, func(_ context.Context, c ims.Claim) error {
+		rec.record(c.MessageID)
+		return nil
+	})
+	rec.waitDistinct(t, 1)
+	got := map[string]string{}
+	for range 2 {
+		select {
+		case p := <-poisoned:
+			got[p.body] = p.reason
+		case <-time.After(waitFor):
+			t.Fatal("OnPoison not called")
+		}
+	}
+	stop()
+
+	require.Contains(t, got["not json"], "decode claim")
+	require.Contains(t, got[`{"attempt":1}`], "message_id is missing")
+	require.Equal(t, map[string]int{"good-000": 1}, rec.counts())
+	require.Eventually(t, func() bool {
+		st, err := q.Stats(t.Context())
+		return err == nil && st.DeadLetters == 2
+	}, waitFor, 10*time.Millisecond, "both entries in the dead-letter queue")
+	requireAllAcked(t, q)
+}
+
+func TestConsumeBoundsHandlersInFlight(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                  string
+		prefetch, concurrency int
+		want                  int
+	}{
+		{"concurrency below prefetch", 6, 2, 2},
+		{"concurrency defaults to prefetch", 3, 0, 3},
+		{"prefetch below concurrency", 2, 5, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			cfg.Prefetch, cfg.Concurrency = tt.prefetch, tt.concurrency
+			q := newQueue(t, cfg)
+			claims := makeClaims("bound", 20)
+			publish(t, q, claims)
+
+			var inflight, peak atomic.Int32
+			release := make(chan struct{})
+			rec := newRecorder()
+			stop := consume(t, q, func(ctx context.Context, c ims.Claim) error {
+				n := inflight.Add(1)
+				defer inflight.Add(-1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				rec.record(c.MessageID)
+				return nil
+			})
+			// Handlers block until released, so the pool fills up to its
+			// bound; had it none, the peak would pass it.
+			require.Eventually(t, func() bool { return inflight.Load() == int32(tt.want) }, waitFor, time.Millisecond)
+			close(release)
+			rec.waitDistinct(t, len(claims))
+			stop()
+			require.EqualValues(t, tt.want, peak.Load())
+			requireAllAcked(t, q)
+		})
+	}
+}
+
+func TestConsumeWaitsForHandlersOnShutdown(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, testConfig(t))
+	publish(t, q, makeClaims("slow", 1))
+
+	started := make(chan struct{})
+	finish := make(chan struct{})
+	var handlerCtxErr error
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- q.Consume(ctx, func(hctx context.Context, _ ims.Claim) error {
+			close(started)
+			<-finish
+			handlerCtxErr = hctx.Err()
+			return nil
+		})
+	}()
+	<-started
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("Consume returned while a handler was running")
+	default:
+	}
+	close(finish)
+	require.NoError(t, <-done)
+	require.NoError(t, handlerCtxErr, "a handler's context outlives Consume's so it can finish")
+	requireAllAcked(t, q)
+}
+
+func TestClose(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	q, err := rabbitmq.New(t.Context(), cfg)
+	require.NoError(t, err)
+	require.NoError(t, q.Ping(t.Context()))
+
+	consumed := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		consumed <- q.Consume(context.Background(), func(ctx context.Context, _ ims.Claim) error {
+			close(started)
+			<-ctx.Done() // Close cancels the handlers' context
+			return ctx.Err()
+		})
+	}()
+	publish(t, q, makeClaims("c", 1))
+	<-started
+
+	require.NoError(t, q.Close())
+	require.ErrorIs(t, <-consumed, rabbitmq.ErrClosed)
+	require.ErrorIs(t, q.Ping(t.Context()), rabbitmq.ErrClosed)
+	require.ErrorIs(t, q.Publish(t.Context(), makeClaims("late", 1)), rabbitmq.ErrClosed)
+	require.ErrorIs(t, q.Consume(t.Context(), func(context.Context, ims.Claim) error { return nil }), rabbitmq.ErrClosed)
+	require.NoError(t, q.Close(), "Close is idempotent")
+}
+
+func TestPublishEdgeCases(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, testConfig(t))
+
+	t.Run("empty batch", func(t *testing.T) {
+		require.NoError(t, q.Publish(t.Context(), nil))
+	})
+	t.Run("canceled context", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		require.ErrorIs(t, q.Publish(ctx, makeClaims("x", 3)), context.Canceled)
+	})
+	t.Run("usable after a failed batch", func(t *testing.T) {
+		publish(t, q, makeClaims("after", 2))
+	})
+}
+
+func TestNewErrors(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	tests := []struct {
+		name   string
+		mutate func(*rabbitmq.Config)
+		want   string
+	}{
+		{"no URL", func(c *rabbitmq.Config) { c.URL = "" }, "URL is required"},
+		{"bad queue type", func(c *rabbitmq.Config) { c.QueueType = "stream" }, "QueueType"},
+		{"negative prefetch", func(c *rabbitmq.Config) { c.Prefetch = -1 }, "Prefetch must not be negative"},
+		{"unreachable broker", func(c *rabbitmq.Config) { c.URL = "amqp://guest:guest@127.0.0.1:1/" }, "connect to rabbitmq"},
+		{"wrong password", func(c *rabbitmq.Config) { c.URL = "amqp://guest:wrong@127.0.0.1:5672/" }, "connect to rabbitmq"},
+		{"malformed URL", func(c *rabbitmq.Config) { c.URL = "amqp://guest:s3cret@127.0.0.1:port/" }, "invalid URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := cfg
+			tt.mutate(&c)
+			q, err := rabbitmq.New(t.Context(), c)
+			require.Nil(t, q)
+			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), "s3cret", "the password never appears in errors")
+		})
+	}
+}
+
+func TestNewRejectsConflictingTopology(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.QueueType = rabbitmq.QueueTypeClassic
+	newQueue(t, cfg)
+
+	cfg.QueueType = rabbitmq.QueueTypeQuorum
+	_, err := rabbitmq.New(t.Context(), cfg)
+	require.ErrorContains(t, err, "declare queue")
+}

@@ -1,0 +1,59 @@
+package webhook
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkDeliver measures one delivery round trip against a local server
+// that answers like the provider; the server's own cost is included.
+func BenchmarkDeliver(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"message":"Accepted","messageId":"6f1c8b9e-2a5d-4e3b-9c7a-1b2c3d4e5f60"}`)
+	}))
+	b.Cleanup(srv.Close)
+
+	for _, signed := range []bool{false, true} {
+		name := "unsigned"
+		if signed {
+			name = "signed"
+		}
+		cfg := Config{URL: srv.URL + "/hook?token=t", AuthKey: "key", Timeout: 10 * time.Second}
+		if signed {
+			cfg.SigningSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		}
+		c, err := New(cfg)
+		require.NoError(b, err)
+		b.Cleanup(func() { _ = c.Close() })
+		m := message("0190f5e2-7b1c-7000-8000-000000000001", "+905551112233", benchContent)
+
+		b.Run(name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if res := c.Deliver(b.Context(), m); !res.Succeeded() {
+					b.Fatalf("delivery failed: %+v", res)
+				}
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if res := c.Deliver(b.Context(), m); !res.Succeeded() {
+						b.Errorf("delivery failed: %+v", res)
+						return
+					}
+				}
+			})
+		})
+	}
+}

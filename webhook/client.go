@@ -1,0 +1,267 @@
+// Package webhook delivers messages to the provider's HTTP endpoint: the
+// request IMS sends (see the webhook contract in DESIGN.md) and the reading
+// of its answer into an ims.DeliveryResult for the retry policy to judge.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTimeout             = 30 * time.Second
+	DefaultMaxResponseBytes    = 64 << 10
+	DefaultMaxIdleConnsPerHost = 256
+)
+
+// drainBytes is how much of an answer beyond MaxResponseBytes is read and
+// discarded so that the connection can be reused; past it the connection is
+// closed instead, since reading a huge body costs more than a new dial.
+const drainBytes = 256 << 10
+
+// Config configures a Client.
+type Config struct {
+	// URL is the webhook endpoint: an absolute http or https URL. Its
+	// userinfo and query may hold tokens; they are never put in error text.
+	URL string
+	// AuthKey is sent as x-ins-auth-key; the header is left out when empty.
+	AuthKey string
+	// Timeout bounds one attempt, from dialing to reading the answer.
+	// Zero means DefaultTimeout.
+	Timeout time.Duration
+	// SigningSecret, when set, signs every request per Standard Webhooks.
+	// A "whsec_" prefix marks a base64 key, as in the spec.
+	SigningSecret string
+	// MaxResponseBytes caps how much of an answer is read. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// MaxIdleConnsPerHost is how many keep-alive connections are pooled;
+	// set it to at least the number of concurrent deliveries. Zero means
+	// DefaultMaxIdleConnsPerHost.
+	MaxIdleConnsPerHost int
+}
+
+// Client sends messages to one webhook endpoint. It implements ims.Webhook
+// and is safe for concurrent use.
+type Client struct {
+	url         string // full URL, secrets included: only ever sent, never shown
+	safeURL     string // scheme://host/path, for error text
+	timeout     time.Duration
+	maxResponse int64
+	redactor    redactor
+	signer      *signer // nil when unsigned
+	transport   *http.Transport
+	http        *http.Client
+	now         func() time.Time // signing timestamp and HTTP-date Retry-After
+
+	// Header values shared by every request; net/http only reads them.
+	contentType []string
+	authKey     []string
+
+	bufs sync.Pool // *bytes.Buffer for reading answers
+}
+
+var _ ims.Webhook = (*Client)(nil)
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	u, err := parseURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateConfig(cfg); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		url:         cfg.URL,
+		safeURL:     safeURL(u),
+		timeout:     durationOrDefault(cfg.Timeout, DefaultTimeout),
+		maxResponse: cfg.MaxResponseBytes,
+		redactor:    newRedactor(u, cfg),
+		now:         time.Now,
+		contentType: []string{"application/json"},
+	}
+	if c.maxResponse == 0 {
+		c.maxResponse = DefaultMaxResponseBytes
+	}
+	if cfg.AuthKey != "" {
+		c.authKey = []string{cfg.AuthKey}
+	}
+	if cfg.SigningSecret != "" {
+		if c.signer, err = newSigner(cfg.SigningSecret); err != nil {
+			return nil, err
+		}
+	}
+	perHost := cfg.MaxIdleConnsPerHost
+	if perHost == 0 {
+		perHost = DefaultMaxIdleConnsPerHost
+	}
+	c.transport = newTransport(c.timeout, perHost)
+	c.http = &http.Client{
+		Transport: c.transport,
+		// A redirect is the provider's answer, not an instruction: following
+		// it would resend the message (and the auth key) somewhere else.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c.bufs.New = func() any { return new(bytes.Buffer) }
+	return c, nil
+}
+
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// The parse error quotes the URL, which may hold a token.
+		return nil, errors.New("webhook URL is not a valid URL (not shown: it may hold a token)")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("webhook URL must be an absolute http:// or https:// URL")
+	}
+	if u.Host == "" {
+		return nil, errors.New("webhook URL has no host")
+	}
+	return u, nil
+}
+
+func validateConfig(cfg Config) error {
+	switch {
+	case cfg.Timeout < 0:
+		return errors.New("webhook timeout must not be negative")
+	case cfg.MaxResponseBytes < 0:
+		return errors.New("webhook max response bytes must not be negative")
+	case cfg.MaxIdleConnsPerHost < 0:
+		return errors.New("webhook max idle connections per host must not be negative")
+	case !validHeaderValue(cfg.AuthKey):
+		return errors.New("webhook auth key contains a control character")
+	}
+	return nil
+}
+
+// validHeaderValue rejects what net/http would refuse on every request, so
+// that a bad key fails at start-up instead of on each delivery.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func newTransport(timeout time.Duration, perHost int) *http.Transport {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           perHost, // one endpoint: the per-host pool is the whole pool
+		MaxIdleConnsPerHost:    perHost,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+}
+
+func durationOrDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Close closes idle keep-alive connections. Deliveries in flight finish.
+func (c *Client) Close() error {
+	c.transport.CloseIdleConnections()
+	return nil
+}
+
+// Deliver sends m once and describes what happened. It never returns an
+// error: failures are in the result, for the retry policy to judge.
+func (c *Client) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
+	// One exact-size allocation per request. The body is deliberately not
+	// pooled: a RoundTripper may still read it after Do returns, and the
+	// transport may replay it (GetBody) on a dead keep-alive connection.
+	body := appendBody(make([]byte, 0, bodySize(m.PhoneNumber, m.Content)), m.PhoneNumber, m.Content)
+
+	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return ims.DeliveryResult{Err: "build webhook request: " + c.redactor.redact(err.Error())}
+	}
+	c.setHeaders(req.Header, m.ID, body)
+
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return ims.DeliveryResult{Latency: time.Since(start), Err: c.errorText(ctx, err)}
+	}
+	res := c.readResponse(resp)
+	res.Latency = time.Since(start)
+	return res
+}
+
+// setHeaders writes the contract's headers. Keys are set in the map as the
+// contract spells them (HTTP/1.1 sends map keys as they are): header names
+// are case-insensitive, but a provider that is not should still match.
+func (c *Client) setHeaders(h http.Header, id string, body []byte) {
+	h["Content-Type"] = c.contentType
+	if c.authKey != nil {
+		h["x-ins-auth-key"] = c.authKey
+	}
+	if id == "" {
+		return
+	}
+	// Canonical spelling on purpose: net/http looks this key up to treat
+	// the POST as idempotent and retry it on a stale keep-alive connection.
+	h["Idempotency-Key"] = []string{id}
+	if c.signer != nil {
+		ts := c.now().Unix()
+		h["webhook-id"] = []string{id}
+		h["webhook-timestamp"] = []string{strconv.FormatInt(ts, 10)}
+		h["webhook-signature"] = []string{c.signer.sign(id, ts, body)}
+	}
+}
+
+// readResponse reads up to maxResponse bytes of the answer, then drains and
+// closes the body so that the keep-alive connection goes back to the pool.
+func (c *Client) readResponse(resp *http.Response) ims.DeliveryResult {
+	buf := c.bufs.Get().(*bytes.Buffer)
+	defer c.putBuf(buf)
+	buf.Reset()
+
+	// A read error (the timeout striking mid-body, a reset) is ignored on
+	// purpose: the status line has arrived, and it is what decides the
+	// outcome; the partial body still gives a snippet.
+	_, _ = buf.ReadFrom(io.LimitReader(resp.Body, c.maxResponse))
+	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
+	_ = resp.Body.Close()
+
+	res := ims.DeliveryResult{StatusCode: resp.StatusCode, Response: snippet(buf.Bytes())}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		res.ProviderMessageID = providerMessageID(buf.Bytes())
+	case honoursRetryAfter(resp.StatusCode):
+		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+	}
+	return res
+}
+
+// putBuf recycles a read buffer unless an oversized answer grew it: pooling
+// that would pin the memory for every later small answer.
+func (c *Client) putBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= 2*DefaultMaxResponseBytes {
+		c.bufs.Put(buf)
+	}
+}

@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// AppendAudit stores events in one multi-row insert. A zero CreatedAt means
+// now.
+func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	now := s.now()
+	n := len(events)
+	types, msgIDs, actors, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ats := make([]time.Time, n)
+	for i, e := range events {
+		types[i], msgIDs[i], actors[i], details[i] = e.Type, e.MessageID, e.Actor, e.Details
+		ats[i] = now
+		if !e.CreatedAt.IsZero() {
+			ats[i] = micro(e.CreatedAt)
+		}
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_events (type, message_id, actor, details, created_at)
+		SELECT type, message_id, actor, details, created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY
+			AS t(type, message_id, actor, details, created_at, ord)
+		ORDER BY ord`, types, msgIDs, actors, details, ats)
+	if err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	return nil
+}
+
+// ListAudit returns events newest first; the event ID is the cursor. Like
+// ListMessages, the query holds only the conditions the filter sets.
+func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (ims.AuditPage, error) {
+	limit := clampLimit(f.Limit)
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Type != "" {
+		add("type = $%d", f.Type)
+	}
+	if f.MessageID != "" {
+		add("message_id = $%d", f.MessageID)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= $%d", micro(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("created_at < $%d", micro(f.Until))
+	}
+	if f.Before > 0 {
+		add("id < $%d", f.Before)
+	}
+	args = append(args, limit)
+	q := "SELECT id, type, message_id, actor, details, created_at FROM audit_events" + whereClause(where) +
+		fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return ims.AuditPage{}, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	page := ims.AuditPage{Events: []ims.AuditEvent{}}
+	for rows.Next() {
+		var e ims.AuditEvent
+		if err := rows.Scan(&e.ID, &e.Type, &e.MessageID, &e.Actor, &e.Details, &e.CreatedAt); err != nil {
+			return ims.AuditPage{}, fmt.Errorf("list audit events: scan: %w", err)
+		}
+		e.CreatedAt = e.CreatedAt.UTC()
+		page.Events = append(page.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return ims.AuditPage{}, fmt.Errorf("list audit events: %w", err)
+	}
+	if len(page.Events) == limit {
+		page.NextCursor = strconv.FormatInt(page.Events[len(page.Events)-1].ID, 10)
+	}
+	return page, nil
+}

@@ -1,0 +1,123 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// InitSchedulerState stores running as the state unless one is stored, and
+// returns the stored state.
+func (s *Store) InitSchedulerState(ctx context.Context, running bool, actor string) (ims.SchedulerState, error) {
+	_, err := s.pool.Exec(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by)
+		VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING`, running, s.now(), actor)
+	if err != nil {
+		return ims.SchedulerState{}, fmt.Errorf("init scheduler state: %w", err)
+	}
+	return s.SchedulerState(ctx)
+}
+
+// SchedulerState returns the stored state; not running when none is stored.
+func (s *Store) SchedulerState(ctx context.Context) (ims.SchedulerState, error) {
+	var st ims.SchedulerState
+	err := s.pool.QueryRow(ctx, "SELECT running, updated_at, updated_by FROM scheduler_state WHERE id = 1").
+		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy)
+	if isNoRows(err) {
+		return ims.SchedulerState{}, nil
+	} else if err != nil {
+		return ims.SchedulerState{}, fmt.Errorf("read scheduler state: %w", err)
+	}
+	st.UpdatedAt = st.UpdatedAt.UTC()
+	return st, nil
+}
+
+var setRunningSQL = `
+WITH st AS (
+	INSERT INTO scheduler_state (id, running, updated_at, updated_by) VALUES (1, $1, $2, $3)
+	ON CONFLICT (id) DO UPDATE SET running = EXCLUDED.running, updated_at = EXCLUDED.updated_at,
+		updated_by = EXCLUDED.updated_by
+	RETURNING running, updated_at, updated_by
+),
+audit AS (
+	INSERT INTO audit_events (type, actor, details, created_at) VALUES ($4, $3, '', $2)
+)
+SELECT running, updated_at, updated_by FROM st`
+
+// SetSchedulerRunning stores the state with its audit event.
+func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor string) (ims.SchedulerState, error) {
+	event := ims.EventSchedulerStopped
+	if running {
+		event = ims.EventSchedulerStarted
+	}
+	var st ims.SchedulerState
+	err := s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, event).
+		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy)
+	if err != nil {
+		return ims.SchedulerState{}, fmt.Errorf("set scheduler running=%t: %w", running, err)
+	}
+	st.UpdatedAt = st.UpdatedAt.UTC()
+	return st, nil
+}
+
+// leaderName is the one lease IMS elects on.
+const leaderName = "scheduler"
+
+// acquireSQL takes or renews the lease when it is free, expired or already
+// ours, and reports the holder either way. cur locks the existing row first,
+// so "did the holder change" is judged on the latest version, not on a
+// snapshot a concurrent contender already made stale. up reads cur (the
+// count) so that cur is materialized before up rewrites the row: read
+// afterwards, FOR UPDATE would skip the row this statement itself changed.
+const acquireSQL = `
+WITH cur AS (
+	SELECT holder, expires_at FROM leader_lease WHERE name = $1 FOR UPDATE
+),
+up AS (
+	INSERT INTO leader_lease (name, holder, expires_at)
+	SELECT $1, $2, $3 FROM (SELECT count(*) FROM cur) AS locked
+	ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+	WHERE leader_lease.expires_at <= $4 OR leader_lease.holder = EXCLUDED.holder
+	RETURNING holder, expires_at
+),
+audit AS (
+	INSERT INTO audit_events (type, actor, details, created_at)
+	SELECT 'scheduler.leader_elected', $5, 'leader ' || up.holder, $4 FROM up
+	WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.holder = up.holder)
+)
+SELECT holder, expires_at FROM up
+UNION ALL
+SELECT holder, expires_at FROM cur WHERE NOT EXISTS (SELECT 1 FROM up)`
+
+// AcquireLeadership takes or renews the leader lease for instance if it is
+// free, expired or already instance's, and returns the current leadership.
+func (s *Store) AcquireLeadership(ctx context.Context, instance string, ttl time.Duration) (ims.Leadership, error) {
+	now := s.now()
+	for range 2 {
+		var l ims.Leadership
+		err := s.pool.QueryRow(ctx, acquireSQL, leaderName, instance, micro(now.Add(ttl)), now,
+			"scheduler:"+instance).Scan(&l.Holder, &l.ExpiresAt)
+		if isNoRows(err) {
+			// A contender inserted the first lease after our snapshot:
+			// the rerun sees it.
+			continue
+		} else if err != nil {
+			return ims.Leadership{}, fmt.Errorf("acquire leadership: %w", err)
+		}
+		l.ExpiresAt = l.ExpiresAt.UTC()
+		return l, nil
+	}
+	return ims.Leadership{}, fmt.Errorf("acquire leadership: lease row kept changing")
+}
+
+// ResignLeadership expires the lease now if instance holds it, so another
+// instance can take over at once instead of waiting out the TTL.
+func (s *Store) ResignLeadership(ctx context.Context, instance string) error {
+	_, err := s.pool.Exec(ctx, "UPDATE leader_lease SET expires_at = $3 WHERE name = $1 AND holder = $2",
+		leaderName, instance, s.now())
+	if err != nil {
+		return fmt.Errorf("resign leadership: %w", err)
+	}
+	return nil
+}

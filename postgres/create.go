@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/insiderone/ims"
+)
+
+// createSQL inserts a batch with its audit events and wakeup in ONE
+// statement. It returns one row per input: the new message (created=true) or
+// the earlier message holding the same idempotency key (created=false).
+//
+// Conflicts are settled inside the statement, because a statement is atomic
+// and an explicit transaction would cost extra round trips:
+//   - a visible earlier message with the same key but another phone/content
+//     blocks the whole insert (the caller sees it and reports ECONFLICT);
+//   - a key taken by a transaction that committed after this statement's
+//     snapshot is skipped by ON CONFLICT yet invisible here, so the statement
+//     aborts itself via ims_fail and the caller retries with a new snapshot.
+var createSQL = `
+WITH input AS (
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[])
+		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, ord)
+),
+existing AS (
+	SELECT i.ord, m.* FROM input i JOIN messages m ON m.idempotency_key = i.idempotency_key
+),
+conflict AS (
+	SELECT EXISTS (
+		SELECT 1 FROM existing e JOIN input i USING (ord)
+		WHERE e.phone_number <> i.phone_number OR e.content <> i.content
+	) AS found
+),
+ins AS (
+	INSERT INTO messages (id, phone_number, content, status, idempotency_key, attempts,
+		next_attempt_at, send_at, created_at, updated_at)
+	SELECT id, phone_number, content, 'pending', idempotency_key, 0, next_attempt_at, send_at, $8, $8
+	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
+	ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	RETURNING *
+),
+audit AS (
+	INSERT INTO audit_events (type, message_id, actor, details, created_at)
+	SELECT 'message.created', i.id::text, $9, i.details, $8 FROM input i JOIN ins USING (id) ORDER BY i.ord
+),
+wake AS (
+	SELECT pg_notify($10, '') FROM ins WHERE next_attempt_at <= $8 LIMIT 1
+)
+SELECT ` + mergedCols("n", "e") + `, i.ord, n.id IS NOT NULL
+FROM input i
+LEFT JOIN ins n ON n.id = i.id
+LEFT JOIN existing e ON e.ord = i.ord
+CROSS JOIN (SELECT count(*) FROM wake) w
+WHERE CASE
+	WHEN n.id IS NOT NULL OR e.ord IS NOT NULL THEN true
+	WHEN (SELECT found FROM conflict) THEN false
+	ELSE ims_fail('` + retryCreate + `')
+END
+ORDER BY i.ord`
+
+// retryCreate is the ims_fail reason createSQL raises when it must be rerun.
+const retryCreate = "ims: retry create"
+
+// mergedCols selects messageColumns from whichever of two aliases has the row.
+func mergedCols(a, b string) string {
+	out := make([]string, len(messageColumns))
+	for i, c := range messageColumns {
+		if strings.HasPrefix(c, "coalesce(") {
+			out[i] = fmt.Sprintf("coalesce(%[1]s.idempotency_key, %[2]s.idempotency_key, '')", a, b)
+			continue
+		}
+		out[i] = fmt.Sprintf("coalesce(%[1]s.%[3]s, %[2]s.%[3]s)", a, b, c)
+	}
+	return strings.Join(out, ", ")
+}
+
+// createRetries bounds reruns of createSQL under concurrent inserts of the
+// same idempotency key; each rerun sees the rows that forced it.
+const createRetries = 3
+
+// CreateMessages inserts msgs, their message.created events and a wakeup for
+// due ones in one statement. See ims.MessageStore.
+func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor string) ([]ims.CreateResult, error) {
+	if len(msgs) == 0 {
+		return []ims.CreateResult{}, nil
+	}
+	b, err := planCreate(msgs, s.now())
+	if err != nil {
+		return nil, err
+	}
+	for range createRetries {
+		results, err := s.insertBatch(ctx, b, actor)
+		if isFail(err, retryCreate) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return b.expand(results), nil
+	}
+	return nil, fmt.Errorf("create messages: idempotency key contention persisted after %d attempts", createRetries)
+}
+
+// createBatch is a batch with duplicate keys folded onto their first use.
+type createBatch struct {
+	now    time.Time
+	unique []ims.NewMessage
+	ids    []string
+	// source[i] is the index in unique that msgs[i] resolves to; dup[i]
+	// tells that msgs[i] repeated an earlier key of the same batch.
+	source []int
+	dup    []bool
+}
+
+// planCreate assigns IDs and folds in-batch duplicates: the first message
+// with a key wins, later ones return it, or conflict if they differ.
+func planCreate(msgs []ims.NewMessage, now time.Time) (*createBatch, error) {
+	b := &createBatch{now: now, source: make([]int, len(msgs)), dup: make([]bool, len(msgs))}
+	first := make(map[string]int)
+	for i, nm := range msgs {
+		if j, ok := first[nm.IdempotencyKey]; ok && nm.IdempotencyKey != "" {
+			if !sameMessage(b.unique[j], nm) {
+				return nil, conflictError()
+			}
+			b.source[i], b.dup[i] = j, true
+			continue
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, fmt.Errorf("create messages: new id: %w", err)
+		}
+		if nm.IdempotencyKey != "" {
+			first[nm.IdempotencyKey] = len(b.unique)
+		}
+		b.source[i] = len(b.unique)
+		b.unique = append(b.unique, nm)
+		b.ids = append(b.ids, id.String())
+	}
+	return b, nil
+}
+
+func sameMessage(a, b ims.NewMessage) bool {
+	return a.PhoneNumber == b.PhoneNumber && a.Content == b.Content
+}
+
+func conflictError() error {
+	return ims.Errorf(ims.ECONFLICT, "Idempotency-Key already used for a different message")
+}
+
+// insertBatch runs createSQL and returns one result per unique message.
+func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) ([]ims.CreateResult, error) {
+	n := len(b.unique)
+	phones, contents := make([]string, n), make([]string, n)
+	sendAts, nextAts := make([]*time.Time, n), make([]time.Time, n)
+	keys, details := make([]*string, n), make([]string, n)
+	for i, nm := range b.unique {
+		phones[i], contents[i] = nm.PhoneNumber, nm.Content
+		sendAts[i], nextAts[i] = microPtr(nm.SendAt), b.now
+		if sendAts[i] != nil {
+			nextAts[i] = *sendAts[i]
+			details[i] = "send_at " + sendAts[i].Format(time.RFC3339Nano)
+		}
+		if nm.IdempotencyKey != "" {
+			keys[i] = &nm.IdempotencyKey
+		}
+	}
+	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details,
+		b.now, actor, s.channel)
+	if err != nil {
+		return nil, fmt.Errorf("create messages: %w", err)
+	}
+	defer rows.Close()
+	results := make([]ims.CreateResult, 0, n)
+	for rows.Next() {
+		var r ims.CreateResult
+		var ord int64
+		if r.Message, err = scanMessage(rows, &ord, &r.Created); err != nil {
+			return nil, fmt.Errorf("create messages: scan: %w", err)
+		}
+		if !r.Created && !sameMessage(b.unique[ord-1], ims.NewMessage{PhoneNumber: r.Message.PhoneNumber, Content: r.Message.Content}) {
+			return nil, conflictError()
+		}
+		results = append(results, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("create messages: %w", err)
+	}
+	if len(results) != n {
+		return nil, fmt.Errorf("create messages: got %d results for %d messages", len(results), n)
+	}
+	return results, nil
+}
+
+// expand maps results of unique messages back onto the caller's batch.
+func (b *createBatch) expand(results []ims.CreateResult) []ims.CreateResult {
+	out := make([]ims.CreateResult, len(b.source))
+	for i, j := range b.source {
+		out[i] = results[j]
+		if b.dup[i] {
+			out[i].Created = false
+		}
+	}
+	return out
+}
+
+// isFail reports whether err is the ims_fail abort with reason.
+func isFail(err error, reason string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "P0001" && pgErr.Message == reason
+}

@@ -1,0 +1,224 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// claimSQL claims due messages in one statement. SKIP LOCKED makes
+// concurrent claimers take disjoint rows instead of waiting or double
+// claiming; a row updated after the snapshot is re-checked against the WHERE
+// before it is locked, so it is never claimed unless still due.
+var claimSQL = `
+WITH due AS (
+	SELECT id, next_attempt_at AS due_at FROM messages
+	WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
+	ORDER BY next_attempt_at, id
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+	UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, next_attempt_at = $3, updated_at = $1
+	FROM due WHERE m.id = due.id
+	RETURNING m.*, due.due_at
+),
+audit AS (
+	INSERT INTO audit_events (type, message_id, actor, details, created_at)
+	SELECT 'message.claimed', id::text, $4, 'attempt ' || attempts, $1 FROM claimed ORDER BY due_at, id
+)
+SELECT ` + messageCols("") + ` FROM claimed ORDER BY due_at, id`
+
+// ClaimDue claims up to p.Limit due messages, oldest due first.
+func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message, error) {
+	out := []ims.Message{}
+	if p.Limit <= 0 {
+		return out, nil
+	}
+	now := s.now()
+	rows, err := s.pool.Query(ctx, claimSQL, now, p.Limit, micro(now.Add(p.Lease)), p.Actor)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	msgs, err := collectMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	return append(out, msgs...), nil
+}
+
+// claimsCTE turns claim arrays ($1 ids, $2 attempts, $3 lease deadlines)
+// into rows.
+const claimsCTE = `c AS (
+	SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) WITH ORDINALITY AS t(id, attempt, lease_until, ord)
+)`
+
+// renewSQL extends the lease of still-current claims. A claim handed over
+// with its deadline only renews while that deadline is unchanged, so the
+// first of two consumers of the same queue entry wins.
+var renewSQL = "WITH " + claimsCTE + `,
+renewed AS (
+	UPDATE messages m SET next_attempt_at = $4
+	FROM c
+	WHERE m.id = c.id AND m.status = 'sending' AND m.attempts = c.attempt
+		AND (c.lease_until IS NULL OR m.next_attempt_at = c.lease_until)
+	RETURNING m.*, c.ord
+)
+SELECT ` + messageCols("") + ` FROM renewed ORDER BY ord`
+
+// RenewClaims renews the leases of the claims that are still current and
+// returns those messages in the order of claims.
+func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) ([]ims.Message, error) {
+	out := []ims.Message{}
+	ids, attempts, leases := claimArrays(claims)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, renewSQL, ids, attempts, leases, micro(s.now().Add(lease)))
+	if err != nil {
+		return nil, fmt.Errorf("renew claims: %w", err)
+	}
+	msgs, err := collectMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("renew claims: %w", err)
+	}
+	return append(out, msgs...), nil
+}
+
+// releaseSQL hands still-current claims back, due now, as if the attempt
+// never started, and wakes the pipeline to claim them again.
+var releaseSQL = "WITH " + claimsCTE + `,
+released AS (
+	UPDATE messages m SET status = 'pending', attempts = m.attempts - 1, next_attempt_at = $4, updated_at = $4
+	FROM c
+	WHERE m.id = c.id AND m.status = 'sending' AND m.attempts = c.attempt
+	RETURNING m.id, c.ord
+),
+audit AS (
+	INSERT INTO audit_events (type, message_id, actor, details, created_at)
+	SELECT 'message.released', id::text, $5, '', $4 FROM released ORDER BY ord
+),
+wake AS (
+	SELECT pg_notify($6, '') FROM released LIMIT 1
+)
+SELECT count(*) FROM released CROSS JOIN (SELECT count(*) FROM wake) w`
+
+// ReleaseClaims returns still-current claims to pending, due now, without
+// counting the attempt.
+func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
+	ids, attempts, leases := claimArrays(claims)
+	if len(ids) == 0 {
+		return nil
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), releaseActor, s.channel).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("release claims: %w", err)
+	}
+	return nil
+}
+
+// releaseActor signs message.released events: the interface passes no actor
+// because releasing is always the pipeline handing work back.
+const releaseActor = "system"
+
+// recordSQL stores a batch of outcomes in one statement (so one round trip
+// and one transaction, however large the batch): every outcome gets its
+// attempt row; only outcomes whose claim is still current move the message
+// and write an audit event.
+var recordSQL = `
+WITH o AS (
+	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+		$6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+		WITH ORDINALITY AS t(id, attempt, status, at, next_attempt_at,
+			status_code, latency_ns, error, response, provider_message_id, event, details, ord)
+),
+updated AS (
+	UPDATE messages m SET
+		status = o.status,
+		sent_at = CASE WHEN o.status = 'sent' THEN o.at ELSE m.sent_at END,
+		provider_message_id = CASE WHEN o.status = 'sent' THEN o.provider_message_id ELSE m.provider_message_id END,
+		last_error = CASE WHEN o.status = 'sent' THEN '' ELSE o.error END,
+		next_attempt_at = CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE m.next_attempt_at END,
+		updated_at = o.at
+	FROM o
+	WHERE m.id = o.id AND m.status = 'sending' AND m.attempts = o.attempt
+	RETURNING m.id, o.ord
+),
+attempts AS (
+	INSERT INTO delivery_attempts (message_id, number, status_code, latency_ns, error, response, outcome, created_at)
+	SELECT o.id, o.attempt, o.status_code, o.latency_ns, o.error, o.response, o.status, o.at
+	FROM o WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = o.id)
+	ORDER BY o.ord
+),
+audit AS (
+	INSERT INTO audit_events (type, message_id, actor, details, created_at)
+	SELECT o.event, o.id::text, $13, o.details, o.at
+	FROM updated u JOIN o USING (ord)
+	ORDER BY o.ord
+)
+SELECT count(*) FROM updated`
+
+// RecordOutcomes stores a batch of outcomes in one statement.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, actor string) error {
+	a := newOutcomeArrays(outcomes)
+	if len(a.ids) == 0 {
+		return nil
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, recordSQL, a.ids, a.attempts, a.statuses, a.ats, a.nextAts,
+		a.codes, a.latencies, a.errors, a.responses, a.providerIDs, a.events, a.details, actor).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	return nil
+}
+
+// outcomeArrays holds outcomes column by column for unnest.
+type outcomeArrays struct {
+	ids                                      []string
+	attempts, codes                          []int32
+	statuses, errors, responses, providerIDs []string
+	events, details                          []string
+	ats                                      []time.Time
+	nextAts                                  []*time.Time
+	latencies                                []int64
+}
+
+func newOutcomeArrays(outcomes []ims.Outcome) outcomeArrays {
+	var a outcomeArrays
+	for _, o := range outcomes {
+		if !validID(o.Claim.MessageID) {
+			continue // cannot name a message, so there is nothing to record
+		}
+		a.ids = append(a.ids, o.Claim.MessageID)
+		a.attempts = append(a.attempts, int32(o.Claim.Attempt))
+		a.statuses = append(a.statuses, string(o.Decision.Status))
+		a.ats = append(a.ats, micro(o.At))
+		var next *time.Time
+		if o.Decision.Status == ims.StatusPending {
+			next = microPtr(&o.Decision.NextAttemptAt)
+		}
+		a.nextAts = append(a.nextAts, next)
+		a.codes = append(a.codes, int32(o.Result.StatusCode))
+		a.latencies = append(a.latencies, int64(o.Result.Latency))
+		a.errors = append(a.errors, o.Result.ErrorText())
+		a.responses = append(a.responses, o.Result.Response)
+		a.providerIDs = append(a.providerIDs, o.Result.ProviderMessageID)
+		a.events = append(a.events, ims.EventForDecision(o.Decision.Status))
+		a.details = append(a.details, outcomeDetails(o))
+	}
+	return a
+}
+
+// outcomeDetails is the audit text of an outcome: the decision's reason and
+// the HTTP status when there was an answer.
+func outcomeDetails(o ims.Outcome) string {
+	if o.Result.StatusCode == 0 {
+		return o.Decision.Reason
+	}
+	return o.Decision.Reason + " (HTTP " + strconv.Itoa(o.Result.StatusCode) + ")"
+}

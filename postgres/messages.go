@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+func notFound(id string) error { return ims.Errorf(ims.ENOTFOUND, "message %s not found", id) }
+
+// GetMessage returns one message, or ENOTFOUND (also for malformed IDs).
+func (s *Store) GetMessage(ctx context.Context, id string) (ims.Message, error) {
+	if !validID(id) {
+		return ims.Message{}, notFound(id)
+	}
+	row := s.pool.QueryRow(ctx, "SELECT "+messageCols("")+" FROM messages WHERE id = $1", id)
+	m, err := scanMessage(row)
+	if isNoRows(err) {
+		return ims.Message{}, notFound(id)
+	} else if err != nil {
+		return ims.Message{}, fmt.Errorf("get message %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// ListMessages returns messages newest first, the ID being the cursor. The
+// query is built per filter so each shape gets its own plan and index
+// ((status, id) or the primary key) instead of one generic plan full of ORs.
+func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.MessagePage, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return ims.MessagePage{}, ims.Errorf(ims.EINVALID, "unknown status %q", f.Status)
+	}
+	if f.Before != "" && !validID(f.Before) {
+		return ims.MessagePage{}, ims.Errorf(ims.EINVALID, "invalid cursor %q", f.Before)
+	}
+	limit := clampLimit(f.Limit)
+	var where []string
+	var args []any
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+	}
+	if f.Before != "" {
+		args = append(args, f.Before)
+		where = append(where, fmt.Sprintf("id < $%d", len(args)))
+	}
+	args = append(args, limit)
+	q := "SELECT " + messageCols("") + " FROM messages" + whereClause(where) +
+		fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
+	}
+	msgs, err := collectMessages(rows)
+	if err != nil {
+		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
+	}
+	page := ims.MessagePage{Messages: msgs}
+	if page.Messages == nil {
+		page.Messages = []ims.Message{}
+	}
+	if len(msgs) == limit {
+		page.NextCursor = msgs[len(msgs)-1].ID
+	}
+	return page, nil
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// ListAttempts returns a message's delivery attempts, oldest first.
+func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attempt, error) {
+	out := []ims.Attempt{}
+	if !validID(messageID) {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, message_id, number, status_code, latency_ns, error, response, outcome, created_at
+		FROM delivery_attempts WHERE message_id = $1 ORDER BY id`, messageID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of %s: %w", messageID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a ims.Attempt
+		var latency int64
+		if err := rows.Scan(&a.ID, &a.MessageID, &a.Number, &a.StatusCode, &latency, &a.Error, &a.Response,
+			&a.Outcome, &a.CreatedAt); err != nil {
+			return nil, fmt.Errorf("list attempts of %s: scan: %w", messageID, err)
+		}
+		a.Latency = time.Duration(latency)
+		a.CreatedAt = a.CreatedAt.UTC()
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list attempts of %s: %w", messageID, err)
+	}
+	return out, nil
+}
+
+// CountByStatus returns how many messages are in each status, every status
+// present.
+func (s *Store) CountByStatus(ctx context.Context) (map[ims.Status]int64, error) {
+	out := make(map[ims.Status]int64, len(ims.Statuses))
+	for _, st := range ims.Statuses {
+		out[st] = 0
+	}
+	rows, err := s.pool.Query(ctx, "SELECT status, count(*) FROM messages GROUP BY status")
+	if err != nil {
+		return nil, fmt.Errorf("count messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st ims.Status
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count messages: scan: %w", err)
+		}
+		out[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count messages: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,154 @@
+// Package postgres implements ims.Store on PostgreSQL with pgx.
+//
+// Every hot path (create, claim, renew, record, release) is a single SQL
+// statement — one round trip and implicitly one transaction — so throughput is
+// bounded by the database, not by network chatter. Work that becomes due is
+// announced with pg_notify inside the writing statement and received by a
+// LISTEN loop, so the delivery pipeline wakes without polling.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/insiderone/ims"
+)
+
+// Store is the PostgreSQL ims.Store. It also implements ims.Waker.
+type Store struct {
+	// Now is the clock for every timestamp the store writes (default
+	// time.Now). SQL never calls now(), so tests can inject time and both
+	// stores agree on it.
+	Now ims.Clock
+	// Logger receives listener reconnects; nil means slog.Default().
+	Logger *slog.Logger
+
+	pool    *pgxpool.Pool
+	schema  string // the schema unqualified names resolve to
+	channel string // LISTEN/NOTIFY channel for this schema
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+var (
+	_ ims.Store = (*Store)(nil)
+	_ ims.Waker = (*Store)(nil)
+)
+
+// Open connects to the database at url (a postgres:// URL or key=value DSN;
+// search_path, pool_max_conns and friends are honoured) and starts the
+// LISTEN loop. It does not migrate: call Migrate.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	var schema string
+	err = pool.QueryRow(ctx, "SELECT coalesce(current_schema(), 'public')").Scan(&schema)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+
+	s := &Store{
+		Now:     time.Now,
+		pool:    pool,
+		schema:  schema,
+		channel: channelName(schema),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	// LISTEN before returning, so that no notification sent after Open can
+	// be missed.
+	conn, err := s.connectListener(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	listenCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.listen(listenCtx, cfg.ConnConfig.Copy(), conn)
+	return s, nil
+}
+
+// channelName scopes wakeups to one schema, so stores in parallel test
+// schemas (or several IMS deployments in one database) do not wake each other.
+func channelName(schema string) string {
+	name := "ims_work_" + schema
+	const maxIdentifier = 63 // NAMEDATALEN-1: pg_notify rejects longer names
+	if len(name) > maxIdentifier {
+		name = name[:maxIdentifier]
+	}
+	return name
+}
+
+// Close stops the LISTEN loop and closes the pool. It is safe to call twice.
+func (s *Store) Close() error {
+	s.cancel()
+	<-s.done
+	s.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Pool exposes the connection pool, for tests and diagnostics.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// now is the store's clock as stored: UTC, microsecond precision (Postgres
+// keeps microseconds, and SQLite must agree).
+func (s *Store) now() time.Time {
+	clock := s.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return micro(clock())
+}
+
+func micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// microPtr truncates an optional time.
+func microPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := micro(*t)
+	return &v
+}
+
+// utcPtr converts an optional scanned time to UTC.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+func (s *Store) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// isNoRows reports whether err means a query matched nothing.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/insiderone/ims"
+)
+
+// messageColumns is the column list every message query returns, in the
+// order scanMessage reads it.
+var messageColumns = []string{
+	"id", "phone_number", "content", "status", "coalesce(idempotency_key, '')", "attempts",
+	"next_attempt_at", "last_error", "provider_message_id", "send_at", "sent_at", "created_at", "updated_at",
+}
+
+// messageCols returns messageColumns qualified with alias (e.g. "m").
+func messageCols(alias string) string {
+	if alias == "" {
+		return strings.Join(messageColumns, ", ")
+	}
+	out := make([]string, len(messageColumns))
+	for i, c := range messageColumns {
+		if strings.HasPrefix(c, "coalesce(") {
+			out[i] = "coalesce(" + alias + "." + strings.TrimPrefix(c, "coalesce(")
+			continue
+		}
+		out[i] = alias + "." + c
+	}
+	return strings.Join(out, ", ")
+}
+
+// scanMessage reads one row of messageCols, plus any extra destinations
+// selected after them.
+func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
+	var m ims.Message
+	dest := append([]any{
+		&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &m.IdempotencyKey, &m.Attempts,
+		&m.NextAttemptAt, &m.LastError, &m.ProviderMessageID, &m.SendAt, &m.SentAt, &m.CreatedAt, &m.UpdatedAt,
+	}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return ims.Message{}, err
+	}
+	m.NextAttemptAt = m.NextAttemptAt.UTC()
+	m.CreatedAt = m.CreatedAt.UTC()
+	m.UpdatedAt = m.UpdatedAt.UTC()
+	m.SendAt = utcPtr(m.SendAt)
+	m.SentAt = utcPtr(m.SentAt)
+	return m, nil
+}
+
+// collectMessages scans every row of rows.
+func collectMessages(rows pgx.Rows) ([]ims.Message, error) {
+	defer rows.Close()
+	var out []ims.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan message: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// validID reports whether id is a UUID in canonical form. Anything else
+// cannot name a message: it is "not found", never a SQL cast error, and the
+// canonical-form rule keeps Postgres (uuid column) in step with SQLite (text).
+func validID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
+
+// claimArrays splits claims into parallel arrays for unnest, dropping IDs
+// that cannot exist.
+func claimArrays(claims []ims.Claim) (ids []string, attempts []int32, leases []*time.Time) {
+	for _, c := range claims {
+		if !validID(c.MessageID) {
+			continue
+		}
+		ids = append(ids, c.MessageID)
+		attempts = append(attempts, int32(c.Attempt))
+		var lease *time.Time
+		if !c.LeaseUntil.IsZero() {
+			lease = microPtr(&c.LeaseUntil)
+		}
+		leases = append(leases, lease)
+	}
+	return ids, attempts, leases
+}
+
+// clampLimit applies the list default (50) and cap (1000).
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > 1000:
+		return 1000
+	}
+	return n
+}

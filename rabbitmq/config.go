@@ -27,6 +27,9 @@ const (
 	DefaultHeartbeat      = 10 * time.Second
 )
 
+// maxPrefetch is the largest prefetch count AMQP 0-9-1 can carry (a short).
+const maxPrefetch = 1<<16 - 1
+
 // Config configures a Queue. Zero fields take the defaults above.
 type Config struct {
 	// URL is the broker address, e.g. amqp://guest:guest@127.0.0.1:5672/.
@@ -85,6 +88,9 @@ func (c Config) withDefaults() (Config, error) {
 		if f.v < 0 {
 			return c, fmt.Errorf("rabbitmq config: %s must not be negative, got %d", f.name, f.v)
 		}
+	}
+	if c.Prefetch > maxPrefetch {
+		return c, fmt.Errorf("rabbitmq config: Prefetch must be at most %d, got %d", maxPrefetch, c.Prefetch)
 	}
 	setDefault(&c.Prefetch, DefaultPrefetch)
 	setDefault(&c.Concurrency, c.Prefetch)

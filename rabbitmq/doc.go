@@ -21,7 +21,11 @@
 //	ims.dead-letters  dead-letter queue bound to ims.dead
 //
 // An entry reaches the dead-letter queue when its body cannot be parsed, or
-// when a quorum queue has redelivered it more than DeliveryLimit times.
+// when a quorum queue has redelivered it more than DeliveryLimit times (a
+// failed handler and a consumer lost with the entry unacknowledged both
+// count). The latter loses nothing: the message stays "sending" in the
+// database until its lease expires, and is then claimed and published again.
+// Dead-lettered entries are kept for inspection only; nothing replays them.
 //
 // # Body format
 //

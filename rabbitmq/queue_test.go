@@ -287,6 +287,8 @@ func TestNewErrors(t *testing.T) {
 		{"no URL", func(c *rabbitmq.Config) { c.URL = "" }, "URL is required"},
 		{"bad queue type", func(c *rabbitmq.Config) { c.QueueType = "stream" }, "QueueType"},
 		{"negative prefetch", func(c *rabbitmq.Config) { c.Prefetch = -1 }, "Prefetch must not be negative"},
+		{"prefetch too large", func(c *rabbitmq.Config) { c.Prefetch = 70000 }, "Prefetch must be at most 65535"},
+		{"negative delivery limit", func(c *rabbitmq.Config) { c.DeliveryLimit = -2 }, "DeliveryLimit must not be negative"},
 		{"unreachable broker", func(c *rabbitmq.Config) { c.URL = "amqp://guest:guest@127.0.0.1:1/" }, "connect to rabbitmq"},
 		{"wrong password", func(c *rabbitmq.Config) { c.URL = "amqp://guest:wrong@127.0.0.1:5672/" }, "connect to rabbitmq"},
 		{"malformed URL", func(c *rabbitmq.Config) { c.URL = "amqp://guest:s3cret@127.0.0.1:port/" }, "invalid URL"},

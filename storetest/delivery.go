@@ -92,8 +92,10 @@ func testClaim(t *testing.T, open Opener) {
 		f.record(t, retry)
 
 		other := f.create(t, f.newMsg())
-		require.Equal(t, []string{other.ID}, ids(f.claim(t, 1)))
+		oc := f.claim(t, 1)
+		require.Equal(t, []string{other.ID}, ids(oc))
 		require.Empty(t, f.claim(t, 1))
+		f.record(t, outcome(oc[0], ims.StatusSent, f.clock.Now()))
 
 		f.clock.Set(retry.Decision.NextAttemptAt)
 		got := f.claim(t, 1)

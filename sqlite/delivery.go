@@ -1,0 +1,172 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// ClaimDue moves up to p.Limit due messages to sending, oldest due first.
+// The write transaction holds SQLite's write lock from its start, so two
+// claimers can never pick the same message.
+func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message, error) {
+	if p.Limit <= 0 {
+		return []ims.Message{}, nil
+	}
+	now := s.now()
+	var claimed []ims.Message
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The predicate repeats the partial index's WHERE so SQLite uses it.
+		ids, err := queryIDs(ctx, tx, `SELECT id FROM messages
+			WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
+			ORDER BY next_attempt_at, id LIMIT ?`, micros(now), p.Limit)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		claimed, err = claimIDs(ctx, tx, ids, p, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	if claimed == nil {
+		claimed = []ims.Message{}
+	}
+	return claimed, nil
+}
+
+// claimIDs claims the selected messages with one UPDATE and one audit INSERT
+// and returns them in the order of ids.
+func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, now time.Time) ([]ims.Message, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("encode ids: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE messages
+		SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
+		WHERE id IN (SELECT value FROM json_each(?)) RETURNING `+messageColumns,
+		micros(now.Add(p.Lease)), micros(now), string(list))
+	if err != nil {
+		return nil, fmt.Errorf("update claimed: %w", err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no defined order: restore the claim order.
+	pos := make(map[string]int, len(ids))
+	for i, id := range ids {
+		pos[id] = i
+	}
+	ordered := make([]ims.Message, len(ids))
+	for _, m := range msgs {
+		ordered[pos[m.ID]] = m
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (type, message_id, actor, details, created_at)
+		SELECT ?, m.id, ?, 'attempt ' || m.attempts, ? FROM json_each(?) AS j JOIN messages AS m ON m.id = j.value
+		ORDER BY j.key`, ims.EventMessageClaimed, p.Actor, micros(now), string(list)); err != nil {
+		return nil, fmt.Errorf("insert claim audit: %w", err)
+	}
+	return ordered, nil
+}
+
+// RenewClaims extends the lease of every claim still current and returns
+// those messages, in the order given.
+func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) ([]ims.Message, error) {
+	renewed := []ims.Message{}
+	if len(claims) == 0 {
+		return renewed, nil
+	}
+	deadline := micros(s.now().Add(lease))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE messages SET next_attempt_at = ?
+			WHERE id = ? AND status = 'sending' AND attempts = ? RETURNING `+messageColumns)
+		if err != nil {
+			return fmt.Errorf("prepare renew: %w", err)
+		}
+		defer st.Close()
+		for _, c := range claims {
+			id, err := normalizeID(c.MessageID)
+			if err != nil {
+				continue // cannot be current
+			}
+			m, err := scanMessage(st.QueryRowContext(ctx, deadline, id, c.Attempt))
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // stale
+			} else if err != nil {
+				return fmt.Errorf("renew %s: %w", c.MessageID, err)
+			}
+			renewed = append(renewed, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew claims: %w", err)
+	}
+	return renewed, nil
+}
+
+// ReleaseClaims returns still-current claims to pending, due now, without
+// counting the attempt.
+func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	now := s.now()
+	released := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE messages
+			SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?, updated_at = ?
+			WHERE id = ? AND status = 'sending' AND attempts = ?`)
+		if err != nil {
+			return fmt.Errorf("prepare release: %w", err)
+		}
+		defer st.Close()
+		audit, err := prepareAudit(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer audit.Close()
+		for _, c := range claims {
+			ok, err := releaseOne(ctx, st, audit, c, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				released++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release claims: %w", err)
+	}
+	if released > 0 {
+		s.signal()
+	}
+	return nil
+}
+
+func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim, now time.Time) (bool, error) {
+	id, err := normalizeID(c.MessageID)
+	if err != nil {
+		return false, nil //nolint:nilerr // a malformed claim cannot be current
+	}
+	res, err := st.ExecContext(ctx, micros(now), micros(now), id, c.Attempt)
+	if err != nil {
+		return false, fmt.Errorf("release %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	details := "attempt " + strconv.Itoa(c.Attempt) + " released"
+	// ReleaseClaims has no actor parameter: the pipeline releases on shutdown.
+	return true, audit.exec(ctx, ims.EventMessageReleased, id, "system", details, now)
+}

@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/insiderone/ims"
+)
+
+// outcomeStmts are the statements RecordOutcomes runs per outcome, prepared
+// once per batch.
+type outcomeStmts struct {
+	attempt, update *sql.Stmt
+	audit           auditStmt
+}
+
+func prepareOutcome(ctx context.Context, tx *sql.Tx) (*outcomeStmts, error) {
+	attempt, err := tx.PrepareContext(ctx, `INSERT INTO delivery_attempts
+		(message_id, number, status_code, latency_us, error, response, outcome, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare attempt insert: %w", err)
+	}
+	// NULL parameters keep the column: each decision sets only its fields.
+	// The status/attempts guard is the fencing token: a stale claim matches nothing.
+	update, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?1,
+		next_attempt_at = COALESCE(?2, next_attempt_at), sent_at = COALESCE(?3, sent_at),
+		provider_message_id = COALESCE(?4, provider_message_id), last_error = ?5, updated_at = ?6
+		WHERE id = ?7 AND status = 'sending' AND attempts = ?8`)
+	if err != nil {
+		return nil, errorsJoinClose(fmt.Errorf("prepare outcome update: %w", err), attempt)
+	}
+	audit, err := prepareAudit(ctx, tx)
+	if err != nil {
+		return nil, errorsJoinClose(err, attempt, update)
+	}
+	return &outcomeStmts{attempt: attempt, update: update, audit: audit}, nil
+}
+
+func (o *outcomeStmts) Close() {
+	o.attempt.Close()
+	o.update.Close()
+	o.audit.Close()
+}
+
+func errorsJoinClose(err error, sts ...*sql.Stmt) error {
+	for _, st := range sts {
+		st.Close()
+	}
+	return err
+}
+
+// RecordOutcomes stores a batch of outcomes in one transaction. Every outcome
+// gets its attempt row; only current claims change their message and get an
+// audit event.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, actor string) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	for _, o := range outcomes {
+		switch o.Decision.Status {
+		case ims.StatusSent, ims.StatusPending, ims.StatusDead:
+		default:
+			return fmt.Errorf("record outcomes: message %s: decision status %q is not an outcome", o.Claim.MessageID, o.Decision.Status)
+		}
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := prepareOutcome(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, o := range outcomes {
+			if err := st.record(ctx, o, actor); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	return nil
+}
+
+func (st *outcomeStmts) record(ctx context.Context, o ims.Outcome, actor string) error {
+	id, err := normalizeID(o.Claim.MessageID)
+	if err != nil {
+		return err
+	}
+	r, d, at := o.Result, o.Decision, micros(o.At)
+	if _, err := st.attempt.ExecContext(ctx, id, o.Claim.Attempt, r.StatusCode, r.Latency.Microseconds(),
+		r.ErrorText(), r.Response, d.Status, at); err != nil {
+		return fmt.Errorf("insert attempt for %s: %w", id, err)
+	}
+
+	var next, sentAt, provider any // nil: leave the column as it is
+	lastError := r.ErrorText()
+	switch d.Status {
+	case ims.StatusSent:
+		sentAt, provider, lastError = at, r.ProviderMessageID, ""
+	case ims.StatusPending:
+		next = micros(d.NextAttemptAt)
+	}
+	res, err := st.update.ExecContext(ctx, d.Status, next, sentAt, provider, lastError, at, id, o.Claim.Attempt)
+	if err != nil {
+		return fmt.Errorf("update message %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update message %s: %w", id, err)
+	} else if n == 0 {
+		return nil // stale claim: the attempt is on record, the message is not ours to change
+	}
+	return st.audit.exec(ctx, ims.EventForDecision(d.Status), id, actor, outcomeDetails(o), o.At)
+}
+
+func outcomeDetails(o ims.Outcome) string {
+	if o.Result.StatusCode == 0 {
+		return o.Decision.Reason
+	}
+	return fmt.Sprintf("%s (HTTP %d)", o.Decision.Reason, o.Result.StatusCode)
+}

@@ -1,0 +1,206 @@
+// Package sqlite is the embedded ims.Store: one local file, no server, for a
+// bare machine, the demo and tests. It uses the pure-Go modernc.org/sqlite.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/insiderone/ims"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeout bounds how long a reader waits on a checkpoint or another
+// process. Writers of this process never wait on each other in SQLite: they
+// queue for the single write connection instead.
+const busyTimeout = 10 * time.Second
+
+// Store implements ims.Store and ims.Waker on SQLite.
+//
+// SQLite allows one writer at a time. Rather than letting writers collide and
+// retry on SQLITE_BUSY, all writes go through one connection (write) whose
+// transactions start with BEGIN IMMEDIATE, so they simply queue in
+// database/sql. Reads use a separate pool and, thanks to WAL, never block on
+// the writer.
+type Store struct {
+	// Now tells the time for every timestamp the store writes. Set it before
+	// first use; it defaults to time.Now.
+	Now ims.Clock
+
+	read  *sql.DB
+	write *sql.DB
+	wake  chan struct{}
+}
+
+var (
+	_ ims.Store = (*Store)(nil)
+	_ ims.Waker = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the database file at path. It does not
+// migrate: call Migrate. The special path ":memory:" gives a private
+// in-memory database served by a single connection.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite: empty path")
+	}
+	s := &Store{Now: time.Now, wake: make(chan struct{}, 1)}
+	if path == ":memory:" {
+		db, err := openDB(ctx, "file::memory:", 1)
+		if err != nil {
+			return nil, err
+		}
+		s.read, s.write = db, db
+		return s, nil
+	}
+	write, err := openDB(ctx, "file:"+path, 1)
+	if err != nil {
+		return nil, err
+	}
+	read, err := openDB(ctx, "file:"+path, 0)
+	if err != nil {
+		return nil, errors.Join(err, write.Close())
+	}
+	s.read, s.write = read, write
+	return s, nil
+}
+
+// openDB opens one pool; maxConns 1 makes it the serialized writer.
+func openDB(ctx context.Context, base string, maxConns int) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if maxConns == 1 {
+		// The writer takes the write lock when a transaction begins, not at
+		// its first write, so a read-then-write transaction cannot deadlock.
+		q.Set("_txlock", "immediate")
+	}
+	db, err := sql.Open("sqlite", base+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", base, err)
+	}
+	if maxConns > 0 {
+		db.SetMaxOpenConns(maxConns)
+		// Keep the one connection: for ":memory:" closing it loses the data.
+		db.SetConnMaxIdleTime(0)
+		db.SetConnMaxLifetime(0)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", base, err), db.Close())
+	}
+	return db, nil
+}
+
+// Migrate applies the embedded migrations that are not applied yet.
+func (s *Store) Migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	if err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. The store starts no goroutines of its own.
+func (s *Store) Close() error {
+	if s.read == s.write {
+		return s.write.Close()
+	}
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Wakeups receives after messages become due (created, replayed, released).
+func (s *Store) Wakeups() <-chan struct{} { return s.wake }
+
+// signal wakes a waiting pipeline without ever blocking: one pending signal
+// is enough, since the pipeline claims everything due when it wakes.
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// now returns the store's time as it is stored: UTC, microsecond precision.
+func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// inTx runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, rollback(tx))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// micros and fromMicros convert between times and the stored integers.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// nullMicros stores an optional time.
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(*t), Valid: true}
+}
+
+func timePtr(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}
+
+// clampLimit applies the list limit rules: default 50, at most 1000.
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > 1000:
+		return 1000
+	}
+	return n
+}

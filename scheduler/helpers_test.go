@@ -1,0 +1,198 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeClock is a manual clock: time moves only when a test calls Advance,
+// and After channels fire then. Tests never sleep to make time pass.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	c.waiters = kept
+}
+
+// fakeWebhook records calls and answers with a scripted result per phone
+// number (200 when none is scripted).
+type fakeWebhook struct {
+	mu      sync.Mutex
+	calls   []ims.Message
+	answers map[string]ims.DeliveryResult
+	// block, when set, makes Deliver wait until it is closed or ctx ends.
+	block chan struct{}
+}
+
+func newFakeWebhook() *fakeWebhook {
+	return &fakeWebhook{answers: map[string]ims.DeliveryResult{}}
+}
+
+func (w *fakeWebhook) answer(phone string, r ims.DeliveryResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answers[phone] = r
+}
+
+func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
+	w.mu.Lock()
+	w.calls = append(w.calls, m)
+	r, ok := w.answers[m.PhoneNumber]
+	block := w.block
+	w.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return ims.DeliveryResult{Err: "context canceled"}
+		}
+	}
+	if !ok {
+		r = ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "prov-" + m.ID}
+	}
+	return r
+}
+
+func (w *fakeWebhook) callIDs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ids := make([]string, len(w.calls))
+	for i, m := range w.calls {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+type bundle struct {
+	store *sqlite.Store
+	hook  *fakeWebhook
+	clock *fakeClock
+	sched *Scheduler
+}
+
+// setup builds a scheduler on a fresh SQLite store driven by a fake clock.
+// It does not start it; run does.
+func setup(t *testing.T, cfg Config) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, t.TempDir()+"/ims.db")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	clock := newFakeClock()
+	store.Now = clock.Now
+	require.NoError(t, store.Migrate(ctx))
+
+	if cfg.Instance == "" {
+		cfg.Instance = "test-1"
+	}
+	if cfg.Retry == (ims.RetryPolicy{}) {
+		cfg.Retry = ims.RetryPolicy{MaxRetries: 2, BaseDelay: time.Second, MaxDelay: time.Minute}
+	}
+	cfg.PollInterval = time.Second
+	// Leadership must not lapse when a test jumps the clock by whole intervals.
+	cfg.LeaderTTL = 24 * time.Hour
+	cfg.DeliveryTimeout = 5 * time.Second
+	hook := newFakeWebhook()
+	s, err := New(cfg, Deps{Store: store, Webhook: hook, Clock: clock.Now, After: clock.After, Jitter: func() float64 { return 0 }})
+	require.NoError(t, err)
+	return &bundle{store: store, hook: hook, clock: clock, sched: s}
+}
+
+// run starts the scheduler and stops it (waiting for it) when the test ends.
+func (b *bundle) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.sched.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+}
+
+func (b *bundle) create(t *testing.T, phones ...string) []string {
+	t.Helper()
+	var in []ims.NewMessage
+	for _, p := range phones {
+		in = append(in, ims.NewMessage{PhoneNumber: p, Content: "hi " + p})
+	}
+	res, err := b.store.CreateMessages(context.Background(), in, "test")
+	require.NoError(t, err)
+	ids := make([]string, len(res))
+	for i, r := range res {
+		ids[i] = r.Message.ID
+	}
+	return ids
+}
+
+// waitStatus waits until the message reaches want; it polls the store (not
+// the clock), so it never makes time pass.
+func (b *bundle) waitStatus(t *testing.T, id string, want ims.Status) ims.Message {
+	t.Helper()
+	var m ims.Message
+	require.Eventuallyf(t, func() bool {
+		var err error
+		m, err = b.store.GetMessage(context.Background(), id)
+		require.NoError(t, err)
+		return m.Status == want
+	}, 10*time.Second, 5*time.Millisecond, "message %s never became %s (is %s)", id, want, m.Status)
+	return m
+}
+
+func (b *bundle) count(t *testing.T, status ims.Status) int64 {
+	t.Helper()
+	c, err := b.store.CountByStatus(context.Background())
+	require.NoError(t, err)
+	return c[status]
+}

@@ -1,0 +1,249 @@
+// Package scheduler is the delivery engine: it paces the fleet (one leader
+// claims SCHEDULER_BATCH_SIZE due messages every SCHEDULER_INTERVAL), runs the
+// bounded worker pool that calls the webhook, and records outcomes in batches.
+//
+// Follow a message through it in this order: dispatch.go (claim, hand to a
+// worker or publish to the queue), worker.go (call the webhook, apply the retry
+// policy), completer.go (store outcomes in batches), control.go (start/stop and
+// leadership).
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// Queue modes.
+const (
+	ModeDB       = "db"
+	ModeRabbitMQ = "rabbitmq"
+)
+
+// Config tunes the engine. Zero values take the defaults of Validate.
+type Config struct {
+	Instance    string        // this instance's name, recorded as leader and actor
+	Mode        string        // ModeDB or ModeRabbitMQ
+	Interval    time.Duration // 0 = continuous: as fast as the workers go
+	BatchSize   int           // messages per interval (paced) or per claim (continuous)
+	Concurrency int           // webhook calls in flight on this instance
+	// DeliveryTimeout is the webhook timeout; Lease must exceed it.
+	DeliveryTimeout time.Duration
+	Lease           time.Duration
+	// HandoverLease is the lease of a claim published to the queue and not
+	// yet picked up by a consumer (RabbitMQ mode).
+	HandoverLease   time.Duration
+	LeaderTTL       time.Duration
+	PollInterval    time.Duration // fallback poll when no wakeup arrives
+	ShutdownTimeout time.Duration // bound on finishing in-flight deliveries
+	Retry           ims.RetryPolicy
+	AutoStart       bool // running state of a new database
+	// MaxQueued bounds entries waiting in the queue (RabbitMQ mode), so a
+	// backlog stays in the database where it is cheap, not in the broker.
+	MaxQueued int
+}
+
+func (c *Config) validate() error {
+	if c.Instance == "" {
+		return errors.New("scheduler: Instance is required")
+	}
+	if c.Mode == "" {
+		c.Mode = ModeDB
+	}
+	if c.Mode != ModeDB && c.Mode != ModeRabbitMQ {
+		return fmt.Errorf("scheduler: unknown mode %q", c.Mode)
+	}
+	if c.Interval < 0 {
+		return errors.New("scheduler: Interval must not be negative")
+	}
+	c.BatchSize = max(c.BatchSize, 1)
+	c.Concurrency = max(c.Concurrency, 1)
+	if c.DeliveryTimeout <= 0 {
+		c.DeliveryTimeout = 30 * time.Second
+	}
+	if c.Lease <= c.DeliveryTimeout {
+		c.Lease = c.DeliveryTimeout + max(5*time.Second, c.DeliveryTimeout/4)
+	}
+	if c.HandoverLease < c.Lease {
+		c.HandoverLease = max(2*time.Minute, c.Lease)
+	}
+	if c.LeaderTTL <= 0 {
+		c.LeaderTTL = 5 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = max(4*c.BatchSize, 1000)
+	}
+	return nil
+}
+
+// CacheWriter takes sent-cache entries without ever blocking (redis.AsyncWriter).
+type CacheWriter interface {
+	Enqueue(entries ...ims.SentCacheEntry)
+}
+
+// Deps are the engine's collaborators. Store and Webhook are required, Queue
+// in RabbitMQ mode; the rest are optional.
+type Deps struct {
+	Store   ims.Store
+	Webhook ims.Webhook
+	Queue   ims.Queue
+	Cache   CacheWriter
+	// Observer receives metrics events; nil = none.
+	Observer Observer
+	Logger   *slog.Logger
+	// Clock and After are injectable so tests drive time instead of sleeping.
+	Clock ims.Clock
+	After func(d time.Duration) <-chan time.Time
+	// Jitter returns a number in [0,1) for retry backoff.
+	Jitter func() float64
+}
+
+// Scheduler is the engine of one instance. It implements ims.SchedulerControl.
+type Scheduler struct {
+	cfg    Config
+	store  ims.Store
+	hook   ims.Webhook
+	queue  ims.Queue
+	cache  CacheWriter
+	obs    Observer
+	log    *slog.Logger
+	now    ims.Clock
+	after  func(d time.Duration) <-chan time.Time
+	jitter func() float64
+
+	running  atomic.Bool
+	leader   atomic.Pointer[ims.Leadership]
+	stateMu  sync.Mutex // guards stateAt/stateBy
+	stateAt  time.Time
+	stateBy  string
+	changed  chan struct{} // a start/stop or leadership change to react to
+	slots    chan struct{} // one token per delivery this instance may run
+	complete *completer
+	wg       sync.WaitGroup
+}
+
+// New builds an engine; Run starts it.
+func New(cfg Config, deps Deps) (*Scheduler, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Webhook == nil {
+		return nil, errors.New("scheduler: Store and Webhook are required")
+	}
+	if cfg.Mode == ModeRabbitMQ && deps.Queue == nil {
+		return nil, errors.New("scheduler: RabbitMQ mode needs a Queue")
+	}
+	s := &Scheduler{
+		cfg: cfg, store: deps.Store, hook: deps.Webhook, queue: deps.Queue, cache: deps.Cache,
+		obs: deps.Observer, log: deps.Logger, now: deps.Clock, after: deps.After, jitter: deps.Jitter,
+		changed: make(chan struct{}, 1),
+		slots:   make(chan struct{}, cfg.Concurrency),
+	}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.after == nil {
+		s.after = time.After
+	}
+	if s.jitter == nil {
+		s.jitter = rand.Float64
+	}
+	s.leader.Store(&ims.Leadership{})
+	s.complete = newCompleter(s.store, s.cache, s.obs, s.log, s.actor())
+	return s, nil
+}
+
+func (s *Scheduler) actor() string { return "scheduler:" + s.cfg.Instance }
+
+// Run runs the engine until ctx ends, then stops claiming, lets in-flight
+// deliveries finish within ShutdownTimeout (cancelling the rest), records
+// every outcome it has and gives up leadership.
+func (s *Scheduler) Run(ctx context.Context) error {
+	st, err := s.store.InitSchedulerState(ctx, s.cfg.AutoStart, s.actor())
+	if err != nil {
+		return fmt.Errorf("load scheduler state: %w", err)
+	}
+	s.applyState(st)
+	s.refreshLeadership(ctx)
+	s.log.Info("scheduler ready", "instance", s.cfg.Instance, "running", st.Running, "mode", s.cfg.Mode,
+		"interval", s.cfg.Interval, "batch_size", s.cfg.BatchSize, "concurrency", s.cfg.Concurrency,
+		"leader", s.leader.Load().Holder)
+
+	// Deliveries outlive ctx by up to ShutdownTimeout, so they get their own.
+	deliverCtx, cancelDeliveries := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelDeliveries()
+	completerCtx, stopCompleter := context.WithCancel(context.WithoutCancel(ctx))
+	completerDone := make(chan struct{})
+	go func() { defer close(completerDone); s.complete.run(completerCtx) }()
+
+	s.goLoop(func() { s.watchState(ctx) })
+	switch s.cfg.Mode {
+	case ModeDB:
+		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
+	case ModeRabbitMQ:
+		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
+		s.goLoop(func() { s.consume(ctx, deliverCtx) })
+	}
+
+	<-ctx.Done()
+	s.drain(cancelDeliveries)
+	stopCompleter()
+	<-completerDone
+	s.resign()
+	return nil
+}
+
+func (s *Scheduler) goLoop(f func()) {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); f() }()
+}
+
+// drain waits for the loops and the deliveries they started, cancelling the
+// deliveries still running after ShutdownTimeout (they are then released).
+func (s *Scheduler) drain(cancelDeliveries context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(s.cfg.ShutdownTimeout):
+		s.log.Warn("shutdown timeout reached: cancelling in-flight deliveries; they will be released")
+		cancelDeliveries()
+	}
+	<-done
+}
+
+func (s *Scheduler) resign() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if s.leader.Load().Holder != s.cfg.Instance {
+		return
+	}
+	if err := s.store.ResignLeadership(ctx, s.cfg.Instance); err != nil {
+		s.log.Warn("resign leadership", "err", err)
+	}
+}
+
+// signal wakes the dispatch loop without blocking.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

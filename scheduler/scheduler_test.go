@@ -1,0 +1,198 @@
+package scheduler
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+)
+
+func TestPacedDispatchHonoursBatchSizeAndOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: time.Minute, BatchSize: 2, Concurrency: 4, AutoStart: true})
+	ids := b.create(t, "+905550000001", "+905550000002", "+905550000003", "+905550000004", "+905550000005")
+	b.run(t)
+
+	// First batch at start: the two oldest.
+	b.waitStatus(t, ids[0], ims.StatusSent)
+	b.waitStatus(t, ids[1], ims.StatusSent)
+	require.Equal(t, int64(3), b.count(t, ims.StatusPending), "only one batch before the interval passes")
+
+	b.clock.Advance(time.Minute)
+	b.waitStatus(t, ids[2], ims.StatusSent)
+	b.waitStatus(t, ids[3], ims.StatusSent)
+	require.Equal(t, int64(1), b.count(t, ims.StatusPending))
+
+	b.clock.Advance(time.Minute)
+	b.waitStatus(t, ids[4], ims.StatusSent)
+	calls := b.hook.callIDs()
+	require.Len(t, calls, 5, "each message delivered once")
+	// A batch is delivered concurrently, so order is only kept between batches.
+	require.ElementsMatch(t, ids[:2], calls[:2])
+	require.ElementsMatch(t, ids[2:4], calls[2:4])
+	require.Equal(t, ids[4], calls[4])
+
+	m, err := b.store.GetMessage(context.Background(), ids[0])
+	require.NoError(t, err)
+	require.Equal(t, "prov-"+ids[0], m.ProviderMessageID)
+}
+
+func TestStoppedSchedulerSendsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: time.Minute, BatchSize: 10, AutoStart: false})
+	ids := b.create(t, "+905550000001", "+905550000002")
+	b.run(t)
+
+	for range 3 {
+		b.clock.Advance(time.Minute)
+	}
+	st, err := b.sched.Status(context.Background())
+	require.NoError(t, err)
+	require.False(t, st.Running)
+	require.Empty(t, b.hook.callIDs())
+	require.Equal(t, int64(2), b.count(t, ims.StatusPending))
+
+	_, err = b.sched.Start(context.Background(), "test")
+	require.NoError(t, err)
+	b.waitStatus(t, ids[0], ims.StatusSent)
+	b.waitStatus(t, ids[1], ims.StatusSent)
+}
+
+func TestQuickStopStartCyclesDoNotBreakThePace(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: time.Minute, BatchSize: 1, AutoStart: true})
+	ids := b.create(t, "+905550000001", "+905550000002", "+905550000003")
+	b.run(t)
+	b.waitStatus(t, ids[0], ims.StatusSent)
+
+	ctx := context.Background()
+	for range 20 {
+		_, err := b.sched.Stop(ctx, "test")
+		require.NoError(t, err)
+		_, err = b.sched.Start(ctx, "test")
+		require.NoError(t, err)
+	}
+	st, err := b.sched.Status(ctx)
+	require.NoError(t, err)
+	require.True(t, st.Running)
+	require.Equal(t, int64(2), b.count(t, ims.StatusPending), "restarting within an interval must not dispatch early")
+
+	b.clock.Advance(time.Minute)
+	b.waitStatus(t, ids[1], ims.StatusSent)
+}
+
+func TestRetriesThenDeadLetter(t *testing.T) {
+	t.Parallel()
+	// Retry policy of setup: 2 retries, base 1s, no jitter: delays 0.5s, 1s.
+	tests := []struct {
+		name       string
+		answer     ims.DeliveryResult
+		wantDelays []time.Duration // minimum gap before each retry
+	}{
+		{"server error is retried MaxRetries times", ims.DeliveryResult{StatusCode: 500}, []time.Duration{500 * time.Millisecond, time.Second}},
+		{"network error is retried", ims.DeliveryResult{Err: "connection refused"}, []time.Duration{500 * time.Millisecond, time.Second}},
+		{"permanent 4xx is dead at once", ims.DeliveryResult{StatusCode: 400}, nil},
+		{"429 waits for its Retry-After", ims.DeliveryResult{StatusCode: 429, RetryAfter: 5 * time.Second}, []time.Duration{5 * time.Second, 5 * time.Second}},
+		{"503 waits for its Retry-After", ims.DeliveryResult{StatusCode: 503, RetryAfter: 3 * time.Second}, []time.Duration{3 * time.Second, 3 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, Config{Interval: 0, BatchSize: 10, AutoStart: true})
+			b.hook.answer("+905550000009", tt.answer)
+			ids := b.create(t, "+905550000009", "+905550000001")
+			b.run(t)
+			b.waitStatus(t, ids[1], ims.StatusSent) // a failing message never blocks the others
+
+			m := b.advanceUntil(t, ids[0], ims.StatusDead)
+			require.Equal(t, len(tt.wantDelays)+1, m.Attempts)
+			require.NotEmpty(t, m.LastError)
+
+			attempts, err := b.store.ListAttempts(context.Background(), ids[0])
+			require.NoError(t, err)
+			require.Len(t, attempts, len(tt.wantDelays)+1, "every attempt is stored")
+			for i, want := range tt.wantDelays {
+				gap := attempts[i+1].CreatedAt.Sub(attempts[i].CreatedAt)
+				require.GreaterOrEqualf(t, gap, want, "retry %d came too early", i+1)
+			}
+			calls := 0
+			for _, id := range b.hook.callIDs() {
+				if id == ids[0] {
+					calls++
+				}
+			}
+			require.Equal(t, len(tt.wantDelays)+1, calls, "same message (same Idempotency-Key) on every attempt")
+		})
+	}
+}
+
+// advanceUntil moves the fake clock forward a poll interval at a time until
+// the message reaches want, so the dispatch loop wakes wherever it waits.
+func (b *bundle) advanceUntil(t *testing.T, id string, want ims.Status) ims.Message {
+	t.Helper()
+	var m ims.Message
+	require.Eventuallyf(t, func() bool {
+		var err error
+		m, err = b.store.GetMessage(context.Background(), id)
+		require.NoError(t, err)
+		if m.Status == want {
+			return true
+		}
+		b.clock.Advance(time.Second)
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "message %s never became %s: %+v", id, want, &m)
+	return m
+}
+
+func TestShutdownFinishesInFlightDeliveries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: 0, BatchSize: 10, AutoStart: true, ShutdownTimeout: time.Minute})
+	b.hook.block = make(chan struct{})
+	ids := b.create(t, "+905550000001")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.sched.Run(ctx) }()
+	require.Eventually(t, func() bool { return len(b.hook.callIDs()) == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	cancel()
+	close(b.hook.block) // the in-flight call answers after shutdown began
+	require.NoError(t, <-done)
+	m, err := b.store.GetMessage(context.Background(), ids[0])
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusSent, m.Status, "the outcome of an in-flight delivery is recorded on shutdown")
+}
+
+func TestShutdownTimeoutReleasesStuckDeliveries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: 0, BatchSize: 10, AutoStart: true, ShutdownTimeout: 10 * time.Millisecond})
+	b.hook.block = make(chan struct{}) // never answers
+	ids := b.create(t, "+905550000001")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.sched.Run(ctx) }()
+	require.Eventually(t, func() bool { return len(b.hook.callIDs()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+
+	m, err := b.store.GetMessage(context.Background(), ids[0])
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusPending, m.Status, "a cancelled delivery is released, not lost")
+	require.Equal(t, 0, m.Attempts, "a released claim does not count as an attempt")
+}
+
+func TestStatusReportsLeadership(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: time.Minute, BatchSize: 2, AutoStart: true})
+	b.run(t)
+	require.Eventually(t, func() bool { return b.sched.LocalStatus().IsLeader }, 10*time.Second, 5*time.Millisecond)
+	st, err := b.sched.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "test-1", st.Leader)
+	require.Equal(t, ModeDB, st.QueueMode)
+	require.Equal(t, 2, st.BatchSize)
+}

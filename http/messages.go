@@ -1,0 +1,276 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// IdempotencyKeyHeader lets a client retry POST /api/messages safely.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// IdempotentReplayedHeader marks an answer that returns the message an earlier
+// request with the same Idempotency-Key created.
+const IdempotentReplayedHeader = "Idempotent-Replayed"
+
+// cacheLookupTimeout bounds the Redis lookup of GET /api/messages/{id}: the
+// cache is a nicety and must never make the API slow.
+const cacheLookupTimeout = 300 * time.Millisecond
+
+func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
+	var in ims.MessageInput
+	if err := decodeJSON(r, &in); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	nm, err := in.Validate(s.cfg.MaxContentLength, r.Header.Get(IdempotencyKeyHeader))
+	if err != nil {
+		writeError(w, r, s.logger, unprocessable(err))
+		return
+	}
+	res, err := s.deps.Messages.CreateMessages(r.Context(), []ims.NewMessage{nm}, actor(r))
+	if err == nil && len(res) != 1 {
+		err = fmt.Errorf("create message: store returned %d results for 1 message", len(res))
+	}
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	if !res[0].Created {
+		w.Header().Set(IdempotentReplayedHeader, "true")
+		writeJSON(w, r, s.logger, http.StatusOK, res[0].Message)
+		return
+	}
+	w.Header().Set("Location", "/api/messages/"+res[0].Message.ID)
+	writeJSON(w, r, s.logger, http.StatusCreated, res[0].Message)
+}
+
+type batchRequest struct {
+	Messages []ims.MessageInput `json:"messages"`
+}
+
+type batchResponse struct {
+	Messages []ims.Message `json:"messages"`
+	Created  int           `json:"created"`
+}
+
+func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
+	var in batchRequest
+	if err := decodeJSON(r, &in); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	msgs, err := validateBatch(in.Messages, s.cfg.MaxContentLength, s.cfg.MaxBatchSize)
+	if err != nil {
+		writeError(w, r, s.logger, unprocessable(err))
+		return
+	}
+	res, err := s.deps.Messages.CreateMessages(r.Context(), msgs, actor(r))
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	out := batchResponse{Messages: make([]ims.Message, len(res))}
+	for i, cr := range res {
+		out.Messages[i] = cr.Message
+		if cr.Created {
+			out.Created++
+		}
+	}
+	writeJSON(w, r, s.logger, http.StatusCreated, out)
+}
+
+// validateBatch validates every item before anything is stored, and reports
+// every problem at once as "messages[i].field" → problem.
+func validateBatch(items []ims.MessageInput, maxContentLength, maxBatchSize int) ([]ims.NewMessage, error) {
+	if len(items) == 0 || len(items) > maxBatchSize {
+		return nil, &ims.Error{Code: ims.EINVALID, Message: "invalid batch",
+			Details: map[string]string{"messages": fmt.Sprintf("must hold 1 to %d messages, got %d", maxBatchSize, len(items))}}
+	}
+	msgs := make([]ims.NewMessage, len(items))
+	problems := map[string]any{}
+	invalid := 0
+	for i, item := range items {
+		nm, err := item.Validate(maxContentLength, "")
+		if err != nil {
+			addItemProblems(problems, i, err)
+			invalid++
+			continue
+		}
+		msgs[i] = nm
+	}
+	if len(problems) > 0 {
+		return nil, &ims.Error{Code: ims.EINVALID,
+			Message: fmt.Sprintf("invalid batch: %d of %d messages are invalid, none was stored", invalid, len(items)),
+			Details: problems}
+	}
+	return msgs, nil
+}
+
+func addItemProblems(problems map[string]any, i int, err error) {
+	fields, ok := ims.ErrorDetails(err).(map[string]string)
+	if !ok {
+		problems[fmt.Sprintf("messages[%d]", i)] = ims.ErrorMessage(err)
+		return
+	}
+	for field, problem := range fields {
+		problems[fmt.Sprintf("messages[%d].%s", i, field)] = problem
+	}
+}
+
+func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
+	s.listMessages(w, r, "")
+}
+
+func (s *Server) handleListSent(w http.ResponseWriter, r *http.Request) {
+	s.listMessages(w, r, ims.StatusSent)
+}
+
+func (s *Server) handleListDead(w http.ResponseWriter, r *http.Request) {
+	s.listMessages(w, r, ims.StatusDead)
+}
+
+// listMessages serves the message lists; status, when set, is fixed by the
+// route and ?status= is ignored.
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, status ims.Status) {
+	f, err := parseMessageFilter(r, status)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	page, err := s.deps.Messages.ListMessages(r.Context(), f)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	if page.Messages == nil {
+		page.Messages = []ims.Message{} // [] rather than null for clients
+	}
+	writeJSON(w, r, s.logger, http.StatusOK, page)
+}
+
+func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, error) {
+	q := r.URL.Query()
+	var err error
+	f := ims.MessageFilter{Status: status}
+	if f.Status == "" {
+		if f.Status, err = parseStatus(q); err != nil {
+			return f, err
+		}
+	}
+	if f.Limit, err = parseLimit(q, defaultListLimit); err != nil {
+		return f, err
+	}
+	f.Before, err = parseMessageCursor(q)
+	return f, err
+}
+
+type replayResponse struct {
+	Replayed int `json:"replayed"`
+}
+
+func (s *Server) handleReplayDeadLetters(w http.ResponseWriter, r *http.Request) {
+	limit, err := parseLimit(r.URL.Query(), maxListLimit)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	n, err := s.deps.Messages.ReplayDeadLetters(r.Context(), actor(r), limit)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, r, s.logger, http.StatusOK, replayResponse{Replayed: n})
+}
+
+// messageDetail is GET /api/messages/{id}: the message, how each delivery
+// attempt went, and what the sent-cache knows about it.
+type messageDetail struct {
+	Message  ims.Message   `json:"message"`
+	Attempts []ims.Attempt `json:"attempts"`
+	Cache    cacheInfo     `json:"cache"`
+}
+
+type cacheInfo struct {
+	Enabled           bool       `json:"enabled"`
+	Cached            bool       `json:"cached"`
+	ProviderMessageID string     `json:"provider_message_id,omitempty"`
+	SentAt            *time.Time `json:"sent_at,omitempty"`
+	Error             string     `json:"error,omitempty"`
+}
+
+func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathMessageID(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	m, err := s.deps.Messages.GetMessage(r.Context(), id)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	attempts, err := s.deps.Messages.ListAttempts(r.Context(), id)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	if attempts == nil {
+		attempts = []ims.Attempt{}
+	}
+	writeJSON(w, r, s.logger, http.StatusOK, messageDetail{Message: m, Attempts: attempts, Cache: s.lookupCache(r, id)})
+}
+
+// lookupCache asks the sent-cache about a message. Its failures are reported
+// in the answer and logged, never turned into an error response.
+func (s *Server) lookupCache(r *http.Request, id string) cacheInfo {
+	if s.deps.Cache == nil {
+		return cacheInfo{}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), cacheLookupTimeout)
+	defer cancel()
+	e, ok, err := s.deps.Cache.Get(ctx, id)
+	if err != nil {
+		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "sent-cache lookup failed",
+			slog.String("request_id", RequestIDFromContext(r.Context())),
+			slog.String("message_id", id), slog.Any("error", err))
+		return cacheInfo{Enabled: true, Error: "cache unavailable"}
+	}
+	if !ok {
+		return cacheInfo{Enabled: true}
+	}
+	sentAt := e.SentAt
+	return cacheInfo{Enabled: true, Cached: true, ProviderMessageID: e.ProviderMessageID, SentAt: &sentAt}
+}
+
+func (s *Server) handleCancelMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathMessageID(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	m, err := s.deps.Messages.CancelMessage(r.Context(), id, actor(r))
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, r, s.logger, http.StatusOK, m)
+}
+
+func (s *Server) handleReplayMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathMessageID(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	m, err := s.deps.Messages.ReplayMessage(r.Context(), id, actor(r))
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, r, s.logger, http.StatusOK, m)
+}

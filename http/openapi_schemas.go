@@ -1,0 +1,130 @@
+package http
+
+import "github.com/insiderone/ims"
+
+func str(description string) obj { return obj{"type": "string", "description": description} }
+
+func dateTime(description string) obj {
+	return obj{"type": "string", "format": "date-time", "description": description}
+}
+
+func integer(description string) obj { return obj{"type": "integer", "description": description} }
+
+func boolean(description string) obj { return obj{"type": "boolean", "description": description} }
+
+func object(required []string, props obj) obj {
+	o := obj{"type": "object", "properties": props}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+// openAPISchemas mirrors the JSON of the ims types and this package's
+// response types; the tests decode real answers and check them against it.
+func openAPISchemas() obj {
+	statuses := make([]string, len(ims.Statuses))
+	for i, s := range ims.Statuses {
+		statuses[i] = string(s)
+	}
+	return obj{
+		"Error": object([]string{"error"}, obj{
+			"error":   str("What went wrong, safe to show"),
+			"details": obj{"description": "Structured context; for validation, field → problem", "type": "object", "additionalProperties": true},
+		}),
+		"Status": obj{"type": "string", "enum": statuses},
+		"MessageInput": obj{
+			"type": "object", "required": []string{"phone_number", "content"}, "additionalProperties": false,
+			"properties": obj{
+				"phone_number": obj{"type": "string", "description": "E.164: + and 8 to 15 digits", "example": "+905551234567"},
+				"content":      obj{"type": "string", "description": "At most MESSAGE_MAX_LENGTH characters (default 160)", "example": "Hello from IMS!"},
+				"send_at":      dateTime("Deliver no earlier than this (RFC 3339); default now"),
+			},
+		},
+		"Message": object([]string{"id", "phone_number", "content", "status", "attempts", "next_attempt_at", "created_at", "updated_at"}, obj{
+			"id":                  obj{"type": "string", "format": "uuid", "description": "UUIDv7; also the webhook Idempotency-Key"},
+			"phone_number":        str("E.164 phone number"),
+			"content":             str("The text"),
+			"status":              ref("Status"),
+			"idempotency_key":     str("The client's Idempotency-Key, if any"),
+			"attempts":            integer("Delivery attempts started"),
+			"next_attempt_at":     dateTime("When the message is due (while sending: the lease deadline)"),
+			"last_error":          str("Why the last attempt failed"),
+			"provider_message_id": str("The webhook's messageId"),
+			"send_at":             dateTime("Requested earliest delivery"),
+			"sent_at":             dateTime("When the webhook accepted it"),
+			"created_at":          dateTime(""),
+			"updated_at":          dateTime(""),
+		}),
+		"MessagePage": object([]string{"messages"}, obj{
+			"messages":    arrayOf(ref("Message")),
+			"next_cursor": str("Pass as ?cursor= for the next page; absent on the last page"),
+		}),
+		"BatchResult": object([]string{"messages", "created"}, obj{
+			"messages": arrayOf(ref("Message")),
+			"created":  integer("How many messages were created"),
+		}),
+		"Attempt": object([]string{"id", "message_id", "number", "latency_ns", "outcome", "created_at"}, obj{
+			"id":          integer(""),
+			"message_id":  obj{"type": "string", "format": "uuid"},
+			"number":      integer("1-based attempt number"),
+			"status_code": integer("The webhook's HTTP status, absent when no answer came"),
+			"latency_ns":  integer("Call duration in nanoseconds"),
+			"error":       str("Why no answer came"),
+			"response":    str("A bounded snippet of the answer body"),
+			"outcome":     ref("Status"),
+			"created_at":  dateTime(""),
+		}),
+		"CacheInfo": object([]string{"enabled", "cached"}, obj{
+			"enabled":             boolean("Whether a sent-cache (Redis) is configured"),
+			"cached":              boolean("Whether the cache holds this message"),
+			"provider_message_id": str("From the cache"),
+			"sent_at":             dateTime("From the cache"),
+			"error":               str("Set when the cache could not be asked; the request still succeeds"),
+		}),
+		"MessageDetail": object([]string{"message", "attempts", "cache"}, obj{
+			"message":  ref("Message"),
+			"attempts": arrayOf(ref("Attempt")),
+			"cache":    ref("CacheInfo"),
+		}),
+		"ReplayResult": object([]string{"replayed"}, obj{"replayed": integer("How many messages went back to pending")}),
+		"ControlAction": obj{
+			"type": "object", "required": []string{"action"}, "additionalProperties": false,
+			"properties": obj{"action": obj{"type": "string", "enum": []string{actionStart, actionStop}}},
+		},
+		"SchedulerStatus": object([]string{"running", "interval", "batch_size", "queue_mode", "instance", "is_leader", "updated_at"}, obj{
+			"running":    boolean("Whether the fleet-wide scheduler is started"),
+			"interval":   obj{"type": "string", "description": "Dispatch interval as a Go duration", "example": "2m0s"},
+			"batch_size": integer("Messages per interval"),
+			"queue_mode": obj{"type": "string", "enum": []string{"db", "rabbitmq"}},
+			"instance":   str("This instance's id"),
+			"leader":     str("The instance that paces the fleet"),
+			"is_leader":  boolean("Whether this instance is the leader"),
+			"updated_at": dateTime("Last start or stop"),
+			"updated_by": str("Who gave it"),
+		}),
+		"AuditEvent": object([]string{"id", "type", "actor", "created_at"}, obj{
+			"id":         integer(""),
+			"type":       obj{"type": "string", "example": ims.EventMessageSent},
+			"message_id": obj{"type": "string", "format": "uuid"},
+			"actor":      str("Who caused it: api:<request id>, scheduler:<instance>, ..."),
+			"details":    str(""),
+			"created_at": dateTime(""),
+		}),
+		"AuditPage": object([]string{"events"}, obj{
+			"events":      arrayOf(ref("AuditEvent")),
+			"next_cursor": str("Pass as ?cursor= for the next page; absent on the last page"),
+		}),
+		"Health": object([]string{"status", "version", "components"}, obj{
+			"status":     obj{"type": "string", "enum": []string{healthOK, healthDegraded, healthDown}},
+			"version":    str(""),
+			"components": obj{"type": "object", "additionalProperties": ref("Component")},
+		}),
+		"Component": object([]string{"status", "required"}, obj{
+			"status":   obj{"type": "string", "enum": []string{componentUp, componentDown}},
+			"required": boolean("A required component being down makes the service down (503)"),
+			"detail":   str(""),
+			"error":    str(""),
+		}),
+	}
+}

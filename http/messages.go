@@ -64,7 +64,7 @@ func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	msgs, err := validateBatch(in.Messages, s.cfg.MaxContentLength, s.cfg.MaxBatchSize)
+	msgs, err := validateBatch(in.Messages, s.cfg.MaxContentLength, s.cfg.MaxBatchSize, r.Header.Get(IdempotencyKeyHeader))
 	if err != nil {
 		writeError(w, r, s.logger, unprocessable(err))
 		return
@@ -81,21 +81,38 @@ func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
 			out.Created++
 		}
 	}
-	writeJSON(w, r, s.logger, http.StatusCreated, out)
+	status := http.StatusCreated
+	if out.Created == 0 {
+		// Every message came from an earlier request with the same key.
+		status = http.StatusOK
+		w.Header().Set(IdempotentReplayedHeader, "true")
+	}
+	writeJSON(w, r, s.logger, status, out)
 }
 
 // validateBatch validates every item before anything is stored, and reports
-// every problem at once as "messages[i].field" → problem.
-func validateBatch(items []ims.MessageInput, maxContentLength, maxBatchSize int) ([]ims.NewMessage, error) {
+// every problem at once as "messages[i].field" → problem. A batch
+// Idempotency-Key gives item i the key "<key>#<i>", so retrying the same batch
+// replays it item by item instead of creating it twice.
+func validateBatch(items []ims.MessageInput, maxContentLength, maxBatchSize int, key string) ([]ims.NewMessage, error) {
 	if len(items) == 0 || len(items) > maxBatchSize {
 		return nil, &ims.Error{Code: ims.EINVALID, Message: "invalid batch",
 			Details: map[string]string{"messages": fmt.Sprintf("must hold 1 to %d messages, got %d", maxBatchSize, len(items))}}
+	}
+	// The key must leave room for the longest "#<i>" suffix.
+	if maxKey := ims.MaxIdempotencyKeyLength - len(fmt.Sprintf("#%d", maxBatchSize)); len(key) > maxKey {
+		return nil, &ims.Error{Code: ims.EINVALID, Message: "invalid batch",
+			Details: map[string]string{IdempotencyKeyHeader: fmt.Sprintf("must be at most %d bytes on a batch", maxKey)}}
 	}
 	msgs := make([]ims.NewMessage, len(items))
 	problems := map[string]any{}
 	invalid := 0
 	for i, item := range items {
-		nm, err := item.Validate(maxContentLength, "")
+		itemKey := ""
+		if key != "" {
+			itemKey = fmt.Sprintf("%s#%d", key, i)
+		}
+		nm, err := item.Validate(maxContentLength, itemKey)
 		if err != nil {
 			addItemProblems(problems, i, err)
 			invalid++

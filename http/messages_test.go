@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,10 +88,10 @@ func TestCreateMessageTenCharactersIsNotTooLong(t *testing.T) {
 func TestCreateMessageIdempotency(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	post := func(body string) *responseAndMessage {
+	post := func(body string) *postResult {
 		w := b.do(t, request{method: "POST", path: "/api/messages", body: body,
 			headers: map[string]string{IdempotencyKeyHeader: "order-42"}})
-		return &responseAndMessage{code: w.Code, replayed: w.Header().Get(IdempotentReplayedHeader), body: w.Body.String()}
+		return &postResult{code: w.Code, replayed: w.Header().Get(IdempotentReplayedHeader), body: w.Body.String()}
 	}
 	body := `{"phone_number":"+905551234567","content":"hi"}`
 
@@ -109,7 +110,7 @@ func TestCreateMessageIdempotency(t *testing.T) {
 	require.EqualValues(t, 1, b.countMessages(t))
 }
 
-type responseAndMessage struct {
+type postResult struct {
 	code     int
 	replayed string
 	body     string
@@ -384,4 +385,36 @@ func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	require.NotContains(t, w.Body.String(), "secret")
 	require.Contains(t, logs.String(), "disk I/O error at /var/lib/secret.db")
 	require.Contains(t, logs.String(), "request_id="+w.Header().Get(RequestIDHeader))
+}
+
+func TestCreateBatchIdempotency(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	post := func(body, key string) *postResult {
+		w := b.do(t, request{method: "POST", path: "/api/messages/batch", body: body,
+			headers: map[string]string{IdempotencyKeyHeader: key}})
+		return &postResult{code: w.Code, replayed: w.Header().Get(IdempotentReplayedHeader), body: w.Body.String()}
+	}
+	body := `{"messages":[{"phone_number":"+905551234567","content":"one"},{"phone_number":"+905551234568","content":"two"}]}`
+
+	first := post(body, "batch-7")
+	require.Equal(t, http.StatusCreated, first.code, first.body)
+	again := post(body, "batch-7")
+	require.Equal(t, http.StatusOK, again.code, again.body)
+	require.Equal(t, "true", again.replayed)
+	var firstRes, againRes batchResponse
+	require.NoError(t, json.Unmarshal([]byte(first.body), &firstRes))
+	require.NoError(t, json.Unmarshal([]byte(again.body), &againRes))
+	require.Equal(t, 2, firstRes.Created)
+	require.Equal(t, 0, againRes.Created)
+	require.Equal(t, firstRes.Messages, againRes.Messages)
+
+	other := post(`{"messages":[{"phone_number":"+905551234567","content":"changed"}]}`, "batch-7")
+	require.Equal(t, http.StatusConflict, other.code, other.body)
+
+	tooLong := post(body, strings.Repeat("k", ims.MaxIdempotencyKeyLength))
+	require.Equal(t, http.StatusUnprocessableEntity, tooLong.code, tooLong.body)
+	require.Contains(t, tooLong.body, IdempotencyKeyHeader)
+
+	require.EqualValues(t, 2, b.countMessages(t))
 }

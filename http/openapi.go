@@ -192,11 +192,17 @@ func createMessageOp() obj {
 
 func createBatchOp() obj {
 	op := operation("messages", "Create up to MaxBatchSize messages at once, all or nothing", true, obj{
-		"201": jsonResponse("All messages were stored", ref("BatchResult")),
+		"201": jsonResponse("The messages were stored (created counts the new ones)", ref("BatchResult")),
+		"200": obj{"description": "An earlier request with the same Idempotency-Key created every message", "content": jsonContent(ref("BatchResult")),
+			"headers": obj{IdempotentReplayedHeader: obj{"schema": obj{"type": "string", "enum": []string{"true"}}}}},
 		"400": errorRef("BadRequest"),
+		"409": errorRef("Conflict"),
 		"413": errorRef("TooLarge"),
 		"422": errorRef("Unprocessable"),
 	})
+	withParams(op, obj{"name": IdempotencyKeyHeader, "in": "header", "required": false,
+		"description": "Makes retries safe: message i gets the key \"<key>#<i>\", so the same batch again returns the same messages.",
+		"schema":      obj{"type": "string", "maxLength": 250}})
 	return withBody(op, "The messages", obj{
 		"type": "object", "required": []string{"messages"}, "additionalProperties": false,
 		"properties": obj{"messages": arrayOf(ref("MessageInput"))},

@@ -22,8 +22,9 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	now := s.now()
 	var claimed []ims.Message
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// The predicate repeats the partial index's WHERE so SQLite uses it.
-		ids, err := queryIDs(ctx, tx, `SELECT id FROM messages
+		// INDEXED BY: without statistics the planner prefers the status index
+		// and sorts; the partial due index is already in claim order.
+		ids, err := queryIDs(ctx, tx, `SELECT id FROM messages INDEXED BY messages_due
 			WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id LIMIT ?`, micros(now), p.Limit)
 		if err != nil || len(ids) == 0 {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -49,9 +50,14 @@ var (
 )
 
 // Open opens (creating if needed) the database file at path. It does not
-// migrate: call Migrate. The special path ":memory:" gives a private
+// migrate: call Migrate. path may also be written "sqlite://path",
+// "sqlite:path" or "file:path". The special path ":memory:" gives a private
 // in-memory database served by a single connection.
 func Open(ctx context.Context, path string) (*Store, error) {
+	// Accept DATABASE_URL-style spellings of a file path too.
+	for _, prefix := range []string{"sqlite://", "sqlite:", "file:"} {
+		path = strings.TrimPrefix(path, prefix)
+	}
 	if path == "" {
 		return nil, errors.New("open sqlite: empty path")
 	}

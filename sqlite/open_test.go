@@ -1,0 +1,114 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/sqlite"
+)
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		path    func(dir string) string
+		wantErr bool
+	}{
+		{"plain path", func(dir string) string { return filepath.Join(dir, "a.db") }, false},
+		{"sqlite URL", func(dir string) string { return "sqlite://" + filepath.Join(dir, "b.db") }, false},
+		{"file URI", func(dir string) string { return "file:" + filepath.Join(dir, "c.db") }, false},
+		{"memory", func(string) string { return ":memory:" }, false},
+		{"empty", func(string) string { return "" }, true},
+		{"missing directory", func(dir string) string { return filepath.Join(dir, "no", "such", "d.db") }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := sqlite.Open(t.Context(), tt.path(t.TempDir()))
+			if tt.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, s.Close()) })
+			require.NoError(t, s.Migrate(t.Context()))
+			require.NoError(t, s.Ping(t.Context()))
+		})
+	}
+}
+
+// TestReopen proves the data is in the file and that migrating twice is safe,
+// as `ims serve` migrates on every start.
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "ims.db")
+	s, err := sqlite.Open(t.Context(), path)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(t.Context()))
+	res, err := s.CreateMessages(t.Context(), []ims.NewMessage{{PhoneNumber: "+905551234567", Content: "kept"}}, "test")
+	require.NoError(t, err)
+	_, err = s.InitSchedulerState(t.Context(), false, "test")
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = sqlite.Open(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(t.Context()))
+	m, err := s.GetMessage(t.Context(), res[0].Message.ID)
+	require.NoError(t, err)
+	require.Equal(t, res[0].Message, m)
+	st, err := s.SchedulerState(t.Context())
+	require.NoError(t, err)
+	require.False(t, st.Running)
+	require.Equal(t, "test", st.UpdatedBy)
+}
+
+// TestConcurrentWriters mixes every kind of write from many goroutines: the
+// single write connection must queue them, never fail with SQLITE_BUSY.
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	s := open(t, time.Now)
+	ctx := t.Context()
+	const workers, rounds = 8, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for w := range workers {
+		wg.Go(func() {
+			for r := range rounds {
+				nm := ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("w%d r%d", w, r)}
+				if _, err := s.CreateMessages(ctx, []ims.NewMessage{nm}, "test"); err != nil {
+					errs <- err
+				}
+				claimed, err := s.ClaimDue(ctx, ims.ClaimParams{Limit: 2, Lease: time.Minute, Actor: "test"})
+				if err != nil {
+					errs <- err
+				}
+				outs := make([]ims.Outcome, len(claimed))
+				for i, m := range claimed {
+					outs[i] = ims.Outcome{Claim: m.Claim(), At: time.Now(), Decision: ims.Decision{Status: ims.StatusSent}}
+				}
+				if err := s.RecordOutcomes(ctx, outs, "test"); err != nil {
+					errs <- err
+				}
+				if _, err := s.AcquireLeadership(ctx, fmt.Sprint(w), time.Second); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	counts, err := s.CountByStatus(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, workers*rounds, counts[ims.StatusSent]+counts[ims.StatusSending]+counts[ims.StatusPending])
+}

@@ -17,7 +17,7 @@ import (
 // Publish fails while it is stopped, Consume resumes by itself, and nothing
 // that was confirmed before the stop is lost (quorum queues are durable).
 // It disturbs every client of the broker, so it only runs on request.
-func TestBrokerRestart(t *testing.T) {
+func TestFaultBrokerRestart(t *testing.T) {
 	if os.Getenv("IMS_FAULT_TESTS") == "" {
 		t.Skip("set IMS_FAULT_TESTS=1 to stop and restart the local RabbitMQ with rabbitmqctl")
 	}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/config"
+	"github.com/insiderone/ims/sink"
+)
+
+// Demo settings: the API key is the one the README's curl examples use, so
+// they work as written against a running demo.
+const (
+	demoAPIKey     = "your-api-key"
+	demoWebhookKey = "demo-webhook-key"
+)
+
+var demoPhones = []string{"+905551234567", "+14155550100", "+442071838750", "+4915112345678", "+33612345678"}
+
+// runDemo runs IMS on a fresh embedded SQLite database against a built-in
+// webhook receiver that fails now and then, creates sample messages through
+// the API and prints the audit trail as it happens.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	count := fs.Int("messages", 8, "sample messages to create")
+	port := fs.Int("port", 8080, "HTTP port of the API (0 = any free port)")
+	failRate := fs.Float64("failure-rate", 0.25, "share of webhook calls the built-in receiver fails with HTTP 500, to show retries")
+	exit := fs.Bool("exit", false, "exit once every sample message is sent or dead, instead of serving on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "ims-demo-")
+	if err != nil {
+		return fmt.Errorf("create demo directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	hookURL, stopSink, err := startDemoSink(*failRate)
+	if err != nil {
+		return err
+	}
+	defer stopSink()
+
+	cfg := config.Config{
+		SQLitePath: filepath.Join(dir, "ims-demo.db"), WebhookURL: hookURL, WebhookAuthKey: demoWebhookKey,
+		WebhookTimeout: 5 * time.Second, MaxRetries: 3, RetryBaseDelay: 500 * time.Millisecond, RetryMaxDelay: 4 * time.Second,
+		APIKey: demoAPIKey, ServerPort: *port, MessageMaxLength: ims.DefaultMaxContentLength,
+		SchedulerInterval: time.Second, SchedulerBatchSize: 2, SchedulerAutoStart: true, WorkerConcurrency: 4,
+		PollInterval: 200 * time.Millisecond, LeaderTTL: 2 * time.Second, ShutdownTimeout: 5 * time.Second,
+		InstanceID: "demo", LogLevel: "warn", LogFormat: "text",
+	}
+	m := NewMain(cfg, newLogger(stderr, cfg.LogLevel, cfg.LogFormat))
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		return fmt.Errorf("start demo (is port %d free? try -port 0): %w", *port, err)
+	}
+	defer m.Close()
+
+	base := "http://" + m.Addr
+	fmt.Fprintf(stdout, "IMS demo: API %s (key %q), Swagger UI %s/api/docs, webhook receiver %s\n", base, demoAPIKey, base, hookURL)
+	fmt.Fprintf(stdout, "Scheduler: %d messages every %s; the receiver fails %.0f%% of calls, so you will see retries.\n\n", cfg.SchedulerBatchSize, cfg.SchedulerInterval, *failRate*100)
+	if err := createDemoMessages(ctx, base, *count, stdout); err != nil {
+		return err
+	}
+	if err := followDemo(ctx, m.store, stdout); err != nil {
+		return err
+	}
+	if *exit {
+		return nil
+	}
+	fmt.Fprintf(stdout, "\nIMS keeps running at %s — try the README's curl commands, or Ctrl-C to stop.\n", base)
+	<-ctx.Done()
+	return nil
+}
+
+func startDemoSink(failRate float64) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("start demo webhook receiver: %w", err)
+	}
+	s := sink.New(sink.Config{FailureRate: failRate, FailStatus: 500, AuthKey: demoWebhookKey, Seed: 7})
+	srv := &nethttp.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/webhook", func() { _ = srv.Close() }, nil
+}
+
+func createDemoMessages(ctx context.Context, base string, n int, stdout io.Writer) error {
+	client := &nethttp.Client{Timeout: 10 * time.Second}
+	for i := range n {
+		body, _ := json.Marshal(map[string]string{
+			"phone_number": demoPhones[i%len(demoPhones)],
+			"content":      fmt.Sprintf("Hello from the IMS demo, message %d of %d", i+1, n),
+		})
+		req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, base+"/api/messages", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", demoAPIKey)
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("create demo message: %w", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != nethttp.StatusCreated {
+			return fmt.Errorf("create demo message: HTTP %d", resp.StatusCode)
+		}
+	}
+	fmt.Fprintf(stdout, "Created %d messages with POST /api/messages. The audit trail as it happens:\n", n)
+	return nil
+}
+
+// followDemo prints new audit events until no message is pending or sending.
+func followDemo(ctx context.Context, store ims.Store, stdout io.Writer) error {
+	var last int64
+	for {
+		page, err := store.ListAudit(ctx, ims.AuditFilter{Limit: 200})
+		if err != nil {
+			return fmt.Errorf("read audit trail: %w", err)
+		}
+		events := page.Events
+		slices.Reverse(events)
+		for _, e := range events {
+			if e.ID > last {
+				last = e.ID
+				if e.Type != ims.EventSystemStarted && e.Type != ims.EventLeaderElected {
+					fmt.Fprintf(stdout, "  %s  %-26s %s %s\n", e.CreatedAt.Local().Format("15:04:05.000"), e.Type, shortID(e.MessageID), e.Details)
+				}
+			}
+		}
+		counts, err := store.CountByStatus(ctx)
+		if err != nil {
+			return fmt.Errorf("count messages: %w", err)
+		}
+		if counts[ims.StatusPending]+counts[ims.StatusSending] == 0 {
+			fmt.Fprintf(stdout, "\nDone: %d sent, %d dead-lettered (see GET /api/messages/dead-letter).\n", counts[ims.StatusSent], counts[ims.StatusDead])
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil // interrupted: shut down quietly
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[len(id)-8:]
+	}
+	return id
+}

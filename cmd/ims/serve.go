@@ -16,6 +16,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/config"
 	imshttp "github.com/insiderone/ims/http"
+	"github.com/insiderone/ims/metrics"
 	"github.com/insiderone/ims/postgres"
 	"github.com/insiderone/ims/rabbitmq"
 	"github.com/insiderone/ims/redis"
@@ -62,6 +63,7 @@ type Main struct {
 	cache     *redis.Cache
 	hook      *webhook.Client
 	sched     *scheduler.Scheduler
+	metrics   *metrics.Metrics
 	server    *nethttp.Server
 	listener  net.Listener
 	cancel    context.CancelFunc
@@ -106,6 +108,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
+	m.metrics = metrics.New(metrics.StatusSource{
+		Counts:    m.store.CountByStatus,
+		Scheduler: func() ims.SchedulerStatus { return m.sched.LocalStatus() },
+	}, m.Logger)
 	if m.sched, err = m.newScheduler(cacheWriter); err != nil {
 		return err
 	}
@@ -180,7 +186,7 @@ func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {
 
 func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, error) {
 	cfg := m.Config
-	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger}
+	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger, Observer: m.metrics}
 	if m.queue != nil {
 		deps.Queue = m.queue
 	}
@@ -200,6 +206,7 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 func (m *Main) listen() error {
 	deps := imshttp.Deps{
 		Messages: m.store, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
+		Metrics: m.metrics.Handler(),
 	}
 	if m.cache != nil {
 		deps.Cache = m.cache
@@ -225,26 +232,33 @@ func (m *Main) listen() error {
 	return nil
 }
 
+// healthChecks lists the components /api/health reports. /api/health needs
+// no key, so failures are shown as fixed sentences (the cause is logged).
 func (m *Main) healthChecks() []imshttp.HealthCheck {
 	checks := []imshttp.HealthCheck{{
 		Name: "database", Required: true,
 		Check: func(ctx context.Context) (string, error) {
+			kind := "sqlite " + m.Config.SQLitePath
 			if m.Config.UsesPostgres() {
-				return "postgres", m.store.Ping(ctx)
+				kind = "postgres"
 			}
-			return "sqlite " + m.Config.SQLitePath, m.store.Ping(ctx)
+			return kind, m.unavailable(m.store.Ping(ctx), "database", "the database does not answer")
 		},
 	}}
 	if m.queue != nil {
 		checks = append(checks, imshttp.HealthCheck{
 			Name: "queue", Required: true,
-			Check: func(ctx context.Context) (string, error) { return "rabbitmq", m.queue.Ping(ctx) },
+			Check: func(ctx context.Context) (string, error) {
+				return "rabbitmq", m.unavailable(m.queue.Ping(ctx), "queue", "the RabbitMQ connection is down; reconnecting")
+			},
 		})
 	}
 	if m.cache != nil {
 		checks = append(checks, imshttp.HealthCheck{
 			Name: "cache", Required: false,
-			Check: func(ctx context.Context) (string, error) { return "redis", m.cache.Ping(ctx) },
+			Check: func(ctx context.Context) (string, error) {
+				return "redis", m.unavailable(m.cache.Ping(ctx), "cache", "Redis does not answer; delivery goes on without the sent-cache")
+			},
 		})
 	}
 	checks = append(checks, imshttp.HealthCheck{
@@ -259,6 +273,14 @@ func (m *Main) healthChecks() []imshttp.HealthCheck {
 		},
 	})
 	return checks
+}
+
+func (m *Main) unavailable(err error, component, sentence string) error {
+	if err == nil {
+		return nil
+	}
+	m.Logger.Warn("health check failed", "component", component, "err", err)
+	return ims.Errorf(ims.EUNAVAILABLE, "%s", sentence)
 }
 
 // Close stops accepting requests, stops the scheduler (which finishes or

@@ -15,6 +15,7 @@ import (
 
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/config"
+	"github.com/insiderone/ims/dashboard"
 	imshttp "github.com/insiderone/ims/http"
 	"github.com/insiderone/ims/metrics"
 	"github.com/insiderone/ims/postgres"
@@ -206,7 +207,7 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 func (m *Main) listen() error {
 	deps := imshttp.Deps{
 		Messages: m.store, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
-		Metrics: m.metrics.Handler(),
+		Metrics: m.metrics.Handler(), Dashboard: dashboard.Handler(),
 	}
 	if m.cache != nil {
 		deps.Cache = m.cache

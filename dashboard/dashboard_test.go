@@ -1,0 +1,22 @@
+package dashboard
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestHandlerServesThePage(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	require.Equal(t, 200, rec.Code)
+	require.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	body := rec.Body.String()
+	for _, want := range []string{"IMS dashboard", "/api/control", "/api/messages/dead-letter", "/api/audit", "/api/health", "/metrics"} {
+		require.Contains(t, body, want)
+	}
+	require.False(t, strings.Contains(body, "http://") || strings.Contains(body, "https://"), "the page loads nothing from outside")
+}

@@ -24,7 +24,7 @@ import (
 //   - a key taken by a transaction that committed after this statement's
 //     snapshot is skipped by ON CONFLICT yet invisible here, so the statement
 //     aborts itself via ims_fail and the caller retries with a new snapshot.
-var createSQL = `
+var createSQL = `/* ims: create messages */
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[])
 		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, ord)

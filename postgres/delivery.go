@@ -13,7 +13,7 @@ import (
 // concurrent claimers take disjoint rows instead of waiting or double
 // claiming; a row updated after the snapshot is re-checked against the WHERE
 // before it is locked, so it is never claimed unless still due.
-var claimSQL = `
+var claimSQL = `/* ims: claim due */
 WITH due AS (
 	SELECT id, next_attempt_at AS due_at FROM messages
 	WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
@@ -59,7 +59,7 @@ const claimsCTE = `c AS (
 // renewSQL extends the lease of still-current claims. A claim handed over
 // with its deadline only renews while that deadline is unchanged, so the
 // first of two consumers of the same queue entry wins.
-var renewSQL = "WITH " + claimsCTE + `,
+var renewSQL = "/* ims: renew claims */ WITH " + claimsCTE + `,
 renewed AS (
 	UPDATE messages m SET next_attempt_at = $4
 	FROM c
@@ -90,7 +90,7 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 
 // releaseSQL hands still-current claims back, due now, as if the attempt
 // never started, and wakes the pipeline to claim them again.
-var releaseSQL = "WITH " + claimsCTE + `,
+var releaseSQL = "/* ims: release claims */ WITH " + claimsCTE + `,
 released AS (
 	UPDATE messages m SET status = 'pending', attempts = m.attempts - 1, next_attempt_at = $4, updated_at = $4
 	FROM c
@@ -129,7 +129,7 @@ const releaseActor = "system"
 // and one transaction, however large the batch): every outcome gets its
 // attempt row; only outcomes whose claim is still current move the message
 // and write an audit event.
-var recordSQL = `
+var recordSQL = `/* ims: record outcomes */
 WITH o AS (
 	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[],
 		$6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])

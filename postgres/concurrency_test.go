@@ -1,0 +1,206 @@
+package postgres_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/testenv"
+	"github.com/insiderone/ims/postgres"
+)
+
+// These tests hammer the Postgres-specific concurrency paths (SKIP LOCKED,
+// ON CONFLICT plus the statement's self-abort and retry) from several store
+// instances at once: separate pools, as several IMS processes would be.
+
+func TestConcurrentClaimsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
+
+	const total = 600
+	nms := make([]ims.NewMessage, total)
+	for i := range nms {
+		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("m%d", i)}
+	}
+	_, err := stores[0].CreateMessages(t.Context(), nms, "test")
+	require.NoError(t, err)
+
+	const claimers = 9
+	got := make([][]string, claimers)
+	errs := make([]error, claimers)
+	var wg sync.WaitGroup
+	for w := range claimers {
+		wg.Go(func() {
+			s := stores[w%len(stores)]
+			for {
+				msgs, err := s.ClaimDue(t.Context(), ims.ClaimParams{Limit: 7, Lease: time.Hour, Actor: "w"})
+				if err != nil || len(msgs) == 0 {
+					errs[w] = err
+					return
+				}
+				for _, m := range msgs {
+					got[w] = append(got[w], m.ID)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	seen := make(map[string]int)
+	for w := range claimers {
+		require.NoError(t, errs[w])
+		for _, id := range got[w] {
+			seen[id]++
+		}
+	}
+	require.Len(t, seen, total, "every message is claimed")
+	for id, n := range seen {
+		require.Equal(t, 1, n, "message %s claimed %d times", id, n)
+	}
+	counts, err := stores[0].CountByStatus(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, int64(total), counts[ims.StatusSending])
+}
+
+func TestConcurrentIdempotentCreate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		contents []string // one concurrent caller per entry, all with the same key
+	}{
+		{name: "same message", contents: []string{"a", "a", "a", "a", "a", "a", "a", "a"}},
+		{name: "different messages", contents: []string{"a", "b", "a", "b", "a", "b", "a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url := testenv.PostgresURL(t)
+			stores := []ims.Store{openURL(t, url, time.Now), openURL(t, url, time.Now)}
+
+			results := make([]ims.CreateResult, len(tt.contents))
+			errs := make([]error, len(tt.contents))
+			var wg sync.WaitGroup
+			for i, content := range tt.contents {
+				wg.Go(func() {
+					nm := ims.NewMessage{PhoneNumber: "+905551234567", Content: content, IdempotencyKey: "key-1"}
+					res, err := stores[i%2].CreateMessages(t.Context(), []ims.NewMessage{nm}, "test")
+					if errs[i] = err; err == nil {
+						results[i] = res[0]
+					}
+				})
+			}
+			wg.Wait()
+
+			var winner ims.Message
+			created := 0
+			for i, r := range results {
+				if errs[i] == nil && r.Created {
+					created++
+					winner = r.Message
+				}
+			}
+			require.Equal(t, 1, created, "exactly one caller creates the message")
+			for i, content := range tt.contents {
+				if content != winner.Content {
+					require.Equal(t, ims.ECONFLICT, ims.ErrorCode(errs[i]), "caller %d: %v", i, errs[i])
+					continue
+				}
+				require.NoError(t, errs[i], "caller %d", i)
+				require.Equal(t, winner.ID, results[i].Message.ID, "caller %d gets the one message", i)
+			}
+			page, err := stores[0].ListMessages(t.Context(), ims.MessageFilter{})
+			require.NoError(t, err)
+			require.Len(t, page.Messages, 1, "nothing else was written")
+		})
+	}
+}
+
+// TestCreateRacingCommittedKey forces the narrow race createSQL guards
+// against: the key is inserted by a transaction that commits while the
+// create statement waits on it, so the row is invisible to the statement's
+// snapshot. The statement must abort and rerun, never create a second
+// message nor half a batch.
+func TestCreateRacingCommittedKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		content  string // of the racing create; the committed message says "hi"
+		wantCode string
+	}{
+		{name: "same message returns the committed one", content: "hi"},
+		{name: "other message conflicts and writes nothing", content: "bye", wantCode: ims.ECONFLICT},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := openURL(t, testenv.PostgresURL(t), time.Now)
+			ctx := t.Context()
+			const committedID = "01900000-0000-7000-8000-000000000001"
+			tx, err := s.Pool().Begin(ctx)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback(ctx) }()
+			_, err = tx.Exec(ctx, `INSERT INTO messages (id, phone_number, content, status, idempotency_key,
+				next_attempt_at, created_at, updated_at) VALUES ($1, '+905551234567', 'hi', 'pending', 'k', now(), now(), now())`,
+				committedID)
+			require.NoError(t, err)
+
+			type result struct {
+				res []ims.CreateResult
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				batch := []ims.NewMessage{
+					{PhoneNumber: "+905551234567", Content: "unrelated"},
+					{PhoneNumber: "+905551234567", Content: tt.content, IdempotencyKey: "k"},
+				}
+				res, err := s.CreateMessages(ctx, batch, "test")
+				done <- result{res, err}
+			}()
+			waitForBlockedCreate(t, s, tx.Conn().PgConn().PID())
+			require.NoError(t, tx.Commit(ctx))
+			r := <-done
+
+			page, err := s.ListMessages(ctx, ims.MessageFilter{})
+			require.NoError(t, err)
+			if tt.wantCode != "" {
+				require.Equal(t, tt.wantCode, ims.ErrorCode(r.err), "error: %v", r.err)
+				require.Len(t, page.Messages, 1, "only the committed message exists")
+				return
+			}
+			require.NoError(t, r.err)
+			require.Len(t, r.res, 2)
+			require.True(t, r.res[0].Created)
+			require.False(t, r.res[1].Created)
+			require.Equal(t, committedID, r.res[1].Message.ID)
+			require.Len(t, page.Messages, 2)
+		})
+	}
+}
+
+// waitForBlockedCreate returns once a create statement waits on the
+// transaction of backend pid: it then runs on a snapshot without the row.
+func waitForBlockedCreate(t *testing.T, s *postgres.Store, pid uint32) {
+	t.Helper()
+	for {
+		var blocked bool
+		err := s.Pool().QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE query LIKE '/* ims: create messages */%' AND $1::int = ANY (pg_blocking_pids(pid)))`,
+			int32(pid)).Scan(&blocked)
+		require.NoError(t, err)
+		if blocked {
+			return
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal("the create statement never waited on the open transaction")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

@@ -116,6 +116,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.sched, err = m.newScheduler(cacheWriter); err != nil {
 		return err
 	}
+	// Store the initial running state before the API serves: the scheduler
+	// does the same when its goroutine starts, but until then GET
+	// /api/control on a new database would report "stopped" even with
+	// SCHEDULER_AUTO_START=true. Both calls keep a state already stored.
+	if _, err := m.store.InitSchedulerState(ctx, cfg.SchedulerAutoStart, "scheduler:"+cfg.InstanceID); err != nil {
+		return fmt.Errorf("init scheduler state: %w", err)
+	}
 	if err := m.listen(); err != nil {
 		return err
 	}

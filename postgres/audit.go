@@ -51,7 +51,11 @@ func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (ims.AuditPage
 		add("type = $%d", f.Type)
 	}
 	if f.MessageID != "" {
-		add("message_id = $%d", f.MessageID)
+		id := f.MessageID
+		if canonical, ok := normalizeID(id); ok {
+			id = canonical // the stored form
+		}
+		add("message_id = $%d", id)
 	}
 	if !f.Since.IsZero() {
 		add("created_at >= $%d", micro(f.Since))

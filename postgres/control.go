@@ -83,7 +83,9 @@ up AS (
 ),
 audit AS (
 	INSERT INTO audit_events (type, actor, details, created_at)
-	SELECT 'scheduler.leader_elected', $5, 'leader ' || up.holder, $4 FROM up
+	SELECT 'scheduler.leader_elected', up.holder,
+		coalesce((SELECT 'took over from ' || holder FROM cur), ''), $4
+	FROM up
 	WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.holder = up.holder)
 )
 SELECT holder, expires_at FROM up
@@ -96,8 +98,8 @@ func (s *Store) AcquireLeadership(ctx context.Context, instance string, ttl time
 	now := s.now()
 	for range 2 {
 		var l ims.Leadership
-		err := s.pool.QueryRow(ctx, acquireSQL, leaderName, instance, micro(now.Add(ttl)), now,
-			"scheduler:"+instance).Scan(&l.Holder, &l.ExpiresAt)
+		err := s.pool.QueryRow(ctx, acquireSQL, leaderName, instance, micro(now.Add(ttl)), now).
+			Scan(&l.Holder, &l.ExpiresAt)
 		if isNoRows(err) {
 			// A contender inserted the first lease after our snapshot:
 			// the rerun sees it.

@@ -28,7 +28,7 @@ claimed AS (
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT 'message.claimed', id::text, $4, 'attempt ' || attempts, $1 FROM claimed ORDER BY due_at, id
+	SELECT 'message.claimed', c.id::text, $4, 'attempt ' || c.attempts, $1 FROM claimed c ORDER BY c.due_at, c.id
 )
 SELECT ` + messageCols("") + ` FROM claimed ORDER BY due_at, id`
 
@@ -95,11 +95,12 @@ released AS (
 	UPDATE messages m SET status = 'pending', attempts = m.attempts - 1, next_attempt_at = $4, updated_at = $4
 	FROM c
 	WHERE m.id = c.id AND m.status = 'sending' AND m.attempts = c.attempt
-	RETURNING m.id, c.ord
+	RETURNING m.id, c.attempt, c.ord
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT 'message.released', id::text, $5, '', $4 FROM released ORDER BY ord
+	SELECT 'message.released', r.id::text, $5, 'attempt ' || r.attempt || ' released', $4
+	FROM released r ORDER BY r.ord
 ),
 wake AS (
 	SELECT pg_notify($6, '') FROM released LIMIT 1
@@ -191,10 +192,11 @@ type outcomeArrays struct {
 func newOutcomeArrays(outcomes []ims.Outcome) outcomeArrays {
 	var a outcomeArrays
 	for _, o := range outcomes {
-		if !validID(o.Claim.MessageID) {
+		id, ok := normalizeID(o.Claim.MessageID)
+		if !ok {
 			continue // cannot name a message, so there is nothing to record
 		}
-		a.ids = append(a.ids, o.Claim.MessageID)
+		a.ids = append(a.ids, id)
 		a.attempts = append(a.attempts, int32(o.Claim.Attempt))
 		a.statuses = append(a.statuses, string(o.Decision.Status))
 		a.ats = append(a.ats, micro(o.At))

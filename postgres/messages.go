@@ -13,10 +13,11 @@ func notFound(id string) error { return ims.Errorf(ims.ENOTFOUND, "message %s no
 
 // GetMessage returns one message, or ENOTFOUND (also for malformed IDs).
 func (s *Store) GetMessage(ctx context.Context, id string) (ims.Message, error) {
-	if !validID(id) {
+	canonical, ok := normalizeID(id)
+	if !ok {
 		return ims.Message{}, notFound(id)
 	}
-	row := s.pool.QueryRow(ctx, "SELECT "+messageCols("")+" FROM messages WHERE id = $1", id)
+	row := s.pool.QueryRow(ctx, "SELECT "+messageCols("")+" FROM messages WHERE id = $1", canonical)
 	m, err := scanMessage(row)
 	if isNoRows(err) {
 		return ims.Message{}, notFound(id)
@@ -33,7 +34,8 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	if f.Status != "" && !f.Status.Valid() {
 		return ims.MessagePage{}, ims.Errorf(ims.EINVALID, "unknown status %q", f.Status)
 	}
-	if f.Before != "" && !validID(f.Before) {
+	before, ok := normalizeID(f.Before)
+	if f.Before != "" && !ok {
 		return ims.MessagePage{}, ims.Errorf(ims.EINVALID, "invalid cursor %q", f.Before)
 	}
 	limit := clampLimit(f.Limit)
@@ -44,7 +46,7 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 		where = append(where, fmt.Sprintf("status = $%d", len(args)))
 	}
 	if f.Before != "" {
-		args = append(args, f.Before)
+		args = append(args, before)
 		where = append(where, fmt.Sprintf("id < $%d", len(args)))
 	}
 	args = append(args, limit)
@@ -78,11 +80,12 @@ func whereClause(conds []string) string {
 // ListAttempts returns a message's delivery attempts, oldest first.
 func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attempt, error) {
 	out := []ims.Attempt{}
-	if !validID(messageID) {
+	id, ok := normalizeID(messageID)
+	if !ok {
 		return out, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, message_id, number, status_code, latency_ns, error, response, outcome, created_at
-		FROM delivery_attempts WHERE message_id = $1 ORDER BY id`, messageID)
+		FROM delivery_attempts WHERE message_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts of %s: %w", messageID, err)
 	}

@@ -70,22 +70,26 @@ func collectMessages(rows pgx.Rows) ([]ims.Message, error) {
 	return out, nil
 }
 
-// validID reports whether id is a UUID in canonical form. Anything else
-// cannot name a message: it is "not found", never a SQL cast error, and the
-// canonical-form rule keeps Postgres (uuid column) in step with SQLite (text).
-func validID(id string) bool {
+// normalizeID returns id in its canonical form, or false when it cannot be
+// a UUID and so cannot name a message: callers answer "not found" instead of
+// letting a SQL cast fail. SQLite, storing text, normalizes the same way.
+func normalizeID(id string) (string, bool) {
 	u, err := uuid.Parse(id)
-	return err == nil && u.String() == id
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
 }
 
 // claimArrays splits claims into parallel arrays for unnest, dropping IDs
 // that cannot exist.
 func claimArrays(claims []ims.Claim) (ids []string, attempts []int32, leases []*time.Time) {
 	for _, c := range claims {
-		if !validID(c.MessageID) {
-			continue
+		id, ok := normalizeID(c.MessageID)
+		if !ok {
+			continue // a malformed claim cannot be current
 		}
-		ids = append(ids, c.MessageID)
+		ids = append(ids, id)
 		attempts = append(attempts, int32(c.Attempt))
 		var lease *time.Time
 		if !c.LeaseUntil.IsZero() {

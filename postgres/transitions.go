@@ -23,10 +23,11 @@ SELECT ` + messageCols("") + ` FROM c`
 
 // CancelMessage moves a pending message to canceled.
 func (s *Store) CancelMessage(ctx context.Context, id, actor string) (ims.Message, error) {
-	if !validID(id) {
+	canonical, ok := normalizeID(id)
+	if !ok {
 		return ims.Message{}, notFound(id)
 	}
-	m, err := scanMessage(s.pool.QueryRow(ctx, cancelSQL, id, s.now(), actor))
+	m, err := scanMessage(s.pool.QueryRow(ctx, cancelSQL, canonical, s.now(), actor))
 	if isNoRows(err) {
 		return ims.Message{}, s.transitionRefused(ctx, id, "only pending messages can be canceled")
 	} else if err != nil {
@@ -46,7 +47,7 @@ r AS (
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT 'message.replayed', id::text, $2, '', $1 FROM r ORDER BY id
+	SELECT 'message.replayed', r.id::text, $2, '', $1 FROM r ORDER BY r.id
 ),
 wake AS (
 	SELECT pg_notify($3, '') FROM r LIMIT 1
@@ -63,10 +64,11 @@ var replayDeadSQL = `WITH pick AS (
 
 // ReplayMessage moves a dead message back to pending, due now.
 func (s *Store) ReplayMessage(ctx context.Context, id, actor string) (ims.Message, error) {
-	if !validID(id) {
+	canonical, ok := normalizeID(id)
+	if !ok {
 		return ims.Message{}, notFound(id)
 	}
-	m, err := scanMessage(s.pool.QueryRow(ctx, replayOneSQL, s.now(), actor, s.channel, id))
+	m, err := scanMessage(s.pool.QueryRow(ctx, replayOneSQL, s.now(), actor, s.channel, canonical))
 	if isNoRows(err) {
 		return ims.Message{}, s.transitionRefused(ctx, id, "only dead messages can be replayed")
 	} else if err != nil {

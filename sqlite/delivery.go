@@ -86,8 +86,11 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 	}
 	deadline := micros(s.now().Add(lease))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// lease_until 0 = any deadline; else the handed-over deadline must
+		// still be the current one (see ims.Claim.LeaseUntil).
 		st, err := tx.PrepareContext(ctx, `UPDATE messages SET next_attempt_at = ?
-			WHERE id = ? AND status = 'sending' AND attempts = ? RETURNING `+messageColumns)
+			WHERE id = ? AND status = 'sending' AND attempts = ? AND (? = 0 OR next_attempt_at = ?)
+			RETURNING `+messageColumns)
 		if err != nil {
 			return fmt.Errorf("prepare renew: %w", err)
 		}
@@ -97,7 +100,11 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 			if err != nil {
 				continue // cannot be current
 			}
-			m, err := scanMessage(st.QueryRowContext(ctx, deadline, id, c.Attempt))
+			var leaseUntil int64
+			if !c.LeaseUntil.IsZero() {
+				leaseUntil = micros(c.LeaseUntil)
+			}
+			m, err := scanMessage(st.QueryRowContext(ctx, deadline, id, c.Attempt, leaseUntil, leaseUntil))
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // stale
 			} else if err != nil {

@@ -285,6 +285,30 @@ func testRenewClaims(t *testing.T, open Opener) {
 	require.Empty(t, got)
 }
 
+// A handed-over claim (queue entry) carries its lease deadline: the first
+// renewal changes the deadline, so a redelivered copy of the same entry no
+// longer matches and is dropped instead of delivered a second time at once.
+func testRenewHandedOverClaim(t *testing.T, open Opener) {
+	f := setup(t, open)
+	f.createN(t, 1)
+	claimed := f.claim(t, 1)[0]
+	entry := claimed.HandOver()
+	require.False(t, entry.LeaseUntil.IsZero())
+	f.clock.Advance(time.Second)
+
+	first, err := f.s.RenewClaims(f.ctx, []ims.Claim{entry}, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, first, 1, "the first consumer wins")
+
+	again, err := f.s.RenewClaims(f.ctx, []ims.Claim{entry}, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, again, "a redelivered copy of the entry is stale")
+
+	current, err := f.s.RenewClaims(f.ctx, []ims.Claim{first[0].HandOver()}, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, current, 1, "the holder can renew with the deadline it holds")
+}
+
 func testReleaseClaims(t *testing.T, open Opener) {
 	f := setup(t, open)
 	a := f.create(t, f.newMsg())

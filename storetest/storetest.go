@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"Claim", testClaim},
 		{"RecordOutcomes", testRecordOutcomes},
 		{"RenewClaims", testRenewClaims},
+		{"RenewHandedOverClaim", testRenewHandedOverClaim},
 		{"ReleaseClaims", testReleaseClaims},
 		{"Replay", testReplay},
 		{"CountByStatus", testCountByStatus},

@@ -413,9 +413,15 @@ func (r *receiver) acceptedCount(key string) int {
 }
 
 // faultRule answers the n-th request (from 1) for a phone number: status 0
-// passes the request on to the sink; retryAfter, when set, is sent as the
-// Retry-After header.
+// passes the request on to the sink, statusHang never answers (until the
+// client gives up); retryAfter, when set, is sent as the Retry-After header.
 type faultRule func(n int) (status int, retryAfter string)
+
+// statusHang is the faultRule status of a request held without an answer.
+const statusHang = -1
+
+// maxHang bounds a held request, in case the client never gives up.
+const maxHang = 30 * time.Second
 
 // faults is a fault handler keyed by the "to" of the webhook body, so one
 // receiver can fail some numbers in chosen ways while others go through.
@@ -470,7 +476,15 @@ func (f *faults) handler(next http.Handler) http.Handler {
 		n, rule := f.seen[body.To], f.rules[body.To]
 		f.mu.Unlock()
 		if rule != nil {
-			if status, retryAfter := rule(n); status != 0 {
+			status, retryAfter := rule(n)
+			if status == statusHang {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(maxHang):
+				}
+				return
+			}
+			if status != 0 {
 				if retryAfter != "" {
 					w.Header().Set("Retry-After", retryAfter)
 				}

@@ -308,6 +308,7 @@ const (
 	phoneFail400  = "+15550000400"
 	phoneFail503  = "+15550000503"
 	phoneFail429  = "+15550000429"
+	phoneHangs    = "+15550000408"
 	phoneHealthy  = "+15550000200"
 	phoneFlakyOne = "+15550000001"
 	phoneFlakyAll = "+15550000002"
@@ -321,12 +322,14 @@ func TestE2ERetries(t *testing.T) {
 		f.set(phoneFail400, always(http.StatusBadRequest))
 		f.set(phoneFail503, firstThen(http.StatusServiceUnavailable, "1"))
 		f.set(phoneFail429, firstThen(http.StatusTooManyRequests, "1"))
+		f.set(phoneHangs, firstThen(statusHang, ""))
 		h := newHarness(t, b, harnessOptions{Receiver: receiverOptions{Webhook: f.handler}})
 		// The failing messages are the oldest, so they are due first.
 		m500 := h.createMessage(t, phoneFail500, "fails with 500")
 		m400 := h.createMessage(t, phoneFail400, "fails with 400")
 		m503 := h.createMessage(t, phoneFail503, "503 then ok")
 		m429 := h.createMessage(t, phoneFail429, "429 then ok")
+		mHang := h.createMessage(t, phoneHangs, "no answer, then ok")
 		healthy := h.createMessage(t, phoneHealthy, "fine")
 
 		t.Run("500 retried with the same key, then dead-lettered", func(t *testing.T) {
@@ -384,10 +387,27 @@ func TestE2ERetries(t *testing.T) {
 			})
 		}
 
+		t.Run("no answer within WEBHOOK_TIMEOUT is retried", func(t *testing.T) {
+			h.waitStatus(t, mHang.ID, ims.StatusSent)
+			require.Len(t, h.requestsFor(mHang.ID), 2)
+			attempts := h.message(t, mHang.ID).Attempts
+			require.Len(t, attempts, 2)
+			require.Zero(t, attempts[0].StatusCode, "no answer arrived")
+			require.NotEmpty(t, attempts[0].Error)
+			require.Equal(t, ims.StatusPending, attempts[0].Outcome)
+			require.Equal(t, http.StatusAccepted, attempts[1].StatusCode)
+		})
+
 		t.Run("a failing message does not block others", func(t *testing.T) {
 			h.waitStatus(t, healthy.ID, ims.StatusSent)
 			require.Len(t, h.message(t, healthy.ID).Attempts, 1)
 			require.Equal(t, 1, h.acceptedCount(healthy.ID))
+			// The healthy message is the newest, yet it went out while the
+			// older ones waited for their retries.
+			h.waitStatus(t, m503.ID, ims.StatusSent)
+			retry := h.requestsFor(m503.ID)[1]
+			require.Less(t, h.requestsFor(healthy.ID)[0].Seq, retry.Seq,
+				"delivered before the 503 message's retry")
 		})
 	})
 }
@@ -535,6 +555,27 @@ func TestE2EHealth(t *testing.T) {
 			require.Equal(t, "up", c.Status, name)
 		}
 		require.True(t, health.Components["database"].Required)
+	})
+}
+
+func TestE2EGracefulRestart(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, backends(), func(t *testing.T, b backend) {
+		h := newHarness(t, b, harnessOptions{})
+		sent := h.createMessage(t, phoneA, "sent before the restart")
+		h.waitStatus(t, sent.ID, ims.StatusSent)
+		h.control(t, "stop")
+		waiting := h.createMessage(t, phoneB, "pending across the restart")
+
+		h.restart(t)
+		require.False(t, h.controlState(t).Running, "the last stop holds across a restart")
+		require.Equal(t, ims.StatusPending, h.message(t, waiting.ID).Message.Status)
+
+		h.control(t, "start")
+		h.waitStatus(t, waiting.ID, ims.StatusSent)
+		require.Equal(t, 1, h.acceptedCount(waiting.ID))
+		require.Equal(t, 1, h.acceptedCount(sent.ID), "a sent message is not sent again after a restart")
+		require.Equal(t, 2, h.received())
 	})
 }
 

@@ -44,3 +44,10 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	}
 	return Stats{Ready: work.Messages, Consumers: work.Consumers, DeadLetters: dead.Messages}, nil
 }
+
+// Depth is the number of entries waiting in the work queue. The pacing
+// leader reads it to keep the backlog in the database, not in the broker.
+func (q *Queue) Depth(ctx context.Context) (int, error) {
+	st, err := q.Stats(ctx)
+	return st.Ready, err
+}

@@ -68,7 +68,15 @@ func (s *Scheduler) continuousLoop(ctx, deliverCtx context.Context) {
 	}
 	for {
 		if s.mayDispatch() {
-			if _, drained := s.dispatch(ctx, deliverCtx, s.cfg.BatchSize); !drained {
+			claimed, drained := s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
+			if !drained {
+				if claimed == 0 { // queue full: give the consumers a moment
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(depthCacheFor):
+					}
+				}
 				continue
 			}
 		}
@@ -89,7 +97,9 @@ func (s *Scheduler) dispatch(ctx, deliverCtx context.Context, budget int) (claim
 	for claimed < budget {
 		n := s.capacity(ctx, budget-claimed)
 		if n == 0 {
-			return claimed, true
+			// In RabbitMQ mode 0 means the broker queue is full: more is
+			// due, it just has to wait for the consumers.
+			return claimed, s.cfg.Mode != ModeRabbitMQ || ctx.Err() != nil
 		}
 		msgs, err := s.claim(ctx, n)
 		s.returnCapacity(n - len(msgs))
@@ -157,6 +167,9 @@ type QueueDepth interface {
 	Depth(ctx context.Context) (int, error)
 }
 
+// queueRoom is how many more entries the broker queue may take. Reading the
+// depth costs broker round trips, so it is read at most every
+// depthCacheFor and the entries published since are counted locally.
 func (s *Scheduler) queueRoom(ctx context.Context, want int) int {
 	if ctx.Err() != nil {
 		return 0
@@ -165,13 +178,20 @@ func (s *Scheduler) queueRoom(ctx context.Context, want int) int {
 	if !ok {
 		return want
 	}
-	depth, err := qd.Depth(ctx)
-	if err != nil {
-		s.logTransient("read queue depth", err)
-		return 0
+	now := time.Now()
+	if now.Sub(s.depthAt) >= depthCacheFor {
+		depth, err := qd.Depth(ctx)
+		if err != nil {
+			s.logTransient("read queue depth", err)
+			return 0
+		}
+		s.depth, s.depthAt = depth, now
 	}
-	return max(0, min(want, s.cfg.MaxQueued-depth))
+	return max(0, min(want, s.cfg.MaxQueued-s.depth))
 }
+
+// depthCacheFor bounds how stale the leader's view of the queue depth gets.
+const depthCacheFor = 50 * time.Millisecond
 
 // handOver starts a delivery per message (database mode) or publishes the
 // claims (RabbitMQ mode; claims the broker did not confirm are released).
@@ -194,6 +214,7 @@ func (s *Scheduler) handOver(ctx, deliverCtx context.Context, msgs []ims.Message
 	for i, m := range msgs {
 		claims[i] = m.HandOver()
 	}
+	s.depth += len(claims) // counted until the next depth reading
 	if err := s.queue.Publish(ctx, claims); err != nil {
 		s.log.Warn("publish to queue failed; releasing the claims so they are dispatched again", "err", err, "count", len(claims))
 		for _, m := range msgs {

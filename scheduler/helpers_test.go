@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,6 +127,12 @@ type bundle struct {
 // It does not start it; run does.
 func setup(t *testing.T, cfg Config) *bundle {
 	t.Helper()
+	return setupWithQueue(t, cfg, nil)
+}
+
+// setupWithQueue is setup for RabbitMQ mode, with q standing in for the broker.
+func setupWithQueue(t *testing.T, cfg Config, q ims.Queue) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, t.TempDir()+"/ims.db")
 	require.NoError(t, err)
@@ -142,9 +150,11 @@ func setup(t *testing.T, cfg Config) *bundle {
 	cfg.PollInterval = time.Second
 	// Leadership must not lapse when a test jumps the clock by whole intervals.
 	cfg.LeaderTTL = 24 * time.Hour
-	cfg.DeliveryTimeout = 5 * time.Second
+	// A long lease: tests jump the clock while a claim may be waiting for
+	// the database, and a claim computes its lease before it gets the lock.
+	cfg.DeliveryTimeout = time.Minute
 	hook := newFakeWebhook()
-	s, err := New(cfg, Deps{Store: store, Webhook: hook, Clock: clock.Now, After: clock.After, Jitter: func() float64 { return 0 }})
+	s, err := New(cfg, Deps{Store: store, Webhook: hook, Queue: q, Logger: testLogger(t), Clock: clock.Now, After: clock.After, Jitter: func() float64 { return 0 }})
 	require.NoError(t, err)
 	return &bundle{store: store, hook: hook, clock: clock, sched: s}
 }
@@ -195,4 +205,17 @@ func (b *bundle) count(t *testing.T, status ims.Status) int64 {
 	c, err := b.store.CountByStatus(context.Background())
 	require.NoError(t, err)
 	return c[status]
+}
+
+// testLogger sends the engine's warnings to the test log, so a failure shows
+// what the engine saw.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -130,6 +130,10 @@ type Scheduler struct {
 	slots    chan struct{} // one token per delivery this instance may run
 	complete *completer
 	wg       sync.WaitGroup
+	// depth and depthAt cache the broker queue depth; only the dispatch
+	// loop touches them.
+	depth   int
+	depthAt time.Time
 }
 
 // New builds an engine; Run starts it.

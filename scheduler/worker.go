@@ -23,7 +23,7 @@ func (s *Scheduler) work(ctx context.Context, m ims.Message) {
 // the call was cancelled by shutdown.
 func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bool) {
 	if !s.now().Add(s.cfg.DeliveryTimeout).Before(m.NextAttemptAt) {
-		s.log.Warn("lease too short to deliver safely; releasing", "message_id", m.ID)
+		s.log.Warn("lease too short to deliver safely; releasing", "message_id", m.ID, "now", s.now(), "lease_until", m.NextAttemptAt, "attempt", m.Attempts, "status", m.Status)
 		return ims.Outcome{}, false
 	}
 	res := s.hook.Deliver(ctx, m)

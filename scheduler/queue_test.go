@@ -1,0 +1,133 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+)
+
+// memQueue is an in-memory ims.Queue: Publish appends, Consume hands entries
+// to the handler one by one and requeues the ones it fails.
+type memQueue struct {
+	mu         sync.Mutex
+	entries    chan ims.Claim
+	failNext   int // Publish calls to fail
+	published  int
+	handleErrs int
+}
+
+func newMemQueue() *memQueue { return &memQueue{entries: make(chan ims.Claim, 1000)} }
+
+func (q *memQueue) Publish(_ context.Context, claims []ims.Claim) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.failNext > 0 {
+		q.failNext--
+		return errors.New("broker gone")
+	}
+	for _, c := range claims {
+		q.entries <- c
+	}
+	q.published += len(claims)
+	return nil
+}
+
+func (q *memQueue) Consume(ctx context.Context, handle func(context.Context, ims.Claim) error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-q.entries:
+			if err := handle(ctx, c); err != nil {
+				q.mu.Lock()
+				q.handleErrs++
+				q.mu.Unlock()
+				q.entries <- c
+			}
+		}
+	}
+}
+
+func (q *memQueue) Ping(context.Context) error { return nil }
+
+func setupQueue(t *testing.T, cfg Config) (*bundle, *memQueue) {
+	t.Helper()
+	cfg.Mode = ModeRabbitMQ
+	q := newMemQueue()
+	return setupWithQueue(t, cfg, q), q
+}
+
+func TestQueueModeDeliversThroughTheQueue(t *testing.T) {
+	t.Parallel()
+	b, q := setupQueue(t, Config{Interval: 0, BatchSize: 10, AutoStart: true})
+	ids := b.create(t, "+905550000001", "+905550000002", "+905550000003")
+	b.run(t)
+	for _, id := range ids {
+		m := b.waitStatus(t, id, ims.StatusSent)
+		require.Equal(t, 1, m.Attempts)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	require.Equal(t, 3, q.published)
+	require.ElementsMatch(t, ids, b.hook.callIDs(), "each delivered once")
+}
+
+func TestQueueModeDropsDuplicateEntries(t *testing.T) {
+	t.Parallel()
+	b, q := setupQueue(t, Config{Interval: time.Hour, BatchSize: 10, AutoStart: true})
+	ids := b.create(t, "+905550000001")
+	b.run(t)
+	m := b.waitStatus(t, ids[0], ims.StatusSent)
+
+	// A redelivered copy of the entry (e.g. after a consumer's channel died)
+	// must not be delivered again.
+	stale := ims.Claim{MessageID: m.ID, Attempt: 1, LeaseUntil: time.Now()}
+	require.NoError(t, q.Publish(context.Background(), []ims.Claim{stale}))
+	require.Eventually(t, func() bool { return len(q.entries) == 0 }, 10*time.Second, 5*time.Millisecond)
+	// The consumer has taken it; an extra delivery would show in the calls.
+	b.create(t, "+905550000002") // flush: a later message is delivered after the stale one was handled
+	b.clock.Advance(time.Hour)
+	require.Eventually(t, func() bool { return len(b.hook.callIDs()) == 2 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, 1, countOf(b.hook.callIDs(), m.ID))
+}
+
+func TestQueueModeReleasesWhatTheBrokerRefused(t *testing.T) {
+	t.Parallel()
+	b, q := setupQueue(t, Config{Interval: 0, BatchSize: 10, AutoStart: true})
+	q.failNext = 1
+	ids := b.create(t, "+905550000001")
+	b.run(t)
+	m := b.advanceUntil(t, ids[0], ims.StatusSent)
+	require.Equal(t, 1, m.Attempts, "a claim the broker never confirmed is released, not counted")
+}
+
+func TestQueueModeStoppedConsumerReleasesEntries(t *testing.T) {
+	t.Parallel()
+	b, q := setupQueue(t, Config{Interval: time.Hour, BatchSize: 10, AutoStart: false})
+	ids := b.create(t, "+905550000001")
+	ctx := context.Background()
+	claimed, err := b.store.ClaimDue(ctx, ims.ClaimParams{Limit: 1, Lease: time.Minute, Actor: "test"})
+	require.NoError(t, err)
+	require.NoError(t, q.Publish(ctx, []ims.Claim{claimed[0].HandOver()}))
+	b.run(t)
+
+	m := b.waitStatus(t, ids[0], ims.StatusPending)
+	require.Equal(t, 0, m.Attempts, "the entry was given back, not delivered")
+	require.Empty(t, b.hook.callIDs(), "nothing is sent while the scheduler is stopped")
+}
+
+func countOf(xs []string, x string) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}

@@ -39,7 +39,8 @@ func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error 
 
 // ListAudit returns events newest first; the event ID is the cursor. Like
 // ListMessages, the query holds only the conditions the filter sets.
-func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (ims.AuditPage, error) {
+func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (_ ims.AuditPage, err error) {
+	defer classify(&err)
 	limit := clampLimit(f.Limit)
 	var where []string
 	var args []any

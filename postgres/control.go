@@ -20,9 +20,10 @@ func (s *Store) InitSchedulerState(ctx context.Context, running bool, actor stri
 }
 
 // SchedulerState returns the stored state; not running when none is stored.
-func (s *Store) SchedulerState(ctx context.Context) (ims.SchedulerState, error) {
+func (s *Store) SchedulerState(ctx context.Context) (_ ims.SchedulerState, err error) {
+	defer classify(&err)
 	var st ims.SchedulerState
-	err := s.pool.QueryRow(ctx, "SELECT running, updated_at, updated_by FROM scheduler_state WHERE id = 1").
+	err = s.pool.QueryRow(ctx, "SELECT running, updated_at, updated_by FROM scheduler_state WHERE id = 1").
 		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy)
 	if isNoRows(err) {
 		return ims.SchedulerState{}, nil
@@ -46,13 +47,14 @@ audit AS (
 SELECT running, updated_at, updated_by FROM st`
 
 // SetSchedulerRunning stores the state with its audit event.
-func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor string) (ims.SchedulerState, error) {
+func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor string) (_ ims.SchedulerState, err error) {
+	defer classify(&err)
 	event := ims.EventSchedulerStopped
 	if running {
 		event = ims.EventSchedulerStarted
 	}
 	var st ims.SchedulerState
-	err := s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, event).
+	err = s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, event).
 		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy)
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("set scheduler running=%t: %w", running, err)

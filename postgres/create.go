@@ -87,7 +87,8 @@ const createRetries = 3
 
 // CreateMessages inserts msgs, their message.created events and a wakeup for
 // due ones in one statement. See ims.MessageStore.
-func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor string) ([]ims.CreateResult, error) {
+func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor string) (_ []ims.CreateResult, err error) {
+	defer classify(&err)
 	if len(msgs) == 0 {
 		return []ims.CreateResult{}, nil
 	}

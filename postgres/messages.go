@@ -12,7 +12,8 @@ import (
 func notFound(id string) error { return ims.Errorf(ims.ENOTFOUND, "message %s not found", id) }
 
 // GetMessage returns one message, or ENOTFOUND (also for malformed IDs).
-func (s *Store) GetMessage(ctx context.Context, id string) (ims.Message, error) {
+func (s *Store) GetMessage(ctx context.Context, id string) (_ ims.Message, err error) {
+	defer classify(&err)
 	canonical, ok := normalizeID(id)
 	if !ok {
 		return ims.Message{}, notFound(id)
@@ -30,7 +31,8 @@ func (s *Store) GetMessage(ctx context.Context, id string) (ims.Message, error) 
 // ListMessages returns messages newest first, the ID being the cursor. The
 // query is built per filter so each shape gets its own plan and index
 // ((status, id) or the primary key) instead of one generic plan full of ORs.
-func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.MessagePage, error) {
+func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.MessagePage, err error) {
+	defer classify(&err)
 	if f.Status != "" && !f.Status.Valid() {
 		return ims.MessagePage{}, ims.Errorf(ims.EINVALID, "unknown status %q", f.Status)
 	}
@@ -78,7 +80,8 @@ func whereClause(conds []string) string {
 }
 
 // ListAttempts returns a message's delivery attempts, oldest first.
-func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attempt, error) {
+func (s *Store) ListAttempts(ctx context.Context, messageID string) (_ []ims.Attempt, err error) {
+	defer classify(&err)
 	out := []ims.Attempt{}
 	id, ok := normalizeID(messageID)
 	if !ok {
@@ -109,7 +112,8 @@ func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attem
 
 // CountByStatus returns how many messages are in each status, every status
 // present.
-func (s *Store) CountByStatus(ctx context.Context) (map[ims.Status]int64, error) {
+func (s *Store) CountByStatus(ctx context.Context) (_ map[ims.Status]int64, err error) {
+	defer classify(&err)
 	out := make(map[ims.Status]int64, len(ims.Statuses))
 	for _, st := range ims.Statuses {
 		out[st] = 0

@@ -22,7 +22,8 @@ audit AS (
 SELECT ` + messageCols("") + ` FROM c`
 
 // CancelMessage moves a pending message to canceled.
-func (s *Store) CancelMessage(ctx context.Context, id, actor string) (ims.Message, error) {
+func (s *Store) CancelMessage(ctx context.Context, id, actor string) (_ ims.Message, err error) {
+	defer classify(&err)
 	canonical, ok := normalizeID(id)
 	if !ok {
 		return ims.Message{}, notFound(id)
@@ -63,7 +64,8 @@ var replayDeadSQL = `WITH pick AS (
 ),` + replayCTEs + " SELECT count(*) FROM r CROSS JOIN (SELECT count(*) FROM wake) w"
 
 // ReplayMessage moves a dead message back to pending, due now.
-func (s *Store) ReplayMessage(ctx context.Context, id, actor string) (ims.Message, error) {
+func (s *Store) ReplayMessage(ctx context.Context, id, actor string) (_ ims.Message, err error) {
+	defer classify(&err)
 	canonical, ok := normalizeID(id)
 	if !ok {
 		return ims.Message{}, notFound(id)
@@ -78,7 +80,8 @@ func (s *Store) ReplayMessage(ctx context.Context, id, actor string) (ims.Messag
 }
 
 // ReplayDeadLetters replays up to limit dead messages, oldest first.
-func (s *Store) ReplayDeadLetters(ctx context.Context, actor string, limit int) (int, error) {
+func (s *Store) ReplayDeadLetters(ctx context.Context, actor string, limit int) (_ int, err error) {
+	defer classify(&err)
 	if limit <= 0 {
 		return 0, nil
 	}

@@ -187,6 +187,26 @@ func TestPercentile(t *testing.T) {
 	t.Run("empty", func(t *testing.T) { require.Zero(t, percentile(nil, 99)) })
 }
 
+func TestDecileRates(t *testing.T) {
+	t.Run("too few", func(t *testing.T) { require.Nil(t, decileRates(make([]int64, 999))) })
+	t.Run("a constant pace then a slower one", func(t *testing.T) {
+		receipts := make([]int64, 1000)
+		for i := range receipts {
+			step := int64(time.Millisecond)
+			if i >= 500 {
+				step = 2 * int64(time.Millisecond)
+			}
+			if i > 0 {
+				receipts[i] = receipts[i-1] + step
+			}
+		}
+		got := decileRates(receipts)
+		require.Len(t, got, 10)
+		require.InDelta(t, 1000, got[0], 0.001)
+		require.InDelta(t, 500, got[9], 0.001)
+	})
+}
+
 func TestThousands(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.4: "1,234,567", -12345: "-12,345"} {
 		t.Run(want, func(t *testing.T) { require.Equal(t, want, thousands(in)) })

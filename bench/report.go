@@ -38,11 +38,16 @@ type Result struct {
 	Delivered       int64   `json:"delivered"`
 	DeliverSeconds  float64 `json:"deliver_seconds"`
 	DeliveredPerSec float64 `json:"delivered_per_sec"`
-	Lost            int64   `json:"lost"`
-	Duplicates      int64   `json:"duplicates"`
-	Unknown         int64   `json:"unknown"` // accepted keys this run never created
-	WebhookRequests int64   `json:"webhook_requests"`
-	FailuresInject  int64   `json:"failures_injected"`
+	// DecileRates is delivered/s within each tenth of the deliveries, in
+	// order: in drain mode the first decile ran with the whole backlog
+	// pending and the last with almost none, so they show whether the
+	// backlog itself slows delivery.
+	DecileRates     []float64 `json:"decile_rates,omitempty"`
+	Lost            int64     `json:"lost"`
+	Duplicates      int64     `json:"duplicates"`
+	Unknown         int64     `json:"unknown"` // accepted keys this run never created
+	WebhookRequests int64     `json:"webhook_requests"`
+	FailuresInject  int64     `json:"failures_injected"`
 
 	// LatencyMS is from a create request's answer to the sink's first
 	// acceptance of that message, in milliseconds.
@@ -98,6 +103,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("scheduler", "batch %d, concurrency %d, interval %s%s", r.BatchSize, r.Concurrency, r.Interval, rateNote(r))
 	row("created", "%d of %d in %.2fs: %s/s%s", r.Created, r.N, r.CreateSeconds, thousands(r.CreatedPerSec), errNote(r.CreateErrors))
 	row("delivered", "%d in %.2fs: %s/s%s", r.Delivered, r.DeliverSeconds, thousands(r.DeliveredPerSec), ratioNote(r))
+	if len(r.DecileRates) > 0 {
+		parts := make([]string, len(r.DecileRates))
+		for i, v := range r.DecileRates {
+			parts[i] = thousands(v)
+		}
+		row("by decile", "%s /s (first tenth of deliveries … last)", strings.Join(parts, " "))
+	}
 	if r.Raw != nil {
 		row("raw ceiling", "%d in %.2fs: %s/s (webhook client straight to the sink, %d workers)",
 			r.Raw.Delivered, r.Raw.Seconds, thousands(r.Raw.DeliveredPerSec), r.Concurrency)
@@ -229,4 +241,19 @@ func loadAvg() float64 {
 		return 0
 	}
 	return v
+}
+
+// decileRates splits sorted first-acceptance times into ten equal counts
+// and gives each tenth's rate; nil when there are too few to be meaningful.
+func decileRates(receipts []int64) []float64 {
+	const parts, minPerPart = 10, 100
+	if len(receipts) < parts*minPerPart {
+		return nil
+	}
+	out := make([]float64, parts)
+	for k := range parts {
+		from, to := k*len(receipts)/parts, (k+1)*len(receipts)/parts-1
+		out[k] = rate(int64(to-from), time.Duration(receipts[to]-receipts[from]).Seconds())
+	}
+	return out
 }

@@ -215,6 +215,7 @@ func (r *run) finish() {
 	if res.Raw != nil && res.Raw.DeliveredPerSec > 0 {
 		res.RatioToRaw = res.DeliveredPerSec / res.Raw.DeliveredPerSec
 	}
+	res.DecileRates = decileRates(o.receipts)
 	res.Pacing = pacing(o.receipts, r.cfg.Interval, r.cfg.BatchSize)
 }
 

@@ -179,13 +179,10 @@ func (s *Scheduler) actor() string { return "scheduler:" + s.cfg.Instance }
 // deliveries finish within ShutdownTimeout (cancelling the rest), records
 // every outcome it has and gives up leadership.
 func (s *Scheduler) Run(ctx context.Context) error {
-	st, err := s.store.InitSchedulerState(ctx, s.cfg.AutoStart, s.actor())
-	if err != nil {
-		return fmt.Errorf("load scheduler state: %w", err)
+	if err := s.Load(ctx); err != nil {
+		return err
 	}
-	s.applyState(st)
-	s.refreshLeadership(ctx)
-	s.log.Info("scheduler ready", "instance", s.cfg.Instance, "running", st.Running, "mode", s.cfg.Mode,
+	s.log.Info("scheduler ready", "instance", s.cfg.Instance, "running", s.running.Load(), "mode", s.cfg.Mode,
 		"interval", s.cfg.Interval, "batch_size", s.cfg.BatchSize, "concurrency", s.cfg.Concurrency,
 		"leader", s.leader.Load().Holder)
 
@@ -210,6 +207,19 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	stopCompleter()
 	<-completerDone
 	s.resign()
+	return nil
+}
+
+// Load reads the stored state (storing AutoStart's for a new database) and
+// the leadership, so LocalStatus is true before Run's loops start. Run calls
+// it; calling it earlier, before the API serves, is harmless.
+func (s *Scheduler) Load(ctx context.Context) error {
+	st, err := s.store.InitSchedulerState(ctx, s.cfg.AutoStart, s.actor())
+	if err != nil {
+		return fmt.Errorf("load scheduler state: %w", err)
+	}
+	s.applyState(st)
+	s.refreshLeadership(ctx)
 	return nil
 }
 

@@ -116,12 +116,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.sched, err = m.newScheduler(cacheWriter); err != nil {
 		return err
 	}
-	// Store the initial running state before the API serves: the scheduler
-	// does the same when its goroutine starts, but until then GET
-	// /api/control on a new database would report "stopped" even with
-	// SCHEDULER_AUTO_START=true. Both calls keep a state already stored.
-	if _, err := m.store.InitSchedulerState(ctx, cfg.SchedulerAutoStart, "scheduler:"+cfg.InstanceID); err != nil {
-		return fmt.Errorf("init scheduler state: %w", err)
+	// Load the scheduler state and leadership before the API serves, so
+	// /api/control and /api/health are right from the first request (on a
+	// new database this stores SCHEDULER_AUTO_START's state).
+	if err := m.sched.Load(ctx); err != nil {
+		return err
 	}
 	if err := m.listen(); err != nil {
 		return err

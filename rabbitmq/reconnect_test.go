@@ -2,6 +2,7 @@ package rabbitmq_test
 
 import (
 	"context"
+	"github.com/insiderone/ims/internal/testenv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 func TestReconnectAfterNetworkCut(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	p, viaProxy := newProxy(t, cfg.URL)
+	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
 	cfg.URL = viaProxy
 	cfg.Prefetch = 4
 	q := newQueue(t, cfg)
@@ -44,13 +45,13 @@ func TestReconnectAfterNetworkCut(t *testing.T) {
 	})
 	require.Eventually(t, func() bool { return inflight.Load() == int32(cfg.Prefetch) }, waitFor, time.Millisecond)
 
-	p.cut()
+	p.Cut()
 	require.Eventually(t, func() bool { return q.Ping(t.Context()) != nil }, waitFor, time.Millisecond, "Ping reports the cut")
 	err := q.Publish(t.Context(), makeClaims("during", 3))
 	require.ErrorIs(t, err, rabbitmq.ErrNotConnected, "Publish fails fast while cut off")
 	close(gate) // their acks now fail; the broker must redeliver them
 
-	p.restore()
+	p.Restore()
 	require.Eventually(t, func() bool { return q.Ping(t.Context()) == nil }, waitFor, 5*time.Millisecond, "connection comes back")
 	after := makeClaims("after", 40)
 	publish(t, q, after)
@@ -71,13 +72,13 @@ func TestReconnectAfterNetworkCut(t *testing.T) {
 func TestPublishRecoversAfterDrop(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	p, viaProxy := newProxy(t, cfg.URL)
+	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
 	cfg.URL = viaProxy
 	q := newQueue(t, cfg)
 	publish(t, q, makeClaims("a", 10))
 
-	p.cut()
-	p.restore()
+	p.Cut()
+	p.Restore()
 	// An attempt may see the dead connection; the caller re-queues and
 	// tries again, as the pacing leader does.
 	require.Eventually(t, func() bool {

@@ -246,7 +246,7 @@ func TestCacheNetworkCut(t *testing.T) {
 	redisURL := testenv.RedisURL(t)
 	opts, err := goredis.ParseURL(redisURL)
 	require.NoError(t, err)
-	p := startProxy(t, opts.Addr)
+	p := testenv.NewProxy(t, opts.Addr)
 	b := setup(t, Config{URL: withHost(t, redisURL, p.Addr())})
 	ctx := context.Background()
 

@@ -64,20 +64,20 @@ func waitComponent(t *testing.T, a *apiClient, component, state string) healthVi
 
 func TestE2ERabbitMQCutThroughProxy(t *testing.T) {
 	t.Parallel()
-	var proxy *tcpProxy
+	var proxy *testenv.Proxy
 	h := newHarness(t, rabbitmqBackend, harnessOptions{Configure: func(cfg *config.Config) {
-		proxy, cfg.RabbitMQURL = proxyURL(t, cfg.RabbitMQURL)
+		proxy, cfg.RabbitMQURL = testenv.ProxyURL(t, cfg.RabbitMQURL)
 	}})
 	outageRun{
 		Messages: 150,
-		Break:    func(*testing.T) { proxy.cut() },
+		Break:    func(*testing.T) { proxy.Cut() },
 		WhileBroken: func(t *testing.T) {
 			health := waitComponent(t, h.apiClient, "queue", "down")
 			require.Equal(t, http.StatusServiceUnavailable, health.HTTPStatus, "the queue is required in RabbitMQ mode")
 			h.idle(t, 5*h.Config.SchedulerInterval)
 		},
 		Mend: func(t *testing.T) {
-			proxy.restore()
+			proxy.Restore()
 			waitComponent(t, h.apiClient, "queue", "up")
 		},
 	}.run(t, h)
@@ -120,12 +120,12 @@ func TestE2ERabbitMQPoisonMessage(t *testing.T) {
 
 // redisHarness runs IMS on PostgreSQL with its sent-cache on Redis behind a
 // proxy the test can cut.
-func redisHarness(t *testing.T) (*harness, *tcpProxy) {
+func redisHarness(t *testing.T) (*harness, *testenv.Proxy) {
 	t.Helper()
 	redisURL := testenv.RedisURL(t)
-	var proxy *tcpProxy
+	var proxy *testenv.Proxy
 	h := newHarness(t, postgresBackend, harnessOptions{Configure: func(cfg *config.Config) {
-		proxy, cfg.RedisURL = proxyURL(t, redisURL)
+		proxy, cfg.RedisURL = testenv.ProxyURL(t, redisURL)
 	}})
 	return h, proxy
 }
@@ -156,7 +156,7 @@ func TestE2ERedisCutThroughProxy(t *testing.T) {
 	outageRun{
 		Messages: 60,
 		Extra:    1,
-		Break:    func(*testing.T) { proxy.cut() },
+		Break:    func(*testing.T) { proxy.Cut() },
 		WhileBroken: func(t *testing.T) {
 			health := waitComponent(t, h.apiClient, "cache", "down")
 			require.Equal(t, http.StatusOK, health.HTTPStatus, "the cache is optional")
@@ -169,7 +169,7 @@ func TestE2ERedisCutThroughProxy(t *testing.T) {
 			require.NotEmpty(t, got.Cache.Error, "the API says the cache could not be asked")
 		},
 		Mend: func(t *testing.T) {
-			proxy.restore()
+			proxy.Restore()
 			require.Equal(t, "ok", waitComponent(t, h.apiClient, "cache", "up").Status)
 		},
 	}.run(t, h)

@@ -8,10 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -275,123 +272,6 @@ func (g *gate) handler(next http.Handler) http.Handler {
 		case <-r.Context().Done():
 		}
 	})
-}
-
-// ---------------------------------------------------------------------------
-// Cuttable TCP proxy
-
-// tcpProxy relays a loopback port to a service. cut drops every connection
-// and refuses new ones, as a crash of the service or a partition looks to
-// IMS; restore accepts again.
-type tcpProxy struct {
-	Addr   string // host:port to connect to instead of the service
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-// newTCPProxy relays to target (host:port) until t ends.
-func newTCPProxy(t testing.TB, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &tcpProxy{Addr: ln.Addr().String(), ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-// proxyURL returns rawURL with its host replaced by a new proxy to it.
-func proxyURL(t testing.TB, rawURL string) (*tcpProxy, string) {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	require.NoError(t, err)
-	p := newTCPProxy(t, u.Host)
-	u.Host = p.Addr
-	return p, u.String()
-}
-
-func (p *tcpProxy) accept() {
-	defer p.wg.Done()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return // listener closed
-		}
-		if p.isDown() {
-			_ = client.Close()
-			continue
-		}
-		server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			_ = client.Close()
-			continue
-		}
-		if !p.track(client, server) {
-			continue
-		}
-		p.wg.Add(2)
-		go p.pipe(client, server)
-		go p.pipe(server, client)
-	}
-}
-
-func (p *tcpProxy) isDown() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.down
-}
-
-// track registers a relayed pair unless the proxy was cut meanwhile.
-func (p *tcpProxy) track(a, b net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		_ = a.Close()
-		_ = b.Close()
-		return false
-	}
-	p.conns[a], p.conns[b] = struct{}{}, struct{}{}
-	return true
-}
-
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	_ = dst.Close()
-	_ = src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// cut drops every relayed connection and refuses new ones.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-// restore accepts connections again.
-func (p *tcpProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
-func (p *tcpProxy) close() {
-	_ = p.ln.Close()
-	p.cut()
-	p.wg.Wait()
 }
 
 // ---------------------------------------------------------------------------

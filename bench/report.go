@@ -60,7 +60,10 @@ type Result struct {
 	RatioToRaw float64    `json:"ratio_to_raw,omitempty"`
 	Pacing     *Pacing    `json:"pacing,omitempty"`
 	TimedOut   bool       `json:"timed_out"`
-	Error      string     `json:"error,omitempty"`
+	// Interrupted runs (Ctrl-C) report what was missing as Undelivered.
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Undelivered int64  `json:"undelivered,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Latency percentiles in milliseconds.
@@ -125,6 +128,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	if r.TimedOut {
 		row("TIMED OUT", "the run hit its timeout before every message was delivered")
+	}
+	if r.Interrupted {
+		row("INTERRUPTED", "%d messages not delivered yet when the run was cut short", r.Undelivered)
 	}
 	if r.Error != "" {
 		row("error", "%s", r.Error)

@@ -170,7 +170,8 @@ func (r *run) waitDelivered(ctx context.Context, proc *imsProcess) error {
 				r.res.TimedOut = true
 				return fmt.Errorf("%w after %s: %d of %d delivered", ErrTimeout, r.cfg.Timeout, r.tr.delivered.Load(), r.tr.created.Load())
 			}
-			return ctx.Err()
+			r.res.Interrupted = true
+			return fmt.Errorf("bench: interrupted: %w", ctx.Err())
 		case <-proc.exited:
 			return fmt.Errorf("bench: IMS exited during the run: %v\nIMS log:\n%s", proc.waitErr, proc.logTail(20))
 		case <-t.C:
@@ -207,6 +208,11 @@ func (r *run) finish() {
 		res.DeliveredPerSec = rate(res.Delivered, res.DeliverSeconds)
 	}
 	res.Lost, res.Unknown = o.lost, o.unknown
+	if res.Interrupted {
+		// Cut short by the user: what is missing may still be on its way,
+		// so it is reported as not yet delivered, never as lost.
+		res.Undelivered, res.Lost = o.lost, 0
+	}
 	res.Duplicates = r.sinkStats.Duplicates
 	res.WebhookRequests = r.sinkStats.Received
 	res.FailuresInject = r.sinkStats.FailuresInjected

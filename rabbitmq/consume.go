@@ -76,7 +76,7 @@ func (c *consumer) exitErr(ctx context.Context, err error) error {
 		return ErrClosed
 	}
 	if ctx.Err() != nil {
-		return nil
+		return nil //nolint:nilerr // the caller's context ended: a clean stop, not a failure
 	}
 	return err
 }

@@ -66,7 +66,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_ = m.Close()
 		return fmt.Errorf("start demo (is port %d free? try -port 0): %w", *port, err)
 	}
-	defer m.Close()
+	defer func() { _ = m.Close() }()
 
 	base := "http://" + m.Addr
 	fmt.Fprintf(stdout, "IMS demo: API %s (key %q), Swagger UI %s/api/docs, webhook receiver %s\n", base, demoAPIKey, base, hookURL)

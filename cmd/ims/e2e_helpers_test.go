@@ -806,9 +806,6 @@ func (h *harness) restart(t *testing.T) {
 	h.start(t)
 }
 
-// store is the running service's store, for checks the API cannot make.
-func (h *harness) store() ims.Store { return h.Main.store }
-
 // openTestStore opens (and migrates) the database cfg names, as the service
 // would, for checks made while no service runs on it. It is closed when t
 // ends.
@@ -1061,8 +1058,8 @@ func newProcessLog(t testing.TB, name string) *processLog {
 }
 
 func (l *processLog) Write(p []byte) (int, error) {
-	l.logBuffer.mu.Lock()
-	defer l.logBuffer.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.buf.Write(p)
 	l.partial = append(l.partial, p...)
 	for {

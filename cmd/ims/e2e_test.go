@@ -8,6 +8,7 @@ package main
 import (
 	"encoding/json"
 	"mime"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -711,4 +712,21 @@ func TestE2EBinaryCommandLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestE2EHealthcheckCommand(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, backends()[0], harnessOptions{})
+
+	up := runCLI(t, nil, 30*time.Second, "healthcheck", "-url", h.BaseURL+"/api/health")
+	require.Equal(t, 0, up.ExitCode, up.Stderr)
+	require.Contains(t, up.Stdout, `"status":"ok"`)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "http://" + ln.Addr().String() + "/api/health"
+	require.NoError(t, ln.Close())
+	down := runCLI(t, nil, 30*time.Second, "healthcheck", "-url", closed, "-timeout", "2s")
+	require.Equal(t, 1, down.ExitCode, "nothing listening: unhealthy")
+	require.Contains(t, down.Stderr, "healthcheck")
 }

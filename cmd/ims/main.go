@@ -36,6 +36,9 @@ Commands:
             with optional injected failures, latency and timeouts.
   bench     Load test: create N messages, deliver them to a sink, report
             throughput, latency, lost and duplicated deliveries.
+  healthcheck
+            Ask a running IMS for /api/health; exit 0 when it is up
+            (for container health checks: the image has no curl).
   version   Print the version.
   help      Show this help. "ims <command> -h" shows a command's flags.
 `
@@ -78,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSink(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "ims", version)
 		return nil

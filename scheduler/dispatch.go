@@ -128,10 +128,11 @@ func (s *Scheduler) claim(ctx context.Context, n int) ([]ims.Message, error) {
 	return msgs, err
 }
 
-// capacity reserves room for up to want messages: free worker slots in
-// database mode (blocking until at least one is free, so a claimed message
-// starts at once and its lease cannot run out while it waits), room in the
-// broker queue in RabbitMQ mode. 0 means: do not claim now.
+// capacity reserves room for up to want messages: free slots in database
+// mode (blocking until at least one is free), room in the broker queue in
+// RabbitMQ mode. 0 means: do not claim now. A claimed-ahead message waits
+// for at most one delivery per worker before its own starts; if that ate
+// too much of its lease, deliver releases it instead of racing the lease.
 func (s *Scheduler) capacity(ctx context.Context, want int) int {
 	if s.cfg.Mode == ModeRabbitMQ {
 		return s.queueRoom(ctx, want)
@@ -205,6 +206,13 @@ func (s *Scheduler) handOver(ctx, deliverCtx context.Context, msgs []ims.Message
 			go func() {
 				defer s.wg.Done()
 				defer s.returnCapacity(1)
+				select {
+				case s.workers <- struct{}{}:
+				case <-ctx.Done(): // shutting down before it started: give it back
+					s.complete.release(m.Claim())
+					return
+				}
+				defer func() { <-s.workers }()
 				s.work(deliverCtx, m)
 			}()
 		}

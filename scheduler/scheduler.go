@@ -127,7 +127,12 @@ type Scheduler struct {
 	stateAt  time.Time
 	stateBy  string
 	changed  chan struct{} // a start/stop or leadership change to react to
-	slots    chan struct{} // one token per delivery this instance may run
+	// slots bounds messages claimed and not yet finished: Concurrency in
+	// flight plus as many claimed ahead, so the next claim's round trip
+	// overlaps deliveries instead of leaving workers idle while it runs.
+	slots chan struct{}
+	// workers bounds webhook calls in flight to Concurrency.
+	workers  chan struct{}
 	complete *completer
 	wg       sync.WaitGroup
 	// depth and depthAt cache the broker queue depth; only the dispatch
@@ -151,7 +156,8 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 		cfg: cfg, store: deps.Store, hook: deps.Webhook, queue: deps.Queue, cache: deps.Cache,
 		obs: deps.Observer, log: deps.Logger, now: deps.Clock, after: deps.After, jitter: deps.Jitter,
 		changed: make(chan struct{}, 1),
-		slots:   make(chan struct{}, cfg.Concurrency),
+		slots:   make(chan struct{}, 2*cfg.Concurrency),
+		workers: make(chan struct{}, cfg.Concurrency),
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}

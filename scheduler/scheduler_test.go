@@ -200,3 +200,24 @@ func TestStatusReportsLeadership(t *testing.T) {
 	require.Equal(t, ModeDB, st.QueueMode)
 	require.Equal(t, 2, st.BatchSize)
 }
+
+func TestConcurrencyBoundsCallsAndClaimsAhead(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: 0, BatchSize: 100, Concurrency: 2, AutoStart: true, ShutdownTimeout: time.Minute})
+	b.hook.block = make(chan struct{})
+	ids := b.create(t, "+905550000001", "+905550000002", "+905550000003", "+905550000004", "+905550000005", "+905550000006")
+	b.run(t)
+
+	// Two calls in flight, two more claimed ahead, the rest left pending.
+	require.Eventually(t, func() bool {
+		return len(b.hook.callIDs()) == 2 && b.count(t, ims.StatusSending) == 4
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Len(t, b.hook.callIDs(), 2, "never more webhook calls than Concurrency")
+	require.Equal(t, int64(2), b.count(t, ims.StatusPending))
+
+	close(b.hook.block)
+	for _, id := range ids {
+		b.advanceUntil(t, id, ims.StatusSent)
+	}
+	require.Len(t, b.hook.callIDs(), 6)
+}

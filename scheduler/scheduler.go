@@ -134,6 +134,7 @@ type Scheduler struct {
 	// workers bounds webhook calls in flight to Concurrency.
 	workers  chan struct{}
 	complete *completer
+	renew    *renewer
 	wg       sync.WaitGroup
 	// depth and depthAt cache the broker queue depth; only the dispatch
 	// loop touches them.
@@ -176,6 +177,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	}
 	s.leader.Store(&ims.Leadership{})
 	s.complete = newCompleter(s.store, s.cache, s.obs, s.log, s.actor())
+	s.renew = newRenewer(s.store, cfg.Lease)
 	return s, nil
 }
 
@@ -204,6 +206,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	case ModeDB:
 		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
 	case ModeRabbitMQ:
+		renewCtx, stopRenewer := context.WithCancel(context.WithoutCancel(ctx))
+		renewerDone := make(chan struct{})
+		go func() { defer close(renewerDone); s.renew.run(renewCtx) }()
+		defer func() { stopRenewer(); <-renewerDone }()
 		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
 		s.goLoop(func() { s.consume(ctx, deliverCtx) })
 	}

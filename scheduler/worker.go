@@ -57,17 +57,17 @@ func (s *Scheduler) handleClaim(ctx context.Context, c ims.Claim) error {
 		// the leader dispatches it again after the next start.
 		return s.complete.releaseWait(ctx, c)
 	}
-	msgs, err := s.store.RenewClaims(ctx, []ims.Claim{c}, s.cfg.Lease)
+	m, current, err := s.renew.renew(ctx, c)
 	if err != nil {
 		return fmt.Errorf("renew claim %s: %w", c.MessageID, err)
 	}
-	if len(msgs) == 0 {
+	if !current {
 		s.obs.StaleClaim()
 		return nil // a duplicate or a late entry: the database says it is not ours
 	}
-	out, ok := s.deliver(ctx, msgs[0])
+	out, ok := s.deliver(ctx, m)
 	if !ok {
-		return s.complete.releaseWait(ctx, msgs[0].Claim())
+		return s.complete.releaseWait(ctx, m.Claim())
 	}
 	return s.complete.submitWait(ctx, out)
 }

@@ -70,6 +70,10 @@ type NewMessage struct {
 	Content        string
 	SendAt         *time.Time
 	IdempotencyKey string
+	// Actor, when set, is recorded on this message's message.created event
+	// instead of the actor passed to CreateMessages, so that requests
+	// coalesced into one insert keep their own request ids in the audit.
+	Actor string
 }
 
 // CreateResult tells what CreateMessages did for one NewMessage.

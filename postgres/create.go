@@ -26,8 +26,8 @@ import (
 //     aborts itself via ims_fail and the caller retries with a new snapshot.
 var createSQL = `/* ims: create messages */
 WITH input AS (
-	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[])
-		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, ord)
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
+		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, ord)
 ),
 existing AS (
 	SELECT i.ord, m.* FROM input i JOIN messages m ON m.idempotency_key = i.idempotency_key
@@ -41,17 +41,17 @@ conflict AS (
 ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, attempts,
 		next_attempt_at, send_at, created_at, updated_at)
-	SELECT id, phone_number, content, 'pending', idempotency_key, 0, next_attempt_at, send_at, $8, $8
+	SELECT id, phone_number, content, 'pending', idempotency_key, 0, next_attempt_at, send_at, $9, $9
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT 'message.created', i.id::text, $9, i.details, $8 FROM input i JOIN ins USING (id) ORDER BY i.ord
+	SELECT 'message.created', i.id::text, coalesce(nullif(i.actor, ''), $10), i.details, $9 FROM input i JOIN ins USING (id) ORDER BY i.ord
 ),
 wake AS (
-	SELECT pg_notify($10, '') FROM ins WHERE next_attempt_at <= $8 LIMIT 1
+	SELECT pg_notify($11, '') FROM ins WHERE next_attempt_at <= $9 LIMIT 1
 )
 SELECT ` + mergedCols("n", "e") + `, i.ord, n.id IS NOT NULL
 FROM input i
@@ -160,9 +160,9 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) (
 	n := len(b.unique)
 	phones, contents := make([]string, n), make([]string, n)
 	sendAts, nextAts := make([]*time.Time, n), make([]time.Time, n)
-	keys, details := make([]*string, n), make([]string, n)
+	keys, details, actors := make([]*string, n), make([]string, n), make([]string, n)
 	for i, nm := range b.unique {
-		phones[i], contents[i] = nm.PhoneNumber, nm.Content
+		phones[i], contents[i], actors[i] = nm.PhoneNumber, nm.Content, nm.Actor
 		sendAts[i], nextAts[i] = microPtr(nm.SendAt), b.now
 		if sendAts[i] != nil {
 			nextAts[i] = *sendAts[i]
@@ -172,7 +172,7 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) (
 			keys[i] = &nm.IdempotencyKey
 		}
 	}
-	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details,
+	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
 		b.now, actor, s.channel)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)

@@ -127,7 +127,11 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor st
 			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now)); err != nil {
 			return nil, fmt.Errorf("insert message: %w", err)
 		}
-		if err := audit.exec(ctx, ims.EventMessageCreated, m.ID, actor, createdDetails(m), now); err != nil {
+		who := actor
+		if nm.Actor != "" {
+			who = nm.Actor
+		}
+		if err := audit.exec(ctx, ims.EventMessageCreated, m.ID, who, createdDetails(m), now); err != nil {
 			return nil, err
 		}
 		if m.IdempotencyKey != "" {

@@ -50,6 +50,21 @@ func testCreate(t *testing.T, open Opener) {
 		}
 		require.Len(t, f.events(t, ims.AuditFilter{Type: ims.EventMessageCreated}), 3)
 	})
+	t.Run("per-message actor wins over the batch's", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		own := f.newMsg()
+		own.Actor = "api:request-7"
+		res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{own, f.newMsg()}, actor)
+		require.NoError(t, err)
+		require.Len(t, res, 2)
+		evs := f.events(t, ims.AuditFilter{MessageID: res[0].Message.ID})
+		require.Len(t, evs, 1)
+		require.Equal(t, "api:request-7", evs[0].Actor)
+		evs = f.events(t, ims.AuditFilter{MessageID: res[1].Message.ID})
+		require.Len(t, evs, 1)
+		require.Equal(t, actor, evs[0].Actor, "no own actor: the batch's")
+	})
 	t.Run("empty batch", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

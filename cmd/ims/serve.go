@@ -11,9 +11,11 @@ import (
 	nethttp "net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/coalesce"
 	"github.com/insiderone/ims/config"
 	"github.com/insiderone/ims/dashboard"
 	imshttp "github.com/insiderone/ims/http"
@@ -65,6 +67,7 @@ type Main struct {
 	hook      *webhook.Client
 	sched     *scheduler.Scheduler
 	metrics   *metrics.Metrics
+	creator   *coalesce.Creator
 	server    *nethttp.Server
 	listener  net.Listener
 	cancel    context.CancelFunc
@@ -135,9 +138,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer close(m.bgDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { m.creator.Run(bgCtx) })
 		if cacheWriter != nil {
-			_ = cacheWriter.Run(bgCtx)
+			wg.Go(func() { _ = cacheWriter.Run(bgCtx) })
 		}
+		wg.Wait()
 	}()
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
@@ -211,8 +217,10 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 }
 
 func (m *Main) listen() error {
+	// Concurrent single creates share one insert (see package coalesce).
+	m.creator = coalesce.New(m.store, 256)
 	deps := imshttp.Deps{
-		Messages: m.store, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
+		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
 		Metrics: m.metrics.Handler(), Dashboard: dashboard.Handler(),
 	}
 	if m.cache != nil {

@@ -1,0 +1,140 @@
+// Package coalesce turns many concurrent single-message creates into one
+// multi-row insert. Under load each API request otherwise pays a transaction
+// commit of its own; coalesced, 64 concurrent requests share one. When there
+// is no concurrency a create goes straight through, so it adds no latency.
+package coalesce
+
+import (
+	"context"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// Creator is an ims.MessageStore whose CreateMessages coalesces concurrent
+// single-message calls. Every other method is the wrapped store's.
+type Creator struct {
+	ims.MessageStore
+	in       chan request
+	stopped  chan struct{}
+	maxBatch int
+	timeout  time.Duration
+}
+
+type request struct {
+	msg   ims.NewMessage
+	reply chan reply
+}
+
+type reply struct {
+	res ims.CreateResult
+	err error
+}
+
+// New wraps store. Run must be running for coalescing to happen; without it
+// (or after it returns) calls go straight to the store.
+func New(store ims.MessageStore, maxBatch int) *Creator {
+	return &Creator{
+		MessageStore: store, in: make(chan request, 4*maxBatch), stopped: make(chan struct{}),
+		maxBatch: max(maxBatch, 1), timeout: 30 * time.Second,
+	}
+}
+
+// CreateMessages implements ims.MessageStore. Batches (bulk creates) go
+// straight through; a single message joins whatever is being written next.
+func (c *Creator) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor string) ([]ims.CreateResult, error) {
+	if len(msgs) != 1 {
+		return c.MessageStore.CreateMessages(ctx, msgs, actor)
+	}
+	nm := msgs[0]
+	if nm.Actor == "" {
+		nm.Actor = actor
+	}
+	req := request{msg: nm, reply: make(chan reply, 1)}
+	select {
+	case c.in <- req:
+	case <-c.stopped:
+		return c.MessageStore.CreateMessages(ctx, msgs, actor)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return []ims.CreateResult{r.res}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Run writes coalesced batches until ctx ends.
+func (c *Creator) Run(ctx context.Context) {
+	defer close(c.stopped)
+	for {
+		select {
+		case <-ctx.Done():
+			c.drain()
+			return
+		case first := <-c.in:
+			c.write(c.collect(first))
+		}
+	}
+}
+
+func (c *Creator) collect(first request) []request {
+	batch := []request{first}
+	for len(batch) < c.maxBatch {
+		select {
+		case req := <-c.in:
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drain writes requests that were queued before Run stopped.
+func (c *Creator) drain() {
+	for {
+		select {
+		case req := <-c.in:
+			c.write([]request{req})
+		default:
+			return
+		}
+	}
+}
+
+// write inserts the batch in one call. If the batch as a whole fails (one
+// request's idempotency conflict fails all of them), each request is retried
+// alone, so only the one at fault gets an error.
+func (c *Creator) write(batch []request) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	msgs := make([]ims.NewMessage, len(batch))
+	for i, req := range batch {
+		msgs[i] = req.msg
+	}
+	results, err := c.MessageStore.CreateMessages(ctx, msgs, "")
+	if err == nil && len(results) == len(batch) {
+		for i, req := range batch {
+			req.reply <- reply{res: results[i]}
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].reply <- reply{err: err}
+		return
+	}
+	for _, req := range batch {
+		res, err := c.MessageStore.CreateMessages(ctx, []ims.NewMessage{req.msg}, req.msg.Actor)
+		if err != nil {
+			req.reply <- reply{err: err}
+			continue
+		}
+		req.reply <- reply{res: res[0]}
+	}
+}

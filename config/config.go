@@ -52,6 +52,10 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// PprofAddr, when set, serves net/http/pprof there (e.g. 127.0.0.1:6060)
+	// for profiling; never on the API port.
+	PprofAddr string
 }
 
 // UsesPostgres reports whether DATABASE_URL names a PostgreSQL database.
@@ -125,6 +129,7 @@ func Load(lookup Lookup) (Config, error) {
 
 		LogLevel:  r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat: r.oneOf("LOG_FORMAT", "text", "text", "json"),
+		PprofAddr: r.str("PPROF_ADDR", ""),
 	}
 	c.APIKey = r.str("API_KEY", c.WebhookAuthKey)
 	if r.err != nil {

@@ -68,6 +68,7 @@ type Main struct {
 	sched     *scheduler.Scheduler
 	metrics   *metrics.Metrics
 	creator   *coalesce.Creator
+	pprof     *nethttp.Server
 	server    *nethttp.Server
 	listener  net.Listener
 	cancel    context.CancelFunc
@@ -150,6 +151,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
+	m.pprof = startPprof(cfg.PprofAddr, m.Logger)
 	m.audit(ctx, ims.EventSystemStarted, "version "+version+", queue mode "+cfg.QueueMode())
 	m.Logger.Info("IMS is serving", "addr", m.Addr, "docs", "http://"+m.Addr+"/api/docs",
 		"queue_mode", cfg.QueueMode(), "instance", cfg.InstanceID)
@@ -307,6 +309,9 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs = append(errs, m.server.Shutdown(ctx))
 		cancel()
+	}
+	if m.pprof != nil {
+		errs = append(errs, m.pprof.Close())
 	}
 	if m.cancel != nil {
 		m.cancel()

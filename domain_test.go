@@ -142,3 +142,31 @@ func TestStatusValid(t *testing.T) {
 	}
 	require.False(t, ims.Status("bogus").Valid())
 }
+
+func TestPages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		requested int
+		want      int
+	}{
+		{"none: default", 0, ims.DefaultPageLimit},
+		{"negative: default", -1, ims.DefaultPageLimit},
+		{"as asked", 7, 7},
+		{"capped", 5000, ims.MaxPageLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, ims.PageLimit(tt.requested))
+		})
+	}
+
+	full := ims.NewMessagePage([]ims.Message{{ID: "b"}, {ID: "a"}}, 2)
+	require.Equal(t, "a", full.NextCursor, "a full page points at its last item")
+	short := ims.NewMessagePage([]ims.Message{{ID: "b"}}, 2)
+	require.Empty(t, short.NextCursor, "a short page ends the list")
+	require.NotNil(t, ims.NewMessagePage(nil, 2).Messages, "empty lists are [] in JSON, not null")
+	require.Equal(t, "3", ims.NewAuditPage([]ims.AuditEvent{{ID: 4}, {ID: 3}}, 2).NextCursor)
+	require.NotNil(t, ims.NewAuditPage(nil, 2).Events)
+}

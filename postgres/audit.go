@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/insiderone/ims"
@@ -41,7 +40,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error 
 // ListMessages, the query holds only the conditions the filter sets.
 func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (_ ims.AuditPage, err error) {
 	defer classify(&err)
-	limit := clampLimit(f.Limit)
+	limit := ims.PageLimit(f.Limit)
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -87,8 +86,5 @@ func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (_ ims.AuditPa
 	if err := rows.Err(); err != nil {
 		return ims.AuditPage{}, fmt.Errorf("list audit events: %w", err)
 	}
-	if len(page.Events) == limit {
-		page.NextCursor = strconv.FormatInt(page.Events[len(page.Events)-1].ID, 10)
-	}
-	return page, nil
+	return ims.NewAuditPage(page.Events, limit), nil
 }

@@ -40,7 +40,7 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.Me
 	if f.Before != "" && !ok {
 		return ims.MessagePage{}, ims.Errorf(ims.EINVALID, "invalid cursor %q", f.Before)
 	}
-	limit := clampLimit(f.Limit)
+	limit := ims.PageLimit(f.Limit)
 	var where []string
 	var args []any
 	if f.Status != "" {
@@ -62,14 +62,7 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.Me
 	if err != nil {
 		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
-	page := ims.MessagePage{Messages: msgs}
-	if page.Messages == nil {
-		page.Messages = []ims.Message{}
-	}
-	if len(msgs) == limit {
-		page.NextCursor = msgs[len(msgs)-1].ID
-	}
-	return page, nil
+	return ims.NewMessagePage(msgs, limit), nil
 }
 
 func whereClause(conds []string) string {

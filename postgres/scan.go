@@ -99,14 +99,3 @@ func claimArrays(claims []ims.Claim) (ids []string, attempts []int32, leases []*
 	}
 	return ids, attempts, leases
 }
-
-// clampLimit applies the list default (50) and cap (1000).
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > 1000:
-		return 1000
-	}
-	return n
-}

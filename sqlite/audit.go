@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,7 +71,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error 
 // ListAudit lists audit events newest first, one page at a time.
 func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (ims.AuditPage, error) {
 	where, args := auditWhere(f)
-	limit := clampLimit(f.Limit)
+	limit := ims.PageLimit(f.Limit)
 	q := `SELECT id, type, COALESCE(message_id, ''), actor, details, created_at FROM audit_events` +
 		whereClause(where) + ` ORDER BY id DESC LIMIT ?`
 	rows, err := s.read.QueryContext(ctx, q, append(args, limit)...)
@@ -95,10 +94,7 @@ func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (ims.AuditPage
 	if err := rows.Err(); err != nil {
 		return ims.AuditPage{}, fmt.Errorf("list audit: %w", err)
 	}
-	if len(page.Events) == limit {
-		page.NextCursor = strconv.FormatInt(page.Events[limit-1].ID, 10)
-	}
-	return page, nil
+	return ims.NewAuditPage(page.Events, limit), nil
 }
 
 func auditWhere(f ims.AuditFilter) ([]string, []any) {

@@ -215,7 +215,7 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 		}
 		where, args = append(where, "id < ?"), append(args, before.String())
 	}
-	limit := clampLimit(f.Limit)
+	limit := ims.PageLimit(f.Limit)
 	q := `SELECT ` + messageColumns + ` FROM messages` + whereClause(where) + ` ORDER BY id DESC LIMIT ?`
 	rows, err := s.read.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
@@ -225,14 +225,7 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	if err != nil {
 		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
-	page := ims.MessagePage{Messages: msgs}
-	if page.Messages == nil {
-		page.Messages = []ims.Message{}
-	}
-	if len(msgs) == limit {
-		page.NextCursor = msgs[len(msgs)-1].ID
-	}
-	return page, nil
+	return ims.NewMessagePage(msgs, limit), nil
 }
 
 func whereClause(conds []string) string {

@@ -199,14 +199,3 @@ func timePtr(n sql.NullInt64) *time.Time {
 	t := fromMicros(n.Int64)
 	return &t
 }
-
-// clampLimit applies the list limit rules: default 50, at most 1000.
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > 1000:
-		return 1000
-	}
-	return n
-}

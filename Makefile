@@ -5,7 +5,8 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 # Tests that stop and restart local services run one package at a time after
 # the main suite, so they never pull a broker from under a parallel test.
-FAULT_RUN ?= Fault
+FAULT_RUN ?= ^TestFault
+FAULT_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func TestFault' .)))
 
 .DEFAULT_GOAL := help
 
@@ -30,7 +31,7 @@ migrate: ## Apply database migrations (DATABASE_URL, or the SQLite file)
 test: ## Run the whole test suite with -race (PostgreSQL, Redis and RabbitMQ on localhost; CI=true fails instead of skipping)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
-	IMS_FAULT_TESTS=1 $(GO) test -race -count=1 -timeout 20m -p 1 -run '$(FAULT_RUN)' ./...
+	IMS_FAULT_TESTS=1 $(GO) test -race -count=1 -timeout 20m -p 1 -run '$(FAULT_RUN)' $(FAULT_PKGS)
 
 test-short: ## Run the unit tests only (no outside services needed)
 	$(GO) test -race -count=1 -short ./...

@@ -221,3 +221,29 @@ func TestConcurrencyBoundsCallsAndClaimsAhead(t *testing.T) {
 	}
 	require.Len(t, b.hook.callIDs(), 6)
 }
+
+func TestStopReleasesClaimedAheadMessages(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: 0, BatchSize: 100, Concurrency: 1, AutoStart: true, ShutdownTimeout: time.Minute})
+	b.hook.block = make(chan struct{})
+	ids := b.create(t, "+905550000001", "+905550000002")
+	b.run(t)
+	// One call in flight, one message claimed ahead, waiting for the worker.
+	require.Eventually(t, func() bool {
+		return len(b.hook.callIDs()) == 1 && b.count(t, ims.StatusSending) == 2
+	}, 10*time.Second, 5*time.Millisecond)
+
+	_, err := b.sched.Stop(context.Background(), "test")
+	require.NoError(t, err)
+	close(b.hook.block) // the call in flight finishes; nothing new may start
+
+	inFlight := b.hook.callIDs()[0]
+	b.waitStatus(t, inFlight, ims.StatusSent)
+	waiting := ids[0]
+	if waiting == inFlight {
+		waiting = ids[1]
+	}
+	m := b.waitStatus(t, waiting, ims.StatusPending)
+	require.Equal(t, 0, m.Attempts, "released, not counted")
+	require.Len(t, b.hook.callIDs(), 1, "nothing starts after a stop")
+}

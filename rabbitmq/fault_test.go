@@ -4,13 +4,11 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/insiderone/ims"
 )
 
 // TestBrokerRestart stops and starts the real local broker's application:
@@ -27,21 +25,7 @@ func TestFaultBrokerRestart(t *testing.T) {
 	before := makeClaims("before", 20)
 	publish(t, q, before)
 
-	gate := make(chan struct{})
-	var inflight atomic.Int32
-	rec := newRecorder()
-	stop := consume(t, q, func(ctx context.Context, c ims.Claim) error {
-		inflight.Add(1)
-		defer inflight.Add(-1)
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		rec.record(c.MessageID)
-		return nil
-	})
-	require.Eventually(t, func() bool { return inflight.Load() == int32(cfg.Prefetch) }, waitFor, time.Millisecond)
+	gate, rec, stop := consumeHeld(t, q, cfg.Prefetch)
 
 	// Registered before the stop so that the broker comes back even when
 	// the test fails half-way.

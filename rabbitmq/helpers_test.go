@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,4 +201,27 @@ func ids(claims []ims.Claim) []string {
 		out[i] = c.MessageID
 	}
 	return out
+}
+
+// consumeHeld consumes q with handlers that hold every entry until gate is
+// closed, and returns once held entries fill the prefetch window, so a test
+// can break the connection while entries are delivered but not yet acked.
+func consumeHeld(t *testing.T, q *rabbitmq.Queue, prefetch int) (gate chan struct{}, rec *recorder, stop func()) {
+	t.Helper()
+	gate = make(chan struct{})
+	var inflight atomic.Int32
+	rec = newRecorder()
+	stop = consume(t, q, func(ctx context.Context, c ims.Claim) error {
+		inflight.Add(1)
+		defer inflight.Add(-1)
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		rec.record(c.MessageID)
+		return nil
+	})
+	require.Eventually(t, func() bool { return inflight.Load() == int32(prefetch) }, waitFor, time.Millisecond)
+	return gate, rec, stop
 }

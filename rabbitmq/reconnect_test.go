@@ -3,7 +3,6 @@ package rabbitmq_test
 import (
 	"context"
 	"github.com/insiderone/ims/internal/testenv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,21 +28,7 @@ func TestReconnectAfterNetworkCut(t *testing.T) {
 
 	// Handlers hold the first entries until after the cut, so that the cut
 	// happens with entries delivered but not yet acknowledged.
-	gate := make(chan struct{})
-	var inflight atomic.Int32
-	rec := newRecorder()
-	stop := consume(t, q, func(ctx context.Context, c ims.Claim) error {
-		inflight.Add(1)
-		defer inflight.Add(-1)
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		rec.record(c.MessageID)
-		return nil
-	})
-	require.Eventually(t, func() bool { return inflight.Load() == int32(cfg.Prefetch) }, waitFor, time.Millisecond)
+	gate, rec, stop := consumeHeld(t, q, cfg.Prefetch)
 
 	p.Cut()
 	require.Eventually(t, func() bool { return q.Ping(t.Context()) != nil }, waitFor, time.Millisecond, "Ping reports the cut")

@@ -54,7 +54,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
 		if ctx.Err() != nil {
-			m.Logger.Info("start-up interrupted", "reason", "signal", "step", err)
+			m.Logger.Info("start-up interrupted", "reason", "signal", "err", err)
 			return nil
 		}
 		return err
@@ -64,6 +64,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return m.Close()
 }
 
+// flagSet reports whether the command line gave flag name, so that a flag
+// overrides a setting only when it is there.
 func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })

@@ -5,7 +5,7 @@
 # non-root user (65532) and nothing else: no shell, no package manager.
 #
 #   docker build -t ims --build-arg VERSION=$(git describe --tags --always) .
-#   docker run --rm -p 8080:8080 -e WEBHOOK_URL=... -e WEBHOOK_AUTH_KEY=... ims
+#   docker run --rm -p 8080:8080 -e WEBHOOK_URL=... -e WEBHOOK_AUTH_KEY=... -e API_KEY=... ims
 
 ARG GO_VERSION=1.26
 

@@ -19,6 +19,7 @@ import (
 const tinyN = 200
 
 func TestRun(t *testing.T) {
+	testenv.Integration(t, "the ims binary")
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, c *Config)
@@ -98,6 +99,7 @@ func requireSummaryParses(t *testing.T, r *Result) {
 
 // TestCommand runs `ims bench` as a user would and parses its -json output.
 func TestCommand(t *testing.T) {
+	testenv.Integration(t, "the ims binary")
 	t.Run("a tiny run succeeds and prints parsable JSON", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		cmd := exec.CommandContext(t.Context(), imsBinary, "bench", "-n", "100", "-clients", "4", "-json", "-quiet")

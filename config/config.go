@@ -28,7 +28,7 @@ type Config struct {
 	RetryBaseDelay    time.Duration
 	RetryMaxDelay     time.Duration
 
-	APIKey           string
+	APIKey           string // required; never equal to WebhookAuthKey
 	ServerPort       int
 	MessageMaxLength int
 
@@ -131,12 +131,16 @@ func Load(lookup Lookup) (Config, error) {
 		LogFormat: r.oneOf("LOG_FORMAT", "text", "text", "json"),
 		PprofAddr: r.str("PPROF_ADDR", ""),
 	}
-	c.APIKey = r.str("API_KEY", c.WebhookAuthKey)
+	c.APIKey = r.str("API_KEY", "")
 	if r.err != nil {
 		return Config{}, r.err
 	}
 	return c, c.validate()
 }
+
+// Validate checks a Config built in code (the demo, tests) by the rules Load
+// applies to the environment.
+func (c Config) Validate() error { return c.validate() }
 
 func (c Config) validate() error {
 	if c.WebhookURL == "" {
@@ -146,10 +150,15 @@ func (c Config) validate() error {
 		return errors.New("WEBHOOK_URL must be an absolute http:// or https:// URL")
 	}
 	if c.WebhookAuthKey == "" {
-		return errors.New("WEBHOOK_AUTH_KEY is required: the key sent to the webhook in x-ins-auth-key (and the API key unless API_KEY is set)")
+		return errors.New("WEBHOOK_AUTH_KEY is required: the key sent to the webhook in x-ins-auth-key")
 	}
+	// The webhook receiver sees WEBHOOK_AUTH_KEY on every call, so it must
+	// not be the key that controls IMS.
 	if c.APIKey == "" {
-		return errors.New("API_KEY must not be empty: it protects the API")
+		return errors.New("API_KEY is required: the key API clients send in Authorization (it must differ from WEBHOOK_AUTH_KEY)")
+	}
+	if c.APIKey == c.WebhookAuthKey {
+		return errors.New("API_KEY must differ from WEBHOOK_AUTH_KEY: the webhook receiver sees WEBHOOK_AUTH_KEY, so it must not control IMS")
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return errors.New("DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)")

@@ -15,7 +15,7 @@ func lookupFrom(env map[string]string) Lookup {
 }
 
 func minimal(extra map[string]string) map[string]string {
-	env := map[string]string{"WEBHOOK_URL": "http://127.0.0.1:9999/hook", "WEBHOOK_AUTH_KEY": "k"}
+	env := map[string]string{"WEBHOOK_URL": "http://127.0.0.1:9999/hook", "WEBHOOK_AUTH_KEY": "k", "API_KEY": "api"}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -34,7 +34,8 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 3, c.MaxRetries)
 	require.True(t, c.SchedulerAutoStart)
 	require.False(t, c.RabbitMQEnabled)
-	require.Equal(t, "k", c.APIKey, "API_KEY defaults to WEBHOOK_AUTH_KEY")
+	require.Equal(t, "k", c.WebhookAuthKey)
+	require.Equal(t, "api", c.APIKey)
 	require.Equal(t, "db", c.QueueMode())
 	require.False(t, c.UsesPostgres())
 	require.Greater(t, c.Lease(), c.WebhookTimeout)
@@ -43,11 +44,11 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadOverrides(t *testing.T) {
 	t.Parallel()
 	c, err := Load(lookupFrom(minimal(map[string]string{
-		"API_KEY": "api", "SCHEDULER_INTERVAL": "0", "SCHEDULER_BATCH_SIZE": "500",
+		"API_KEY": "other-api", "SCHEDULER_INTERVAL": "0", "SCHEDULER_BATCH_SIZE": "500",
 		"RABBITMQ_ENABLED": "true", "DATABASE_URL": "postgres://u@h/db", "LOG_LEVEL": "DEBUG",
 	})))
 	require.NoError(t, err)
-	require.Equal(t, "api", c.APIKey)
+	require.Equal(t, "other-api", c.APIKey)
 	require.Equal(t, time.Duration(0), c.SchedulerInterval)
 	require.Equal(t, 500, c.SchedulerBatchSize)
 	require.Equal(t, "rabbitmq", c.QueueMode())
@@ -62,9 +63,13 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		env     map[string]string
 		wantErr string
 	}{
-		{"missing webhook url", map[string]string{"WEBHOOK_AUTH_KEY": "k"}, "WEBHOOK_URL is required"},
+		{"missing webhook url", map[string]string{"WEBHOOK_AUTH_KEY": "k", "API_KEY": "api"}, "WEBHOOK_URL is required"},
 		{"relative webhook url", minimal(map[string]string{"WEBHOOK_URL": "/hook"}), "WEBHOOK_URL must be an absolute"},
-		{"missing auth key", map[string]string{"WEBHOOK_URL": "http://x/"}, "WEBHOOK_AUTH_KEY is required"},
+		{"missing auth key", map[string]string{"WEBHOOK_URL": "http://x/", "API_KEY": "api"}, "WEBHOOK_AUTH_KEY is required"},
+		{"missing api key", minimal(map[string]string{"API_KEY": ""}), "API_KEY is required"},
+		{"blank api key", minimal(map[string]string{"API_KEY": "   "}), "API_KEY is required"},
+		{"api key is the webhook key", minimal(map[string]string{"API_KEY": "k"}), "API_KEY must differ from WEBHOOK_AUTH_KEY"},
+		{"api key is the webhook key after trimming", minimal(map[string]string{"API_KEY": " k "}), "API_KEY must differ from WEBHOOK_AUTH_KEY"},
 		{"bad port", minimal(map[string]string{"SERVER_PORT": "http"}), `SERVER_PORT must be an integer from 0 to 65535, got "http"`},
 		{"port out of range", minimal(map[string]string{"SERVER_PORT": "70000"}), "SERVER_PORT must be an integer"},
 		{"bad interval", minimal(map[string]string{"SCHEDULER_INTERVAL": "soon"}), "SCHEDULER_INTERVAL must be a Go duration"},

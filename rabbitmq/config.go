@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // Queue types accepted in Config.QueueType.
@@ -75,6 +77,10 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	if c.URL == "" {
 		return c, errors.New("rabbitmq config: URL is required")
+	}
+	// A malformed URL never gets better: fail here rather than redial.
+	if _, err := amqp.ParseURI(c.URL); err != nil {
+		return c, fmt.Errorf("rabbitmq config: %w", withoutURL(err))
 	}
 	setDefault(&c.Prefix, DefaultPrefix)
 	setDefault(&c.QueueType, QueueTypeQuorum)

@@ -43,6 +43,8 @@
 // Publish uses publisher confirms and returns nil only once every entry of the
 // batch is confirmed. Consume acknowledges manually, after the handler has
 // returned nil, with a bounded number of handlers in flight. One supervisor
-// goroutine redials with backoff when the connection drops; Publish fails fast
-// while it is down and Consume resubscribes by itself when it is back.
+// goroutine redials with backoff when the connection drops, or when the broker
+// was unreachable at New (a broker that refuses — credentials, conflicting
+// topology — fails New instead); Publish fails fast while it is down and
+// Consume resubscribes by itself when it is back.
 package rabbitmq

@@ -47,9 +47,13 @@ type Queue struct {
 	pubCh *amqp.Channel // confirm-mode channel, opened lazily
 }
 
-// New connects to the broker, declares the topology and starts the
-// connection supervisor. It fails when the broker is unreachable or the
-// topology conflicts with existing exchanges or queues.
+// New starts a Queue. It tries to connect once, within ctx and DialTimeout.
+// A broker that answers and refuses — wrong credentials or vhost, a topology
+// that conflicts with existing exchanges or queues — is a configuration
+// error and fails New. An unreachable broker is not: it may come back, so
+// the Queue starts disconnected (Ping reports ErrNotConnected, Publish fails
+// fast, Consume waits) and the supervisor keeps redialing with backoff, as
+// after a lost connection.
 func New(ctx context.Context, cfg Config) (*Queue, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -57,27 +61,60 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	}
 	q := &Queue{cfg: cfg, topo: topologyFor(cfg.Prefix), log: cfg.Logger, up: make(chan struct{})}
 	conn, err := q.connect(ctx)
-	if err != nil {
+	if err != nil && (refused(err) || ctx.Err() != nil) {
 		return nil, err
 	}
 	q.life, q.stop = context.WithCancel(context.WithoutCancel(ctx))
-	q.setConnected(conn)
+	if conn != nil {
+		q.setConnected(conn)
+	} else {
+		q.log.Warn("rabbitmq unreachable; starting without it and reconnecting in the background", "err", err)
+	}
 	q.wg.Add(1)
 	go q.supervise(conn)
 	return q, nil
+}
+
+// refused reports whether err is the broker's own answer that retrying
+// cannot change, as opposed to a network failure.
+func refused(err error) bool {
+	var aerr *amqp.Error
+	if !errors.As(err, &aerr) {
+		return false
+	}
+	switch aerr.Code {
+	case amqp.AccessRefused, amqp.PreconditionFailed, amqp.NotAllowed, amqp.InvalidPath:
+		return true
+	}
+	return false
 }
 
 // Topology returns the names of the exchanges and queues in use.
 func (q *Queue) Topology() Topology { return q.topo }
 
 // connect dials the broker and declares the topology on the new connection.
+// Until it returns, ctx ending closes the socket: amqp091-go runs the
+// handshake and the declarations without a context.
 func (q *Queue) connect(ctx context.Context) (*amqp.Connection, error) {
+	var unwatch func() bool
+	dial := func(network, addr string) (net.Conn, error) {
+		c, err := q.dial(ctx, network, addr)
+		if err == nil {
+			unwatch = context.AfterFunc(ctx, func() { _ = c.Close() })
+		}
+		return c, err
+	}
+	defer func() {
+		if unwatch != nil {
+			unwatch()
+		}
+	}()
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName("ims " + q.cfg.Prefix)
 	conn, err := amqp.DialConfig(q.cfg.URL, amqp.Config{
 		Heartbeat:  q.cfg.Heartbeat,
 		Properties: props,
-		Dial:       q.dialer(ctx),
+		Dial:       dial,
 		Locale:     "en_US",
 	})
 	if err != nil {
@@ -90,22 +127,19 @@ func (q *Queue) connect(ctx context.Context) (*amqp.Connection, error) {
 	return conn, nil
 }
 
-// dialer honours ctx while dialing and bounds the AMQP handshake, which
-// amqp091-go runs without a context.
-func (q *Queue) dialer(ctx context.Context) func(network, addr string) (net.Conn, error) {
-	return func(network, addr string) (net.Conn, error) {
-		d := net.Dialer{Timeout: q.cfg.DialTimeout}
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		// amqp091-go clears the deadline once the handshake is done.
-		if err := c.SetDeadline(time.Now().Add(q.cfg.DialTimeout)); err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		return c, nil
+// dial bounds the TCP dial and the AMQP handshake by DialTimeout.
+func (q *Queue) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: q.cfg.DialTimeout}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
 	}
+	// amqp091-go clears the deadline once the handshake is done.
+	if err := c.SetDeadline(time.Now().Add(q.cfg.DialTimeout)); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // withoutURL keeps credentials out of logs: a URL parse error quotes the
@@ -195,10 +229,17 @@ func (q *Queue) current() (*amqp.Connection, <-chan struct{}) {
 	return q.conn, q.up
 }
 
-// supervise redials whenever the connection drops, until Close.
+// supervise (re)dials whenever there is no connection, until Close. conn is
+// nil when New could not connect.
 func (q *Queue) supervise(conn *amqp.Connection) {
 	defer q.wg.Done()
 	for {
+		if conn == nil {
+			if conn = q.redial(); conn == nil {
+				return
+			}
+			q.log.Info("rabbitmq connection established")
+		}
 		lost := conn.NotifyClose(make(chan *amqp.Error, 1))
 		var reason *amqp.Error
 		select {
@@ -211,10 +252,7 @@ func (q *Queue) supervise(conn *amqp.Connection) {
 		}
 		q.setDisconnected()
 		q.log.Warn("rabbitmq connection lost; reconnecting", "reason", reason)
-		if conn = q.redial(); conn == nil {
-			return
-		}
-		q.log.Info("rabbitmq connection re-established")
+		conn = nil
 	}
 }
 

@@ -3,6 +3,7 @@ package rabbitmq_test
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/testenv"
 	"github.com/insiderone/ims/rabbitmq"
 )
 
@@ -289,9 +291,9 @@ func TestNewErrors(t *testing.T) {
 		{"negative prefetch", func(c *rabbitmq.Config) { c.Prefetch = -1 }, "Prefetch must not be negative"},
 		{"prefetch too large", func(c *rabbitmq.Config) { c.Prefetch = 70000 }, "Prefetch must be at most 65535"},
 		{"negative delivery limit", func(c *rabbitmq.Config) { c.DeliveryLimit = -2 }, "DeliveryLimit must not be negative"},
-		{"unreachable broker", func(c *rabbitmq.Config) { c.URL = "amqp://guest:guest@127.0.0.1:1/" }, "connect to rabbitmq"},
 		{"wrong password", func(c *rabbitmq.Config) { c.URL = "amqp://guest:wrong@127.0.0.1:5672/" }, "connect to rabbitmq"},
 		{"malformed URL", func(c *rabbitmq.Config) { c.URL = "amqp://guest:s3cret@127.0.0.1:port/" }, "invalid URL"},
+		{"not an AMQP URL", func(c *rabbitmq.Config) { c.URL = "http://guest:s3cret@127.0.0.1:5672/" }, "rabbitmq config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,4 +317,59 @@ func TestNewRejectsConflictingTopology(t *testing.T) {
 	cfg.QueueType = rabbitmq.QueueTypeQuorum
 	_, err := rabbitmq.New(t.Context(), cfg)
 	require.ErrorContains(t, err, "declare queue")
+}
+
+// TestNewWithoutBroker starts a Queue while the broker is unreachable: New
+// succeeds, the queue reports itself down and refuses to publish, and once
+// the broker is reachable it connects by itself and carries claims.
+func TestNewWithoutBroker(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
+	cfg.URL = viaProxy
+	p.Cut()
+
+	q := newQueue(t, cfg)
+	require.ErrorIs(t, q.Ping(t.Context()), rabbitmq.ErrNotConnected)
+	require.ErrorIs(t, q.Publish(t.Context(), makeClaims("early", 1)), rabbitmq.ErrNotConnected)
+
+	p.Restore()
+	require.Eventually(t, func() bool { return q.Ping(t.Context()) == nil }, waitFor, 5*time.Millisecond, "the queue connects once the broker is reachable")
+	claims := makeClaims("later", 5)
+	publish(t, q, claims)
+	rec := newRecorder()
+	stop := consume(t, q, func(_ context.Context, c ims.Claim) error {
+		rec.record(c.MessageID)
+		return nil
+	})
+	rec.waitDistinct(t, len(claims))
+	stop()
+	requireAllAcked(t, q)
+}
+
+// TestCloseWithoutBroker closes a Queue that never connected: Close returns
+// and the supervisor ends (goleak checks it).
+func TestCloseWithoutBroker(t *testing.T) {
+	t.Parallel()
+	cfg := rabbitmq.Config{URL: "amqp://guest:guest@" + closedAddr(t) + "/", ReconnectMin: time.Millisecond, ReconnectMax: 10 * time.Millisecond}
+	q, err := rabbitmq.New(t.Context(), cfg)
+	require.NoError(t, err, "an unreachable broker is not a start-up failure")
+	require.ErrorIs(t, q.Ping(t.Context()), rabbitmq.ErrNotConnected)
+
+	consumed := make(chan error, 1)
+	go func() {
+		consumed <- q.Consume(context.Background(), func(context.Context, ims.Claim) error { return nil })
+	}()
+	require.NoError(t, q.Close())
+	require.ErrorIs(t, <-consumed, rabbitmq.ErrClosed, "Consume waiting for a connection ends on Close")
+}
+
+// closedAddr is a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }

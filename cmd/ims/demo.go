@@ -62,9 +62,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		InstanceID: "demo", LogLevel: "warn", LogFormat: "text",
 	}
 	m := NewMain(cfg, newLogger(stderr, cfg.LogLevel, cfg.LogFormat))
+	m.PortHint = "is another IMS or demo running? Choose a free port with -port, or -port 0 for any (the demo ignores SERVER_PORT)"
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
-		return fmt.Errorf("start demo (is port %d free? try -port 0): %w", *port, err)
+		if ctx.Err() != nil {
+			return nil // interrupted while starting
+		}
+		return fmt.Errorf("start demo: %w", err)
 	}
 	defer func() { _ = m.Close() }()
 

@@ -757,6 +757,7 @@ type harness struct {
 // t ends: the service first, then the receiver, then the database.
 func newHarness(t *testing.T, b backend, opts harnessOptions) *harness {
 	t.Helper()
+	testenv.Integration(t, "IMS running in-process (end-to-end)")
 	rcv := newReceiver(t, opts.Receiver)
 	cfg := baseConfig(t, rcv.URL)
 	b.configure(t, &cfg)
@@ -840,6 +841,7 @@ type binaryBuild struct {
 // packages the test build has already compiled.
 func imsBinary(t testing.TB) string {
 	t.Helper()
+	testenv.Integration(t, "the ims binary")
 	b := &builtBinary
 	b.once.Do(func() {
 		if b.dir, b.err = os.MkdirTemp("", "ims-e2e-bin-"); b.err != nil {

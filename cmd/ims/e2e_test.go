@@ -699,6 +699,12 @@ func TestE2EBinaryCommandLine(t *testing.T) {
 		{name: "bad setting", args: []string{"serve"}, wantCode: 1, wantErr: "SERVER_PORT", oneLine: true,
 			env: []string{"SERVER_PORT=abc", "WEBHOOK_URL=http://127.0.0.1:1/webhook", "WEBHOOK_AUTH_KEY=k"}},
 		{name: "missing setting", args: []string{"serve"}, wantCode: 1, wantErr: "WEBHOOK_URL", oneLine: true},
+		{name: "missing API key", args: []string{"serve"}, wantCode: 1, wantErr: "ims: API_KEY is required", oneLine: true,
+			env: []string{"WEBHOOK_URL=http://127.0.0.1:1/webhook", "WEBHOOK_AUTH_KEY=k"}},
+		{name: "API key is the webhook key", args: []string{"serve"}, wantCode: 1, wantErr: "ims: API_KEY must differ from WEBHOOK_AUTH_KEY", oneLine: true,
+			env: []string{"WEBHOOK_URL=http://127.0.0.1:1/webhook", "WEBHOOK_AUTH_KEY=k", "API_KEY=k"}},
+		{name: "bad -port", args: []string{"serve", "-port", "70000"}, wantCode: 1, wantErr: "-port must be an integer from 0 to 65535", oneLine: true,
+			env: []string{"WEBHOOK_URL=http://127.0.0.1:1/webhook", "WEBHOOK_AUTH_KEY=k", "API_KEY=api"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/insiderone/ims"
@@ -32,6 +33,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	envFile := fs.String("env-file", ".env", "optional file of KEY=value settings; the environment wins over it")
+	port := fs.Int("port", 0, "HTTP port of the API; overrides SERVER_PORT (0 = any free port)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,58 +44,92 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if flagSet(fs, "port") {
+		if *port < 0 || *port > 65535 {
+			return fmt.Errorf("-port must be an integer from 0 to 65535, got %d", *port)
+		}
+		cfg.ServerPort = *port
+	}
 	m := NewMain(cfg, newLogger(stderr, cfg.LogLevel, cfg.LogFormat))
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
+		if ctx.Err() != nil {
+			m.Logger.Info("start-up interrupted", "reason", "signal", "err", err)
+			return nil
+		}
 		return err
 	}
 	<-ctx.Done()
-	m.Logger.Info("shutting down", "reason", "signal")
+	m.Logger.Info("shutting down", "reason", "signal", "timeout", cfg.ShutdownTimeout)
 	return m.Close()
 }
 
+// flagSet reports whether the command line gave flag name, so that a flag
+// overrides a setting only when it is there.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // Main is the running service. Run opens everything in order and starts
-// serving; Close shuts down in reverse order within bounded time. Tests run it
-// in-process on port 0 and read the address from Addr.
+// serving; Close shuts down in reverse order within SHUTDOWN_TIMEOUT. Tests
+// run it in-process on port 0 and read the address from Addr.
 type Main struct {
 	Config config.Config
 	Logger *slog.Logger
 	// Addr is the address the HTTP server listens on, set by Run.
 	Addr string
+	// PortHint ends Run's error when the port is taken: what to change.
+	// NewMain sets the one of `ims serve`; the demo sets its own.
+	PortHint string
 
-	store     ims.Store
-	queue     *rabbitmq.Queue
-	cache     *redis.Cache
-	hook      *webhook.Client
-	sched     *scheduler.Scheduler
-	metrics   *metrics.Metrics
-	creator   *coalesce.Creator
-	pprof     *nethttp.Server
-	server    *nethttp.Server
-	listener  net.Listener
-	cancel    context.CancelFunc
-	schedDone chan struct{}
-	bgDone    chan struct{}
+	store    ims.Store
+	queue    *rabbitmq.Queue
+	cache    *redis.Cache
+	hook     *webhook.Client
+	sched    *scheduler.Scheduler
+	metrics  *metrics.Metrics
+	creator  *coalesce.Creator
+	pprof    *nethttp.Server
+	server   *nethttp.Server
+	listener net.Listener
+
+	// The background goroutines, each set only once it is started, so that
+	// Close after a failure at any step of Run waits only for what runs.
+	schedTask, creatorTask, cacheTask *task
+	serving                           bool // Run got to the end: the system.started event is written
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewMain returns a service for cfg; nothing is opened until Run.
 func NewMain(cfg config.Config, logger *slog.Logger) *Main {
-	return &Main{Config: cfg, Logger: logger}
+	return &Main{Config: cfg, Logger: logger, PortHint: "set SERVER_PORT or -port"}
 }
 
-// Run opens the database (migrating it), the optional queue and cache, the
-// webhook client, the scheduler and the HTTP server, then returns while they
-// run in the background.
+// Run binds the API port, opens the database (migrating it), the optional
+// queue and cache, the webhook client, the scheduler and the HTTP server,
+// then returns while they run in the background. On an error the caller
+// must still call Close, which releases whatever was opened.
+//
+// RabbitMQ and Redis may be down at start: they come back by themselves, so
+// Run logs a warning and goes on, and /api/health reports them down meanwhile
+// (messages wait in the database).
 func (m *Main) Run(ctx context.Context) error {
 	cfg := m.Config
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// Bind before any slow work, so that a taken port fails at once.
+	if err := m.bind(); err != nil {
+		return err
+	}
 	var err error
 	if m.store, err = openStore(ctx, cfg, m.Logger); err != nil {
 		return err
 	}
-	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.cancel = cancel
-	m.bgDone = make(chan struct{})
-
 	var cacheWriter *redis.AsyncWriter
 	if cfg.RedisURL != "" {
 		if m.cache, err = redis.New(redis.Config{URL: cfg.RedisURL, TTL: cfg.RedisCacheTTL}); err != nil {
@@ -101,6 +137,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		cacheWriter = redis.NewAsyncWriter(m.cache, redis.AsyncConfig{Logger: m.Logger})
 		m.Logger.Info("sent-cache enabled", "redis", redactURL(cfg.RedisURL), "ttl", cfg.RedisCacheTTL)
+		if err := m.cache.Ping(ctx); err != nil {
+			m.Logger.Warn("Redis does not answer; delivery goes on without the sent-cache until it does", "err", err)
+		}
 	}
 	if cfg.RabbitMQEnabled {
 		if m.queue, err = m.openQueue(ctx); err != nil {
@@ -126,26 +165,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.sched.Load(ctx); err != nil {
 		return err
 	}
-	if err := m.listen(); err != nil {
+	if err := m.newServer(); err != nil {
 		return err
 	}
 
-	m.schedDone = make(chan struct{})
-	go func() {
-		defer close(m.schedDone)
-		if err := m.sched.Run(bgCtx); err != nil {
+	m.creatorTask = startTask(ctx, "the create coalescer", m.creator.Run)
+	if cacheWriter != nil {
+		m.cacheTask = startTask(ctx, "the sent-cache writer", func(ctx context.Context) { _ = cacheWriter.Run(ctx) })
+	}
+	m.schedTask = startTask(ctx, "the scheduler", func(ctx context.Context) {
+		if err := m.sched.Run(ctx); err != nil {
 			m.Logger.Error("scheduler stopped", "err", err)
 		}
-	}()
-	go func() {
-		defer close(m.bgDone)
-		var wg sync.WaitGroup
-		wg.Go(func() { m.creator.Run(bgCtx) })
-		if cacheWriter != nil {
-			wg.Go(func() { _ = cacheWriter.Run(bgCtx) })
-		}
-		wg.Wait()
-	}()
+	})
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -153,9 +185,49 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.pprof = startPprof(cfg.PprofAddr, m.Logger)
 	m.audit(ctx, ims.EventSystemStarted, "version "+version+", queue mode "+cfg.QueueMode())
+	m.serving = true
 	m.Logger.Info("IMS is serving", "addr", m.Addr, "docs", "http://"+m.Addr+"/api/docs",
 		"queue_mode", cfg.QueueMode(), "instance", cfg.InstanceID)
 	return nil
+}
+
+// task is a background goroutine of Main: Close cancels it and waits for it.
+type task struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startTask runs f in a goroutine with a context that Run's context does
+// not cancel: only Close does.
+func startTask(ctx context.Context, name string, f func(ctx context.Context)) *task {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t := &task{name: name, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		f(ctx)
+	}()
+	return t
+}
+
+// stop cancels t and waits for it until ctx ends. A task never started (nil)
+// has nothing to wait for.
+func (t *task) stop(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	t.cancel()
+	select {
+	case <-t.done: // already done: no matter how late it is
+		return nil
+	default:
+	}
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s did not stop within SHUTDOWN_TIMEOUT: %w", t.name, ctx.Err())
+	}
 }
 
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (ims.Store, error) {
@@ -212,13 +284,33 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 		Instance: cfg.InstanceID, Mode: cfg.QueueMode(), Interval: cfg.SchedulerInterval,
 		BatchSize: cfg.SchedulerBatchSize, Concurrency: cfg.WorkerConcurrency,
 		DeliveryTimeout: cfg.WebhookTimeout, Lease: cfg.Lease(), HandoverLease: cfg.RabbitMQHandoverLease,
-		LeaderTTL: cfg.LeaderTTL, PollInterval: cfg.PollInterval, ShutdownTimeout: cfg.ShutdownTimeout,
+		LeaderTTL: cfg.LeaderTTL, PollInterval: cfg.PollInterval, ShutdownTimeout: drainBudget(cfg.ShutdownTimeout),
 		AutoStart: cfg.SchedulerAutoStart,
 		Retry:     ims.RetryPolicy{MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay},
 	}, deps)
 }
 
-func (m *Main) listen() error {
+// bind takes the API port. A taken port is the most common start-up
+// failure, so its error says what to change (PortHint).
+func (m *Main) bind() error {
+	addr := net.JoinHostPort("", strconv.Itoa(m.Config.ServerPort))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: %w — %s", addr, syscall.EADDRINUSE, m.PortHint)
+	}
+	if err != nil {
+		return fmt.Errorf("listen on %s (SERVER_PORT): %w", addr, err)
+	}
+	m.listener = ln
+	m.Addr = ln.Addr().String()
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		m.Addr = net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+	}
+	return nil
+}
+
+// newServer builds the HTTP server on the bound listener; Run starts it.
+func (m *Main) newServer() error {
 	// Concurrent single creates share one insert (see package coalesce).
 	m.creator = coalesce.New(m.store, 256)
 	deps := imshttp.Deps{
@@ -233,14 +325,6 @@ func (m *Main) listen() error {
 	}, deps, m.Logger)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
-	}
-	addr := net.JoinHostPort("", strconv.Itoa(m.Config.ServerPort))
-	if m.listener, err = net.Listen("tcp", addr); err != nil {
-		return fmt.Errorf("listen on SERVER_PORT %d: %w", m.Config.ServerPort, err)
-	}
-	m.Addr = m.listener.Addr().String()
-	if tcp, ok := m.listener.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		m.Addr = net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 	}
 	m.server = &nethttp.Server{
 		Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
@@ -301,29 +385,54 @@ func (m *Main) unavailable(err error, component, sentence string) error {
 }
 
 // Close stops accepting requests, stops the scheduler (which finishes or
-// releases in-flight deliveries within SHUTDOWN_TIMEOUT) and closes every
-// connection. It is safe to call after a failed Run.
+// releases in-flight deliveries) and closes every connection, all within
+// SHUTDOWN_TIMEOUT: past it, Close returns an error and leaves what still
+// runs to the process exit (unfinished deliveries are released when their
+// leases expire). It is safe after a failure at any step of Run, and a second
+// call returns the first one's result.
 func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- m.shutdown(ctx) }()
+		select {
+		case m.closeErr = <-done:
+		case <-ctx.Done():
+			m.Logger.Error("shutdown did not finish within SHUTDOWN_TIMEOUT; exiting anyway", "timeout", m.Config.ShutdownTimeout)
+			m.closeErr = fmt.Errorf("shutdown did not finish within SHUTDOWN_TIMEOUT (%s)", m.Config.ShutdownTimeout)
+		}
+	})
+	return m.closeErr
+}
+
+// shutdown stops what Run started, in reverse order, each wait bounded by ctx.
+func (m *Main) shutdown(ctx context.Context) error {
 	var errs []error
+	if m.schedTask != nil {
+		// First, so that in-flight deliveries get all of their budget
+		// while the API drains.
+		m.schedTask.cancel()
+	}
 	if m.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, m.server.Shutdown(ctx))
-		cancel()
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if m.listener != nil {
+		// Bound but never served when Run failed before the end.
+		if err := m.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close listener: %w", err))
+		}
 	}
 	if m.pprof != nil {
 		errs = append(errs, m.pprof.Close())
 	}
-	if m.cancel != nil {
-		m.cancel()
-	}
-	if m.schedDone != nil {
-		<-m.schedDone
-	}
-	if m.bgDone != nil {
-		<-m.bgDone
-	}
-	if m.store != nil {
-		m.audit(context.Background(), ims.EventSystemStopped, "graceful shutdown")
+	// The coalescer writes the creates the API accepted; the cache writer
+	// stops after the scheduler, so the last deliveries are still cached.
+	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx))
+	if m.serving {
+		m.audit(ctx, ims.EventSystemStopped, "graceful shutdown")
 	}
 	if m.queue != nil {
 		errs = append(errs, m.queue.Close())
@@ -338,6 +447,13 @@ func (m *Main) Close() error {
 		errs = append(errs, m.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// drainBudget is the part of SHUTDOWN_TIMEOUT that in-flight deliveries get
+// at shutdown; the rest is kept for storing their outcomes and closing
+// connections, so that the whole shutdown fits in SHUTDOWN_TIMEOUT.
+func drainBudget(shutdown time.Duration) time.Duration {
+	return shutdown - min(shutdown/5, 5*time.Second)
 }
 
 // audit records a system event; a failure is logged, never fatal.

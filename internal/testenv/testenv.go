@@ -34,6 +34,18 @@ const (
 // test run seconds, not minutes.
 const dialTimeout = 3 * time.Second
 
+// Integration skips t under `go test -short`: it needs an outside service,
+// a built binary or a running service, which `make test-short` (unit tests
+// only) must not. needs says what, for the skip message. Every helper of this
+// package that hands out a service calls it, so a test that asks for one is
+// an integration test without saying so.
+func Integration(t testing.TB, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s: skipped under -short (unit tests only)", needs)
+	}
+}
+
 // RequireService skips t (or fails it when the CI environment variable is set)
 // if err reports that the named service is unavailable. A nil err is a no-op.
 func RequireService(t testing.TB, name string, err error) {
@@ -53,6 +65,7 @@ func RequireService(t testing.TB, name string, err error) {
 // dropped when the test ends.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	Integration(t, "PostgreSQL")
 	base := envOr(DatabaseURLEnv, DefaultDatabaseURL)
 	schema := "ims_test_" + randomHex(t, 8)
 
@@ -121,6 +134,7 @@ func withSearchPath(base, schema string) (string, error) {
 // accepts TCP connections.
 func RedisURL(t testing.TB) string {
 	t.Helper()
+	Integration(t, "Redis")
 	raw := envOr(RedisURLEnv, DefaultRedisURL)
 	RequireService(t, "Redis ("+RedisURLEnv+")", dialURL(raw, "6379"))
 	return raw
@@ -130,6 +144,7 @@ func RedisURL(t testing.TB) string {
 // accepts TCP connections.
 func RabbitMQURL(t testing.TB) string {
 	t.Helper()
+	Integration(t, "RabbitMQ")
 	raw := envOr(RabbitMQURLEnv, DefaultRabbitMQURL)
 	RequireService(t, "RabbitMQ ("+RabbitMQURLEnv+")", dialURL(raw, "5672"))
 	return raw

@@ -71,6 +71,7 @@ type Deps struct {
 	Cache     ims.SentCache // nil when Redis is not configured
 	Health    []HealthCheck
 	Metrics   http.Handler // nil = no /metrics route
+	Stats     StatsSource  // nil = GET /api/stats answers 503
 	Dashboard http.Handler // nil = "/" redirects to /api/docs
 }
 
@@ -85,6 +86,7 @@ type Server struct {
 	handler http.Handler
 	// healthTimeout is defaultHealthCheckTimeout; tests shorten it.
 	healthTimeout time.Duration
+	health        healthCache
 }
 
 // NewServer checks cfg and deps and builds the routes.
@@ -104,7 +106,8 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: deps, logger: logger, healthTimeout: defaultHealthCheckTimeout}
+	s := &Server{cfg: cfg, deps: deps, logger: logger, healthTimeout: defaultHealthCheckTimeout,
+		health: healthCache{now: time.Now}}
 	s.openapi, err = openAPIDocument(cfg.Version, deps.Metrics != nil)
 	if err != nil {
 		return nil, err

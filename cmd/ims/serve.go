@@ -25,6 +25,7 @@ import (
 	"github.com/insiderone/ims/redis"
 	"github.com/insiderone/ims/scheduler"
 	"github.com/insiderone/ims/sqlite"
+	"github.com/insiderone/ims/stats"
 	"github.com/insiderone/ims/webhook"
 )
 
@@ -60,6 +61,9 @@ type Main struct {
 	Logger *slog.Logger
 	// Addr is the address the HTTP server listens on, set by Run.
 	Addr string
+	// MetricsAddr is where /metrics is served when METRICS_ADDR is set
+	// (empty otherwise: /metrics is then on Addr), set by Run.
+	MetricsAddr string
 
 	store     ims.Store
 	queue     *rabbitmq.Queue
@@ -74,6 +78,13 @@ type Main struct {
 	cancel    context.CancelFunc
 	schedDone chan struct{}
 	bgDone    chan struct{}
+
+	// What /metrics, /api/stats and /api/health read instead of the
+	// database, and the server of METRICS_ADDR.
+	counts     *stats.Counts
+	outcomes   *stats.Outcomes
+	failures   *stats.FailureLog
+	metricsSrv *nethttp.Server
 }
 
 // NewMain returns a service for cfg; nothing is opened until Run.
@@ -113,10 +124,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
+	// Scrapes, probes and consoles read caches; only these count or log.
+	m.counts = stats.NewCounts(m.store, stats.CountsConfig{Refresh: cfg.StatsRefresh, Logger: m.Logger})
+	m.outcomes = stats.NewOutcomes(stats.OutcomesConfig{})
+	m.failures = stats.NewFailureLog(stats.FailureLogConfig{Logger: m.Logger})
 	m.metrics = metrics.New(metrics.StatusSource{
-		Counts:    m.store.CountByStatus,
+		Counts:    m.counts.Snapshot,
 		Scheduler: func() ims.SchedulerStatus { return m.sched.LocalStatus() },
-	}, m.Logger)
+	})
 	if m.sched, err = m.newScheduler(cacheWriter); err != nil {
 		return err
 	}
@@ -124,6 +139,9 @@ func (m *Main) Run(ctx context.Context) error {
 	// /api/control and /api/health are right from the first request (on a
 	// new database this stores SCHEDULER_AUTO_START's state).
 	if err := m.sched.Load(ctx); err != nil {
+		return err
+	}
+	if m.metricsSrv, m.MetricsAddr, err = startMetrics(cfg.MetricsAddr, m.metrics.Handler(), m.Logger); err != nil {
 		return err
 	}
 	if err := m.listen(); err != nil {
@@ -141,6 +159,8 @@ func (m *Main) Run(ctx context.Context) error {
 		defer close(m.bgDone)
 		var wg sync.WaitGroup
 		wg.Go(func() { m.creator.Run(bgCtx) })
+		wg.Go(func() { m.counts.Run(bgCtx) })
+		wg.Go(func() { m.failures.Run(bgCtx) })
 		if cacheWriter != nil {
 			wg.Go(func() { _ = cacheWriter.Run(bgCtx) })
 		}
@@ -201,7 +221,8 @@ func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {
 
 func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, error) {
 	cfg := m.Config
-	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger, Observer: m.metrics}
+	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger,
+		Observer: scheduler.Observers(m.metrics, stats.Observer{Outcomes: m.outcomes, Failures: m.failures})}
 	if m.queue != nil {
 		deps.Queue = m.queue
 	}
@@ -223,7 +244,11 @@ func (m *Main) listen() error {
 	m.creator = coalesce.New(m.store, 256)
 	deps := imshttp.Deps{
 		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
-		Metrics: m.metrics.Handler(), Dashboard: dashboard.Handler(),
+		Dashboard: dashboard.Handler(),
+		Stats:     stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
+	}
+	if m.Config.MetricsAddr == "" {
+		deps.Metrics = m.metrics.Handler()
 	}
 	if m.cache != nil {
 		deps.Cache = m.cache
@@ -279,6 +304,16 @@ func (m *Main) healthChecks() []imshttp.HealthCheck {
 		})
 	}
 	checks = append(checks, imshttp.HealthCheck{
+		Name: "webhook", Required: false,
+		Check: func(context.Context) (string, error) {
+			h := m.outcomes.Webhook()
+			if h.Degraded {
+				return "", imshttp.Degraded(h.Detail)
+			}
+			return h.Detail, nil
+		},
+	})
+	checks = append(checks, imshttp.HealthCheck{
 		Name: "scheduler", Required: false,
 		Check: func(context.Context) (string, error) {
 			st := m.sched.LocalStatus()
@@ -312,6 +347,9 @@ func (m *Main) Close() error {
 	}
 	if m.pprof != nil {
 		errs = append(errs, m.pprof.Close())
+	}
+	if m.metricsSrv != nil {
+		errs = append(errs, m.metricsSrv.Close())
 	}
 	if m.cancel != nil {
 		m.cancel()

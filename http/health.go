@@ -80,15 +80,15 @@ type healthCache struct {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	a := s.healthAnswer(r.Context())
+	a := s.sharedHealth(r.Context())
 	writeJSON(w, r, s.logger, a.status, a.body)
 }
 
-// healthAnswer returns a recent answer or joins (or starts) the run in
+// sharedHealth returns a recent answer or joins (or starts) the run in
 // flight. The run is detached from the request that started it, so that
 // client going away does not fail the others; the checks' own timeout
 // bounds it.
-func (s *Server) healthAnswer(ctx context.Context) healthAnswer {
+func (s *Server) sharedHealth(ctx context.Context) healthAnswer {
 	c := &s.health
 	if a, ok := c.fresh(); ok {
 		return a

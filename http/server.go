@@ -57,9 +57,11 @@ type HealthCheck struct {
 	// Required checks make the service "down" (503) when they fail; optional
 	// ones only make it "degraded" (200).
 	Required bool
-	// Check returns a short detail on success. Its error is shown to the
-	// (unauthenticated) caller only if it is an *ims.Error; any other error
-	// text is logged and shown as "check failed".
+	// Check returns a short detail on success, or Degraded(detail) when the
+	// component works but not well. Any other error means down; it is shown
+	// to the (unauthenticated) caller only if it is an *ims.Error; any other
+	// error text is logged and shown as "check failed". Checks run at most
+	// about once a second, however many requests arrive.
 	Check func(ctx context.Context) (detail string, err error)
 }
 

@@ -174,8 +174,12 @@ func (c Config) validate() error {
 		}
 	}
 	if c.MetricsAddr != "" {
-		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil || port == "" {
 			return errors.New("METRICS_ADDR must be host:port or :port, such as 127.0.0.1:9100 or :9100")
+		}
+		if c.ServerPort != 0 && port == strconv.Itoa(c.ServerPort) {
+			return errors.New("METRICS_ADDR must use another port than SERVER_PORT: it takes /metrics off the API port")
 		}
 	}
 	if c.RedisURL != "" {

@@ -79,6 +79,7 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"mysql url", minimal(map[string]string{"DATABASE_URL": "mysql://x"}), "DATABASE_URL must be a postgres://"},
 		{"max below base", minimal(map[string]string{"WEBHOOK_RETRY_BASE_DELAY": "1m", "WEBHOOK_RETRY_MAX_DELAY": "1s"}), "WEBHOOK_RETRY_MAX_DELAY must be at least"},
 		{"metrics addr without port", minimal(map[string]string{"METRICS_ADDR": "127.0.0.1"}), "METRICS_ADDR must be host:port"},
+		{"metrics addr on the api port", minimal(map[string]string{"METRICS_ADDR": ":8080"}), "METRICS_ADDR must use another port than SERVER_PORT"},
 		{"stats refresh too short", minimal(map[string]string{"STATS_REFRESH": "1ms"}), "STATS_REFRESH must be a Go duration"},
 		{"bad redis url", minimal(map[string]string{"REDIS_URL": "localhost:6379"}), "REDIS_URL must be a redis://"},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -588,7 +589,11 @@ func TestHealth(t *testing.T) {
 		defer mu.Unlock()
 		*p = err
 	}
+	// Each reading of the clock is two seconds on, so the server's one-second
+	// health cache never answers twice: every call sees the checks anew.
+	var ticks atomic.Int64
 	b := setup(t, func(o *serverOptions) {
+		o.clock = func() time.Time { return time.Unix(ticks.Add(2), 0) }
 		o.health = append(o.health,
 			imshttp.HealthCheck{Name: "cache", Check: check(&cacheErr)},
 			imshttp.HealthCheck{Name: "queue", Required: true, Check: check(&queueErr)})
@@ -612,6 +617,17 @@ func TestHealth(t *testing.T) {
 	require.Equal(t, client.HealthDown, h.Status, "the report comes with the error")
 	require.Equal(t, "service is down: cache, queue down", e.Message)
 	require.Equal(t, map[string]string{"cache": "redis unreachable", "queue": "broker unreachable"}, e.Details)
+}
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	st, err := b.c.Stats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, fixedStats{}.Stats(), st, "every field survives the round trip, durations included")
+
+	_, err = newClient(t, b.srv).Stats(context.Background())
+	requireCode(t, err, ims.EUNAUTHORIZED)
 }
 
 func TestOpenAPI(t *testing.T) {

@@ -43,11 +43,20 @@ func (c *Client) control(ctx context.Context, cl call) (ims.SchedulerStatus, err
 	if _, err := c.do(ctx, cl, &out); err != nil {
 		return ims.SchedulerStatus{}, err
 	}
-	st := out.SchedulerStatus
-	if out.Interval != "" {
-		d, err := time.ParseDuration(out.Interval)
+	st, err := out.decode()
+	if err != nil {
+		return ims.SchedulerStatus{}, decodeError(cl, err)
+	}
+	return st, nil
+}
+
+// decode turns the interval string back into a duration.
+func (cs controlStatus) decode() (ims.SchedulerStatus, error) {
+	st := cs.SchedulerStatus
+	if cs.Interval != "" {
+		d, err := time.ParseDuration(cs.Interval)
 		if err != nil {
-			return ims.SchedulerStatus{}, decodeError(cl, fmt.Errorf("interval %q: %w", out.Interval, err))
+			return ims.SchedulerStatus{}, fmt.Errorf("interval %q: %w", cs.Interval, err)
 		}
 		st.Interval = d
 	}

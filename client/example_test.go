@@ -35,6 +35,7 @@ type serverOptions struct {
 	cache  ims.SentCache
 	health []imshttp.HealthCheck // beside the database check
 	wrap   func(http.Handler) http.Handler
+	clock  ims.Clock // nil = time.Now
 }
 
 func startServer(o serverOptions) (*testServer, error) {
@@ -55,8 +56,9 @@ func startServer(o serverOptions) (*testServer, error) {
 	}
 	health := append([]imshttp.HealthCheck{{Name: "database", Required: true,
 		Check: func(ctx context.Context) (string, error) { return "sqlite", store.Ping(ctx) }}}, o.health...)
-	deps := imshttp.Deps{Messages: store, Audit: store, Scheduler: storeControl{store}, Cache: o.cache, Health: health}
-	srv, err := imshttp.NewServer(imshttp.Config{APIKey: apiKey, Version: "test"}, deps, slog.New(slog.DiscardHandler))
+	deps := imshttp.Deps{Messages: store, Audit: store, Scheduler: storeControl{store}, Cache: o.cache, Health: health,
+		Stats: fixedStats{}}
+	srv, err := imshttp.NewServer(imshttp.Config{APIKey: apiKey, Version: "test", Clock: o.clock}, deps, slog.New(slog.DiscardHandler))
 	if err != nil {
 		_ = s.Close()
 		return nil, err
@@ -288,4 +290,17 @@ func ExampleClient_Health() {
 	// Output:
 	// status: ok
 	// database: up
+}
+
+// fixedStats is a GET /api/stats source with known figures.
+type fixedStats struct{}
+
+func (fixedStats) Stats() ims.Stats {
+	return ims.Stats{
+		Counts:  map[ims.Status]int64{ims.StatusPending: 3, ims.StatusSent: 7},
+		Rates:   ims.DeliveryRates{Window: time.Minute, Delivered: 1.5},
+		Webhook: ims.WebhookHealth{Detail: "5 of 5 recent attempts succeeded", Attempts: 5},
+		Scheduler: ims.SchedulerStatus{Running: true, Interval: 2 * time.Minute, BatchSize: 2,
+			QueueMode: "db", Instance: "test"},
+	}
 }

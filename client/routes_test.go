@@ -30,6 +30,7 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 	b.finishAll(t, ims.StatusDead, ims.DeliveryResult{StatusCode: 400})
 	calls := []func() error{
 		func() error { _, err := b.c.Health(ctx); return err },
+		func() error { _, err := b.c.Stats(ctx); return err },
 		func() error {
 			_, err := b.c.CreateBatch(ctx, []client.NewMessage{{PhoneNumber: "+905551234567", Content: "x"}}, "")
 			return err

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -56,6 +57,13 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof there (e.g. 127.0.0.1:6060)
 	// for profiling; never on the API port.
 	PprofAddr string
+
+	// MetricsAddr, when set, serves /metrics there (e.g. 127.0.0.1:9100)
+	// instead of on the API port, so scrapes and API traffic are apart.
+	MetricsAddr string
+	// StatsRefresh is how often message counts (/metrics, /api/stats) are
+	// counted; readers only ever see the cached count.
+	StatsRefresh time.Duration
 }
 
 // UsesPostgres reports whether DATABASE_URL names a PostgreSQL database.
@@ -130,6 +138,9 @@ func Load(lookup Lookup) (Config, error) {
 		LogLevel:  r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat: r.oneOf("LOG_FORMAT", "text", "text", "json"),
 		PprofAddr: r.str("PPROF_ADDR", ""),
+
+		MetricsAddr:  r.str("METRICS_ADDR", ""),
+		StatsRefresh: r.duration("STATS_REFRESH", 5*time.Second, 100*time.Millisecond),
 	}
 	c.APIKey = r.str("API_KEY", "")
 	if r.err != nil {
@@ -169,6 +180,15 @@ func (c Config) validate() error {
 	if c.RabbitMQEnabled {
 		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
 			return errors.New("RABBITMQ_URL must be an amqp:// or amqps:// URL")
+		}
+	}
+	if c.MetricsAddr != "" {
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil || port == "" {
+			return errors.New("METRICS_ADDR must be host:port or :port, such as 127.0.0.1:9100 or :9100")
+		}
+		if c.ServerPort != 0 && port == strconv.Itoa(c.ServerPort) {
+			return errors.New("METRICS_ADDR must use another port than SERVER_PORT: it takes /metrics off the API port")
 		}
 	}
 	if c.RedisURL != "" {

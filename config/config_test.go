@@ -39,6 +39,8 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "db", c.QueueMode())
 	require.False(t, c.UsesPostgres())
 	require.Greater(t, c.Lease(), c.WebhookTimeout)
+	require.Empty(t, c.MetricsAddr, "/metrics is on the API port unless METRICS_ADDR is set")
+	require.Equal(t, 5*time.Second, c.StatsRefresh)
 }
 
 func TestLoadOverrides(t *testing.T) {
@@ -46,6 +48,7 @@ func TestLoadOverrides(t *testing.T) {
 	c, err := Load(lookupFrom(minimal(map[string]string{
 		"API_KEY": "other-api", "SCHEDULER_INTERVAL": "0", "SCHEDULER_BATCH_SIZE": "500",
 		"RABBITMQ_ENABLED": "true", "DATABASE_URL": "postgres://u@h/db", "LOG_LEVEL": "DEBUG",
+		"METRICS_ADDR": "127.0.0.1:9100", "STATS_REFRESH": "30s",
 	})))
 	require.NoError(t, err)
 	require.Equal(t, "other-api", c.APIKey)
@@ -54,6 +57,8 @@ func TestLoadOverrides(t *testing.T) {
 	require.Equal(t, "rabbitmq", c.QueueMode())
 	require.True(t, c.UsesPostgres())
 	require.Equal(t, "debug", c.LogLevel)
+	require.Equal(t, "127.0.0.1:9100", c.MetricsAddr)
+	require.Equal(t, 30*time.Second, c.StatsRefresh)
 }
 
 func TestLoadRejectsBadSettings(t *testing.T) {
@@ -78,6 +83,9 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"bad log level", minimal(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL must be one of debug, info, warn, error"},
 		{"mysql url", minimal(map[string]string{"DATABASE_URL": "mysql://x"}), "DATABASE_URL must be a postgres://"},
 		{"max below base", minimal(map[string]string{"WEBHOOK_RETRY_BASE_DELAY": "1m", "WEBHOOK_RETRY_MAX_DELAY": "1s"}), "WEBHOOK_RETRY_MAX_DELAY must be at least"},
+		{"metrics addr without port", minimal(map[string]string{"METRICS_ADDR": "127.0.0.1"}), "METRICS_ADDR must be host:port"},
+		{"metrics addr on the api port", minimal(map[string]string{"METRICS_ADDR": ":8080"}), "METRICS_ADDR must use another port than SERVER_PORT"},
+		{"stats refresh too short", minimal(map[string]string{"STATS_REFRESH": "1ms"}), "STATS_REFRESH must be a Go duration"},
 		{"bad redis url", minimal(map[string]string{"REDIS_URL": "localhost:6379"}), "REDIS_URL must be a redis://"},
 	}
 	for _, tt := range tests {

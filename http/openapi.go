@@ -164,6 +164,10 @@ func openAPIPaths(metrics bool) obj {
 			paramRef("Limit"),
 			obj{"name": "cursor", "in": "query", "description": "next_cursor of the previous page", "schema": obj{"type": "string"}},
 		)},
+		"/api/stats": obj{"get": operation("operations", "Message counts, delivery rates, webhook and scheduler state for the console (cached: no query per request)", true, obj{
+			"200": jsonResponse("The overview", ref("Stats")),
+			"503": jsonResponse("Stats are not wired on this server", ref("Error")),
+		})},
 	}
 	if metrics {
 		paths["/metrics"] = obj{"get": operation("operations", "Prometheus metrics", false, obj{

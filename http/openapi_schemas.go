@@ -121,10 +121,32 @@ func openAPISchemas() obj {
 			"components": obj{"type": "object", "additionalProperties": ref("Component")},
 		}),
 		"Component": object([]string{"status", "required"}, obj{
-			"status":   obj{"type": "string", "enum": []string{componentUp, componentDown}},
+			"status": obj{"type": "string", "enum": []string{componentUp, componentDegraded, componentDown},
+				"description": "degraded: working, but not well (the service is then degraded, 200, even for a required component)"},
 			"required": boolean("A required component being down makes the service down (503)"),
-			"detail":   str(""),
-			"error":    str(""),
+			"detail":   str("What the check found; for webhook, the recent attempts and the last error (e.g. HTTP 401)"),
+			"error":    str("Why a down component is down"),
+		}),
+		"Stats": object([]string{"counts", "refreshed_at", "rates", "webhook", "scheduler"}, obj{
+			"counts": obj{"type": "object", "description": "Messages per status, fleet-wide, as of refreshed_at (every status present)",
+				"additionalProperties": obj{"type": "integer"}, "example": obj{"pending": 3, "sending": 0, "sent": 120, "dead": 2, "canceled": 1}},
+			"refreshed_at": obj{"type": "string", "format": "date-time", "nullable": true,
+				"description": "When counts were counted (every STATS_REFRESH); null before the first count"},
+			"count_error": str("Set when the latest count failed (counts are then the previous ones) or none finished yet"),
+			"rates": object([]string{"window", "delivered_per_second", "retried_per_second", "dead_per_second"}, obj{
+				"window":               obj{"type": "string", "description": "The span averaged over, as a Go duration", "example": "1m0s"},
+				"delivered_per_second": obj{"type": "number", "description": "This instance's deliveries"},
+				"retried_per_second":   obj{"type": "number", "description": "This instance's attempts that will be retried"},
+				"dead_per_second":      obj{"type": "number", "description": "This instance's attempts that dead-lettered their message"},
+			}),
+			"webhook": object([]string{"degraded", "detail", "recent_attempts", "recent_failures"}, obj{
+				"degraded":        boolean("Most of this instance's recent attempts failed"),
+				"detail":          str("One sentence naming the last error"),
+				"last_error":      obj{"type": "string", "description": "Reason of the latest failed attempt", "example": "HTTP 401"},
+				"recent_attempts": integer("Attempts in the window (the latest 20, at most 5 minutes old)"),
+				"recent_failures": integer("Failed attempts in the window"),
+			}),
+			"scheduler": ref("SchedulerStatus"),
 		}),
 	}
 }

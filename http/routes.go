@@ -35,6 +35,8 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/audit", true, s.handleListAudit},
 
+		{"GET", "/api/stats", true, s.handleStats},
+
 		{"GET", "/{$}", false, s.handleRoot},
 	}
 	if s.deps.Metrics != nil {

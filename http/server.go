@@ -29,6 +29,9 @@ type Config struct {
 	MaxBatchSize int
 	// Version is reported by /api/health and the OpenAPI document.
 	Version string
+	// Clock tells the time, e.g. the age of a cached health answer; nil is
+	// time.Now. Tests inject their own instead of sleeping.
+	Clock ims.Clock
 }
 
 // withDefaults fills the zero values and rejects what cannot work.
@@ -48,6 +51,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
 	return c, nil
 }
 
@@ -57,9 +63,11 @@ type HealthCheck struct {
 	// Required checks make the service "down" (503) when they fail; optional
 	// ones only make it "degraded" (200).
 	Required bool
-	// Check returns a short detail on success. Its error is shown to the
-	// (unauthenticated) caller only if it is an *ims.Error; any other error
-	// text is logged and shown as "check failed".
+	// Check returns a short detail on success, or Degraded(detail) when the
+	// component works but not well. Any other error means down; it is shown
+	// to the (unauthenticated) caller only if it is an *ims.Error; any other
+	// error text is logged and shown as "check failed". Checks run at most
+	// about once a second, however many requests arrive.
 	Check func(ctx context.Context) (detail string, err error)
 }
 
@@ -71,6 +79,7 @@ type Deps struct {
 	Cache     ims.SentCache // nil when Redis is not configured
 	Health    []HealthCheck
 	Metrics   http.Handler // nil = no /metrics route
+	Stats     StatsSource  // nil = GET /api/stats answers 503
 	Dashboard http.Handler // nil = "/" redirects to /api/docs
 }
 
@@ -85,6 +94,7 @@ type Server struct {
 	handler http.Handler
 	// healthTimeout is defaultHealthCheckTimeout; tests shorten it.
 	healthTimeout time.Duration
+	health        healthCache
 }
 
 // NewServer checks cfg and deps and builds the routes.
@@ -104,7 +114,8 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: deps, logger: logger, healthTimeout: defaultHealthCheckTimeout}
+	s := &Server{cfg: cfg, deps: deps, logger: logger, healthTimeout: defaultHealthCheckTimeout,
+		health: healthCache{now: cfg.Clock}}
 	s.openapi, err = openAPIDocument(cfg.Version, deps.Metrics != nil)
 	if err != nil {
 		return nil, err

@@ -1,11 +1,11 @@
 // Package metrics exposes IMS's Prometheus metrics: delivery counters and
 // latencies fed by the scheduler (it implements scheduler.Observer), and
-// message counts by status read from the store when scraped.
+// message counts by status read from a cache (stats.Counts) when scraped: a
+// scrape never queries the database, so /metrics, which needs no key, is no
+// lever on it.
 package metrics
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/stats"
 )
 
 // Metrics owns a registry of its own (no global state) and the collectors.
@@ -28,14 +29,20 @@ type Metrics struct {
 	stale      prometheus.Counter
 }
 
-// StatusSource reports what the gauges show at scrape time.
+// StatusSource reports what the gauges show at scrape time. Both must answer
+// from memory: they run on every scrape.
 type StatusSource struct {
-	Counts    func(ctx context.Context) (map[ims.Status]int64, error)
+	// Counts returns the cached message counts (stats.Counts.Snapshot).
+	Counts    func() stats.CountsSnapshot
 	Scheduler func() ims.SchedulerStatus
 }
 
+// maxScrapesInFlight bounds concurrent scrapes: each gathers every metric, so
+// a flood beyond it is answered 503 at once instead of piling up.
+const maxScrapesInFlight = 8
+
 // New registers every IMS metric plus the Go and process collectors.
-func New(src StatusSource, logger *slog.Logger) *Metrics {
+func New(src StatusSource) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		claimed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -61,22 +68,23 @@ func New(src StatusSource, logger *slog.Logger) *Metrics {
 	}
 	m.registry.MustRegister(m.claimed, m.deliveries, m.webhook, m.recorded, m.recordErrs, m.stale,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&stateCollector{src: src, log: logger})
+		&stateCollector{src: src})
 	return m
 }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapesInFlight})
 }
 
 // Claimed implements scheduler.Observer.
 func (m *Metrics) Claimed(n int) { m.claimed.Add(float64(n)) }
 
 // Delivered implements scheduler.Observer.
-func (m *Metrics) Delivered(r ims.DeliveryResult, d ims.Decision) {
+func (m *Metrics) Delivered(out ims.Outcome) {
+	r := out.Result
 	outcome := "retry"
-	switch d.Status {
+	switch out.Decision.Status {
 	case ims.StatusSent:
 		outcome = "sent"
 	case ims.StatusDead:
@@ -107,37 +115,36 @@ func answerClass(r ims.DeliveryResult) string {
 	return strconv.Itoa(r.StatusCode/100) + "xx"
 }
 
-// stateCollector reads message counts and scheduler state at scrape time, so
-// the figures are fleet-wide truths from the database, not local counters.
+// stateCollector reads the cached message counts (fleet-wide, from the
+// database, a few seconds old at most) and the scheduler state at scrape time.
 type stateCollector struct {
 	src StatusSource
-	log *slog.Logger
 }
 
 var (
-	messagesDesc = prometheus.NewDesc("ims_messages", "Messages in the database by status.", []string{"status"}, nil)
-	runningDesc  = prometheus.NewDesc("ims_scheduler_running", "1 when the fleet's scheduler is started.", nil, nil)
-	leaderDesc   = prometheus.NewDesc("ims_scheduler_leader", "1 when this instance paces the fleet.", nil, nil)
+	messagesDesc  = prometheus.NewDesc("ims_messages", "Messages in the database by status, as of ims_messages_counted_at_seconds.", []string{"status"}, nil)
+	countedAtDesc = prometheus.NewDesc("ims_messages_counted_at_seconds", "When ims_messages was counted (Unix time); the count is refreshed every STATS_REFRESH.", nil, nil)
+	runningDesc   = prometheus.NewDesc("ims_scheduler_running", "1 when the fleet's scheduler is started.", nil, nil)
+	leaderDesc    = prometheus.NewDesc("ims_scheduler_leader", "1 when this instance paces the fleet.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- messagesDesc
+	ch <- countedAtDesc
 	ch <- runningDesc
 	ch <- leaderDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.Counts != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		counts, err := c.src.Counts(ctx)
-		cancel()
-		if err != nil {
-			c.log.Warn("metrics: count messages", "err", err)
-		}
-		for _, s := range ims.Statuses {
-			if err == nil {
-				ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+		// Before the first count there is nothing to report (rather than
+		// zeros); after a failed one the last good count stands, and
+		// ims_messages_counted_at_seconds shows how old it is.
+		if snap := c.src.Counts(); snap.Counts != nil {
+			for _, s := range ims.Statuses {
+				ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.GaugeValue, float64(snap.Counts[s]), string(s))
 			}
+			ch <- prometheus.MustNewConstMetric(countedAtDesc, prometheus.GaugeValue, float64(snap.RefreshedAt.UnixMilli())/1000)
 		}
 	}
 	if c.src.Scheduler != nil {

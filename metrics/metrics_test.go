@@ -1,9 +1,7 @@
 package metrics
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -11,21 +9,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/stats"
 )
 
 func TestMetricsExposition(t *testing.T) {
 	t.Parallel()
+	countedAt := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 	m := New(StatusSource{
-		Counts: func(context.Context) (map[ims.Status]int64, error) {
-			return map[ims.Status]int64{ims.StatusPending: 7, ims.StatusSent: 3}, nil
+		Counts: func() stats.CountsSnapshot {
+			return stats.CountsSnapshot{Counts: map[ims.Status]int64{ims.StatusPending: 7, ims.StatusSent: 3}, RefreshedAt: countedAt}
 		},
 		Scheduler: func() ims.SchedulerStatus { return ims.SchedulerStatus{Running: true, IsLeader: true} },
-	}, slog.New(slog.DiscardHandler))
+	})
 
 	m.Claimed(4)
-	m.Delivered(ims.DeliveryResult{StatusCode: 202, Latency: 3 * time.Millisecond}, ims.Decision{Status: ims.StatusSent})
-	m.Delivered(ims.DeliveryResult{StatusCode: 500}, ims.Decision{Status: ims.StatusPending})
-	m.Delivered(ims.DeliveryResult{Err: "timeout"}, ims.Decision{Status: ims.StatusDead})
+	m.Delivered(ims.Outcome{Result: ims.DeliveryResult{StatusCode: 202, Latency: 3 * time.Millisecond}, Decision: ims.Decision{Status: ims.StatusSent}})
+	m.Delivered(ims.Outcome{Result: ims.DeliveryResult{StatusCode: 500}, Decision: ims.Decision{Status: ims.StatusPending}})
+	m.Delivered(ims.Outcome{Result: ims.DeliveryResult{Err: "timeout"}, Decision: ims.Decision{Status: ims.StatusDead}})
 	m.Recorded(3, time.Millisecond, nil)
 	m.StaleClaim()
 
@@ -42,10 +42,23 @@ func TestMetricsExposition(t *testing.T) {
 		`ims_webhook_request_duration_seconds_count{class="error"} 1`,
 		`ims_messages{status="pending"} 7`,
 		`ims_messages{status="dead"} 0`,
+		"ims_messages_counted_at_seconds 1.767366245e+09",
 		"ims_scheduler_running 1",
 		"ims_stale_claims_total 1",
 		"go_goroutines",
 	} {
 		require.Contains(t, string(body), want)
 	}
+}
+
+// TestMetricsBeforeFirstCount: with nothing counted yet the gauges are left
+// out, rather than claiming the database is empty.
+func TestMetricsBeforeFirstCount(t *testing.T) {
+	t.Parallel()
+	m := New(StatusSource{Counts: func() stats.CountsSnapshot { return stats.CountsSnapshot{Err: stats.ErrNotCounted} }})
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	require.NotContains(t, rec.Body.String(), "ims_messages{")
+	require.NotContains(t, rec.Body.String(), "ims_messages_counted_at_seconds ")
 }

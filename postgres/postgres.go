@@ -46,6 +46,10 @@ var (
 // Open connects to the database at url (a postgres:// URL or key=value DSN;
 // search_path, pool_max_conns and friends are honoured) and starts the
 // LISTEN loop. It does not migrate: call Migrate.
+//
+// The pool is bounded: pool_max_conns, or pgx's default of max(4, CPUs);
+// past it, queries wait for a free connection. The LISTEN loop holds one
+// more connection of its own.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

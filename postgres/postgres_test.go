@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,4 +43,50 @@ func TestStore(t *testing.T) {
 
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(tb testing.TB, now ims.Clock) ims.Store { return open(tb, now) })
+}
+
+// TestPoolIsBounded: the pool never opens more than MaxConns connections —
+// pgx's default, max(4, CPUs), or pool_max_conns from DATABASE_URL — so a
+// burst of requests queues for a connection instead of exhausting the
+// server's max_connections.
+func TestPoolIsBounded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		query string
+		want  int32
+	}{
+		{"pgx default", "", int32(max(4, runtime.NumCPU()))},
+		{"pool_max_conns in the url", "pool_max_conns=3", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url := testenv.PostgresURL(t)
+			if tt.query != "" {
+				sep := "?"
+				if strings.Contains(url, "?") {
+					sep = "&"
+				}
+				url += sep + tt.query
+			}
+			s := openURL(t, url, nil)
+			require.Equal(t, tt.want, s.Pool().Config().MaxConns)
+
+			var wg sync.WaitGroup
+			errs := make(chan error, 100)
+			for range 100 {
+				wg.Go(func() {
+					_, err := s.CountByStatus(t.Context())
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+			require.LessOrEqual(t, s.Pool().Stat().TotalConns(), tt.want)
+		})
+	}
 }

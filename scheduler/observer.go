@@ -6,18 +6,49 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// Observer receives the engine's events, for metrics. Calls must be cheap
-// and must not block: they run on the delivery path.
+// Observer receives the engine's events, for metrics, health and logs.
+// Calls must be cheap and must not block: they run on the delivery path.
 type Observer interface {
 	Claimed(n int)
-	Delivered(r ims.DeliveryResult, d ims.Decision)
+	// Delivered receives every decided webhook attempt (the message, the
+	// result and the decision), before it is stored.
+	Delivered(out ims.Outcome)
 	Recorded(n int, took time.Duration, err error)
 	StaleClaim()
 }
 
+// Observers fans every event out to each of obs, in order.
+func Observers(obs ...Observer) Observer { return multiObserver(obs) }
+
+type multiObserver []Observer
+
+func (m multiObserver) Claimed(n int) {
+	for _, o := range m {
+		o.Claimed(n)
+	}
+}
+
+func (m multiObserver) Delivered(out ims.Outcome) {
+	for _, o := range m {
+		o.Delivered(out)
+	}
+}
+
+func (m multiObserver) Recorded(n int, took time.Duration, err error) {
+	for _, o := range m {
+		o.Recorded(n, took, err)
+	}
+}
+
+func (m multiObserver) StaleClaim() {
+	for _, o := range m {
+		o.StaleClaim()
+	}
+}
+
 type nopObserver struct{}
 
-func (nopObserver) Claimed(int)                                {}
-func (nopObserver) Delivered(ims.DeliveryResult, ims.Decision) {}
-func (nopObserver) Recorded(int, time.Duration, error)         {}
-func (nopObserver) StaleClaim()                                {}
+func (nopObserver) Claimed(int)                        {}
+func (nopObserver) Delivered(ims.Outcome)              {}
+func (nopObserver) Recorded(int, time.Duration, error) {}
+func (nopObserver) StaleClaim()                        {}

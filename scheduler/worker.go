@@ -32,11 +32,12 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	}
 	now := s.now()
 	d := s.cfg.Retry.Decide(m.Attempts, res, now, s.jitter())
-	s.obs.Delivered(res, d)
+	out := ims.Outcome{Claim: m.Claim(), Result: res, Decision: d, At: now}
+	s.obs.Delivered(out)
 	if d.Status != ims.StatusSent {
 		s.log.Debug("delivery failed", "message_id", m.ID, "attempt", m.Attempts, "outcome", d.Status, "reason", d.Reason)
 	}
-	return ims.Outcome{Claim: m.Claim(), Result: res, Decision: d, At: now}, true
+	return out, true
 }
 
 // consume runs this instance's queue consumer (RabbitMQ mode).

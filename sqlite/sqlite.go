@@ -22,6 +22,14 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// MaxReadConns bounds the read pool. Each SQLite connection carries its own
+// page cache and statement memory, so an unbounded pool let a burst of
+// concurrent reads (hundreds of scrapes) open hundreds of connections and
+// hundreds of megabytes; reads beyond the bound wait for a free connection.
+// SQLite reads run on this process's CPUs, so more connections than a few
+// per core gain nothing.
+const MaxReadConns = 8
+
 // busyTimeout bounds how long a reader waits on a checkpoint or another
 // process. Writers of this process never wait on each other in SQLite: they
 // queue for the single write connection instead.
@@ -74,7 +82,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	read, err := openDB(ctx, "file:"+path, 0)
+	read, err := openDB(ctx, "file:"+path, MaxReadConns)
 	if err != nil {
 		return nil, errors.Join(err, write.Close())
 	}
@@ -82,7 +90,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// openDB opens one pool; maxConns 1 makes it the serialized writer.
+// openDB opens one pool of at most maxConns connections; 1 makes it the
+// serialized writer.
 func openDB(ctx context.Context, base string, maxConns int) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
@@ -98,12 +107,12 @@ func openDB(ctx context.Context, base string, maxConns int) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", base, err)
 	}
-	if maxConns > 0 {
-		db.SetMaxOpenConns(maxConns)
-		// Keep the one connection: for ":memory:" closing it loses the data.
-		db.SetConnMaxIdleTime(0)
-		db.SetConnMaxLifetime(0)
-	}
+	db.SetMaxOpenConns(maxConns)
+	// Keep the connections (at most maxConns): reopening one reapplies the
+	// pragmas, and for ":memory:" closing the one connection loses the data.
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
 	if err := db.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite %s: %w", base, err), db.Close())
 	}

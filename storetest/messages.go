@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -363,4 +365,41 @@ func testCountByStatus(t *testing.T, open Opener) {
 	counts, err = f.s.CountByStatus(f.ctx)
 	require.NoError(t, err)
 	require.Equal(t, want, counts)
+}
+
+// testConcurrentReads: the read pools are bounded (sqlite.MaxReadConns, the
+// pgx pool's MaxConns), so a burst of reads far beyond the bound must queue
+// and answer right — never fail for want of a connection — and a write
+// still goes through while it lasts.
+func testConcurrentReads(t *testing.T, open Opener) {
+	f := setup(t, open)
+	m := f.create(t, f.newMsg())
+	const readers = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*readers+1)
+	for range readers {
+		wg.Go(func() {
+			counts, err := f.s.CountByStatus(f.ctx)
+			if err == nil && counts[ims.StatusPending] < 1 {
+				err = fmt.Errorf("counted %d pending, want at least 1", counts[ims.StatusPending])
+			}
+			errs <- err
+		})
+		wg.Go(func() {
+			got, err := f.s.GetMessage(f.ctx, m.ID)
+			if err == nil && got.ID != m.ID {
+				err = fmt.Errorf("got message %s, want %s", got.ID, m.ID)
+			}
+			errs <- err
+		})
+	}
+	wg.Go(func() {
+		_, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{f.newMsg()}, actor)
+		errs <- err
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }

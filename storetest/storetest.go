@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"ReleaseClaims", testReleaseClaims},
 		{"Replay", testReplay},
 		{"CountByStatus", testCountByStatus},
+		{"ConcurrentReads", testConcurrentReads},
 		{"Audit", testAudit},
 		{"AuditLimit", testAuditLimit},
 		{"SchedulerState", testSchedulerState},

@@ -200,6 +200,8 @@ func baseConfig(t testing.TB, webhookURL string) config.Config {
 		RabbitMQHandoverLease: 10 * time.Second,
 		RedisCacheTTL:         time.Hour,
 
+		StatsRefresh: 100 * time.Millisecond,
+
 		LogLevel:  "info",
 		LogFormat: "text",
 	}
@@ -916,6 +918,8 @@ func configEnv(cfg config.Config) []string {
 		"REDIS_CACHE_TTL":          cfg.RedisCacheTTL.String(),
 		"LOG_LEVEL":                cfg.LogLevel,
 		"LOG_FORMAT":               cfg.LogFormat,
+		"METRICS_ADDR":             cfg.MetricsAddr,
+		"STATS_REFRESH":            cfg.StatsRefresh.String(),
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {
@@ -1099,6 +1103,7 @@ func TestConfigEnvRoundTrip(t *testing.T) {
 	want.WebhookSigningKey = "signing-secret"
 	want.RabbitMQEnabled, want.RabbitMQURL, want.RabbitMQPrefix = true, "amqp://guest:guest@127.0.0.1:5672/", "ims-e2e"
 	want.RedisURL = "redis://127.0.0.1:6379/0"
+	want.MetricsAddr = "127.0.0.1:9100"
 
 	env := map[string]string{}
 	for _, kv := range configEnv(want) {

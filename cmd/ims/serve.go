@@ -26,6 +26,7 @@ import (
 	"github.com/insiderone/ims/redis"
 	"github.com/insiderone/ims/scheduler"
 	"github.com/insiderone/ims/sqlite"
+	"github.com/insiderone/ims/stats"
 	"github.com/insiderone/ims/webhook"
 )
 
@@ -83,6 +84,9 @@ type Main struct {
 	// PortHint ends Run's error when the port is taken: what to change.
 	// NewMain sets the one of `ims serve`; the demo sets its own.
 	PortHint string
+	// MetricsAddr is where /metrics is served when METRICS_ADDR is set
+	// (empty otherwise: /metrics is then on Addr), set by Run.
+	MetricsAddr string
 
 	store    ims.Store
 	queue    *rabbitmq.Queue
@@ -95,10 +99,17 @@ type Main struct {
 	server   *nethttp.Server
 	listener net.Listener
 
+	// What /metrics, /api/stats and /api/health read instead of the
+	// database, and the server of METRICS_ADDR.
+	counts     *stats.Counts
+	outcomes   *stats.Outcomes
+	failures   *stats.FailureLog
+	metricsSrv *nethttp.Server
+
 	// The background goroutines, each set only once it is started, so that
 	// Close after a failure at any step of Run waits only for what runs.
-	schedTask, creatorTask, cacheTask *task
-	serving                           bool // Run got to the end: the system.started event is written
+	schedTask, creatorTask, cacheTask, countsTask, failuresTask *task
+	serving                                                     bool // Run got to the end: the system.started event is written
 
 	closeOnce sync.Once
 	closeErr  error
@@ -152,10 +163,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
+	// Scrapes, probes and consoles read caches; only these count or log.
+	m.counts = stats.NewCounts(m.store, stats.CountsConfig{Refresh: cfg.StatsRefresh, Logger: m.Logger})
+	m.outcomes = stats.NewOutcomes(stats.OutcomesConfig{})
+	m.failures = stats.NewFailureLog(stats.FailureLogConfig{Logger: m.Logger})
 	m.metrics = metrics.New(metrics.StatusSource{
-		Counts:    m.store.CountByStatus,
+		Counts:    m.counts.Snapshot,
 		Scheduler: func() ims.SchedulerStatus { return m.sched.LocalStatus() },
-	}, m.Logger)
+	})
 	if m.sched, err = m.newScheduler(cacheWriter); err != nil {
 		return err
 	}
@@ -165,11 +180,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.sched.Load(ctx); err != nil {
 		return err
 	}
+	if m.metricsSrv, m.MetricsAddr, err = startMetrics(cfg.MetricsAddr, m.metrics.Handler(), m.Logger); err != nil {
+		return err
+	}
 	if err := m.newServer(); err != nil {
 		return err
 	}
 
 	m.creatorTask = startTask(ctx, "the create coalescer", m.creator.Run)
+	m.countsTask = startTask(ctx, "the message counter", m.counts.Run)
+	m.failuresTask = startTask(ctx, "the failure log", m.failures.Run)
 	if cacheWriter != nil {
 		m.cacheTask = startTask(ctx, "the sent-cache writer", func(ctx context.Context) { _ = cacheWriter.Run(ctx) })
 	}
@@ -273,7 +293,8 @@ func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {
 
 func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, error) {
 	cfg := m.Config
-	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger, Observer: m.metrics}
+	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger,
+		Observer: scheduler.Observers(m.metrics, stats.Observer{Outcomes: m.outcomes, Failures: m.failures})}
 	if m.queue != nil {
 		deps.Queue = m.queue
 	}
@@ -315,7 +336,11 @@ func (m *Main) newServer() error {
 	m.creator = coalesce.New(m.store, 256)
 	deps := imshttp.Deps{
 		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
-		Metrics: m.metrics.Handler(), Dashboard: dashboard.Handler(),
+		Dashboard: dashboard.Handler(),
+		Stats:     stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
+	}
+	if m.Config.MetricsAddr == "" {
+		deps.Metrics = m.metrics.Handler()
 	}
 	if m.cache != nil {
 		deps.Cache = m.cache
@@ -362,6 +387,16 @@ func (m *Main) healthChecks() []imshttp.HealthCheck {
 			},
 		})
 	}
+	checks = append(checks, imshttp.HealthCheck{
+		Name: "webhook", Required: false,
+		Check: func(context.Context) (string, error) {
+			h := m.outcomes.Webhook()
+			if h.Degraded {
+				return "", imshttp.Degraded(h.Detail)
+			}
+			return h.Detail, nil
+		},
+	})
 	checks = append(checks, imshttp.HealthCheck{
 		Name: "scheduler", Required: false,
 		Check: func(context.Context) (string, error) {
@@ -428,9 +463,14 @@ func (m *Main) shutdown(ctx context.Context) error {
 	if m.pprof != nil {
 		errs = append(errs, m.pprof.Close())
 	}
+	if m.metricsSrv != nil {
+		errs = append(errs, m.metricsSrv.Close())
+	}
 	// The coalescer writes the creates the API accepted; the cache writer
 	// stops after the scheduler, so the last deliveries are still cached.
-	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx))
+	// The failure log flushes after the last deliveries were judged.
+	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx),
+		m.failuresTask.stop(ctx), m.countsTask.stop(ctx))
 	if m.serving {
 		m.audit(ctx, ims.EventSystemStopped, "graceful shutdown")
 	}

@@ -1,0 +1,6 @@
+package sqlite
+
+import "database/sql"
+
+// Pools exposes the read and write pools to the external tests.
+func Pools(s *Store) (read, write *sql.DB) { return s.read, s.write }

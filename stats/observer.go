@@ -1,0 +1,65 @@
+package stats
+
+import (
+	"errors"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// Observer feeds an Outcomes tracker and a FailureLog from the scheduler's
+// events; it implements scheduler.Observer. Either may be nil.
+type Observer struct {
+	Outcomes *Outcomes
+	Failures *FailureLog
+}
+
+// Delivered records a decided delivery.
+func (o Observer) Delivered(out ims.Outcome) {
+	if o.Outcomes != nil {
+		o.Outcomes.Observe(out)
+	}
+	if o.Failures != nil {
+		o.Failures.Observe(out)
+	}
+}
+
+// Claimed, Recorded and StaleClaim are of no interest here.
+func (Observer) Claimed(int)                        {}
+func (Observer) Recorded(int, time.Duration, error) {}
+func (Observer) StaleClaim()                        {}
+
+// Overview assembles ims.Stats from the caches; it implements the source of
+// GET /api/stats. Scheduler must answer from memory
+// (scheduler.Scheduler.LocalStatus does).
+type Overview struct {
+	Counts    *Counts
+	Outcomes  *Outcomes
+	Scheduler func() ims.SchedulerStatus
+}
+
+// Stats returns the overview; it never queries the database.
+func (o Overview) Stats() ims.Stats {
+	snap := o.Counts.Snapshot()
+	st := ims.Stats{
+		Counts:    snap.Counts,
+		Rates:     o.Outcomes.Rates(),
+		Webhook:   o.Outcomes.Webhook(),
+		Scheduler: o.Scheduler(),
+	}
+	if st.Counts == nil {
+		st.Counts = map[ims.Status]int64{}
+	}
+	if !snap.RefreshedAt.IsZero() {
+		at := snap.RefreshedAt.UTC()
+		st.RefreshedAt = &at
+	}
+	// The cause may name hosts and internals: it is in the log, not here.
+	switch {
+	case errors.Is(snap.Err, ErrNotCounted):
+		st.CountError = ErrNotCounted.Error()
+	case snap.Err != nil:
+		st.CountError = "the latest count failed (see the server log); counts are as of refreshed_at"
+	}
+	return st
+}

@@ -170,3 +170,29 @@ func TestPages(t *testing.T) {
 	require.Equal(t, "3", ims.NewAuditPage([]ims.AuditEvent{{ID: 4}, {ID: 3}}, 2).NextCursor)
 	require.NotNil(t, ims.NewAuditPage(nil, 2).Events)
 }
+
+func TestSchedulerStateSupersedes(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name    string
+		st      ims.SchedulerState
+		applied ims.SchedulerState
+		want    bool
+	}{
+		{"first stored state over nothing", ims.SchedulerState{Running: true, Version: 1}, ims.SchedulerState{}, true},
+		{"newer version", ims.SchedulerState{Running: false, Version: 3}, ims.SchedulerState{Running: true, Version: 2}, true},
+		{"stale read of an older version", ims.SchedulerState{Running: true, Version: 2}, ims.SchedulerState{Running: false, Version: 3}, false},
+		{"same version again", ims.SchedulerState{Running: true, Version: 3}, ims.SchedulerState{Running: true, Version: 3}, false},
+		{"nothing stored never replaces a state", ims.SchedulerState{}, ims.SchedulerState{Running: false, Version: 1}, false},
+		{"a later clock does not make an older version newer",
+			ims.SchedulerState{Running: true, Version: 1, UpdatedAt: at.Add(time.Hour)},
+			ims.SchedulerState{Running: false, Version: 2, UpdatedAt: at}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, tc.st.Supersedes(tc.applied))
+		})
+	}
+}

@@ -60,7 +60,9 @@ type DeliveryStore interface {
 	// ClaimDue atomically moves up to p.Limit due messages (pending with
 	// next_attempt_at ≤ now, or sending with an expired lease), oldest due
 	// first, to sending, increments their Attempts and sets their lease. Two
-	// concurrent callers never get the same message.
+	// concurrent callers never get the same message. It claims nothing
+	// unless the stored scheduler state is running, judged in the same
+	// statement or transaction: no claim commits after a stop has committed.
 	ClaimDue(ctx context.Context, p ClaimParams) ([]Message, error)
 	// RenewClaims renews the lease of each claim that is still current (the
 	// message is sending with that attempt number) and returns those messages;
@@ -88,6 +90,18 @@ type SchedulerState struct {
 	Running   bool      `json:"running"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by"`
+	// Version goes up by one with every stored change, so states can be
+	// ordered whatever the clocks of the instances that wrote them say.
+	// 0 means nothing is stored.
+	Version int64 `json:"version"`
+}
+
+// Supersedes reports whether st may replace applied, the state an instance
+// acts on: only a newer version may. A read that started before a change
+// committed can return after that change was applied; without this rule it
+// would undo the change (a stop undone by a stale running=true).
+func (st SchedulerState) Supersedes(applied SchedulerState) bool {
+	return st.Version > applied.Version
 }
 
 // Leadership is who paces the fleet.
@@ -98,11 +112,12 @@ type Leadership struct {
 
 // ControlStore keeps the scheduler state and the leader lease.
 type ControlStore interface {
-	// InitSchedulerState stores running as the state if none is stored yet,
-	// and returns the stored state either way.
+	// InitSchedulerState stores running as the state (version 1) if none is
+	// stored yet, and returns the stored state either way.
 	InitSchedulerState(ctx context.Context, running bool, actor string) (SchedulerState, error)
 	SchedulerState(ctx context.Context) (SchedulerState, error)
-	// SetSchedulerRunning stores the state and its audit event.
+	// SetSchedulerRunning stores the state and its audit event, with the
+	// version one above the stored one (1 when none is stored).
 	SetSchedulerRunning(ctx context.Context, running bool, actor string) (SchedulerState, error)
 	// AcquireLeadership takes or renews the leader lease for instance if it
 	// is free, expired or already held by instance, and returns the current

@@ -54,6 +54,9 @@ func setup(t *testing.T, opts ...option) *bundle {
 	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 	store.Now = func() time.Time { return now }
 	require.NoError(t, store.Migrate(ctx))
+	// Running, so finish can claim (claims wait for a running scheduler state).
+	_, err = store.InitSchedulerState(ctx, true, "test")
+	require.NoError(t, err)
 
 	sched := &fakeScheduler{status: ims.SchedulerStatus{Interval: 2 * time.Minute, BatchSize: 2, QueueMode: "db", Instance: "test-1"}}
 	so := setupOptions{

@@ -22,13 +22,15 @@ func TestConcurrentClaimsAcrossInstances(t *testing.T) {
 	url := testenv.PostgresURL(t)
 	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
 	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
+	_, err := stores[0].InitSchedulerState(t.Context(), true, "test")
+	require.NoError(t, err)
 
 	const total = 600
 	nms := make([]ims.NewMessage, total)
 	for i := range nms {
 		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("m%d", i)}
 	}
-	_, err := stores[0].CreateMessages(t.Context(), nms, "test")
+	_, err = stores[0].CreateMessages(t.Context(), nms, "test")
 	require.NoError(t, err)
 
 	const claimers = 9

@@ -23,8 +23,8 @@ func (s *Store) InitSchedulerState(ctx context.Context, running bool, actor stri
 func (s *Store) SchedulerState(ctx context.Context) (_ ims.SchedulerState, err error) {
 	defer classify(&err)
 	var st ims.SchedulerState
-	err = s.pool.QueryRow(ctx, "SELECT running, updated_at, updated_by FROM scheduler_state WHERE id = 1").
-		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy)
+	err = s.pool.QueryRow(ctx, "SELECT running, updated_at, updated_by, version FROM scheduler_state WHERE id = 1").
+		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy, &st.Version)
 	if isNoRows(err) {
 		return ims.SchedulerState{}, nil
 	} else if err != nil {
@@ -34,17 +34,19 @@ func (s *Store) SchedulerState(ctx context.Context) (_ ims.SchedulerState, err e
 	return st, nil
 }
 
+// setRunningSQL bumps the version in the statement that changes the state,
+// so two changes can never share a version.
 var setRunningSQL = `
 WITH st AS (
-	INSERT INTO scheduler_state (id, running, updated_at, updated_by) VALUES (1, $1, $2, $3)
+	INSERT INTO scheduler_state (id, running, updated_at, updated_by, version) VALUES (1, $1, $2, $3, 1)
 	ON CONFLICT (id) DO UPDATE SET running = EXCLUDED.running, updated_at = EXCLUDED.updated_at,
-		updated_by = EXCLUDED.updated_by
-	RETURNING running, updated_at, updated_by
+		updated_by = EXCLUDED.updated_by, version = scheduler_state.version + 1
+	RETURNING running, updated_at, updated_by, version
 ),
 audit AS (
 	INSERT INTO audit_events (type, actor, details, created_at) VALUES ($4, $3, '', $2)
 )
-SELECT running, updated_at, updated_by FROM st`
+SELECT running, updated_at, updated_by, version FROM st`
 
 // SetSchedulerRunning stores the state with its audit event.
 func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor string) (_ ims.SchedulerState, err error) {
@@ -55,7 +57,7 @@ func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor str
 	}
 	var st ims.SchedulerState
 	err = s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, event).
-		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy)
+		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy, &st.Version)
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("set scheduler running=%t: %w", running, err)
 	}

@@ -13,10 +13,18 @@ import (
 // concurrent claimers take disjoint rows instead of waiting or double
 // claiming; a row updated after the snapshot is re-checked against the WHERE
 // before it is locked, so it is never claimed unless still due.
+//
+// running gates the claim on the stored scheduler state. FOR SHARE makes a
+// stop (an UPDATE of that row) wait for claims in flight, and a claim that
+// meets an uncommitted stop wait for it and re-read the row, so every claim
+// commits either before a stop or not at all: none after it.
 var claimSQL = `/* ims: claim due */
-WITH due AS (
+WITH running AS MATERIALIZED (
+	SELECT 1 FROM scheduler_state WHERE id = 1 AND running FOR SHARE
+),
+due AS (
 	SELECT id, next_attempt_at AS due_at FROM messages
-	WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
+	WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 AND EXISTS (SELECT 1 FROM running)
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED

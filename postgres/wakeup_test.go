@@ -36,8 +36,10 @@ func TestWakeupFromAnotherInstance(t *testing.T) {
 	dsn := testenv.PostgresURL(t)
 	listener := openURL(t, dsn, time.Now)
 	writer := openURL(t, dsn, time.Now)
+	_, err := writer.InitSchedulerState(t.Context(), true, "test")
+	require.NoError(t, err)
 
-	_, err := writer.CreateMessages(t.Context(), newMessage("hello"), "test")
+	_, err = writer.CreateMessages(t.Context(), newMessage("hello"), "test")
 	require.NoError(t, err)
 	requireWakeup(t, listener, "a due message created by another instance")
 

@@ -14,7 +14,11 @@ func (s *Scheduler) Start(ctx context.Context, actor string) (ims.SchedulerStatu
 	return s.set(ctx, true, actor)
 }
 
-// Stop sets the fleet-wide state to stopped: no new claims anywhere.
+// Stop sets the fleet-wide state to stopped: once it returns, no instance
+// claims anything (the claim itself checks the stored state) and this
+// instance starts no webhook call (workers check the local state right
+// before each call, and release what they hold instead). Other instances
+// release what they hold once they see the stop, within PollInterval.
 // Deliveries already in flight finish.
 func (s *Scheduler) Stop(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
 	return s.set(ctx, false, actor)
@@ -43,7 +47,7 @@ func (s *Scheduler) Status(ctx context.Context) (ims.SchedulerStatus, error) {
 // for health checks and metrics.
 func (s *Scheduler) LocalStatus() ims.SchedulerStatus {
 	s.stateMu.Lock()
-	st := ims.SchedulerState{Running: s.running.Load(), UpdatedAt: s.stateAt, UpdatedBy: s.stateBy}
+	st := s.state
 	s.stateMu.Unlock()
 	return s.status(st)
 }
@@ -57,11 +61,20 @@ func (s *Scheduler) status(st ims.SchedulerState) ims.SchedulerStatus {
 	}
 }
 
+// applyState makes st the state this instance acts on, unless it is not
+// newer than the one applied: reads and changes race (watchState's read can
+// return after a Stop on this instance applied its newer state), and only
+// the version orders them.
 func (s *Scheduler) applyState(st ims.SchedulerState) {
 	s.stateMu.Lock()
-	s.stateAt, s.stateBy = st.UpdatedAt, st.UpdatedBy
+	if !st.Supersedes(s.state) {
+		s.stateMu.Unlock()
+		return
+	}
+	s.state = st
+	changed := s.running.Swap(st.Running) != st.Running
 	s.stateMu.Unlock()
-	if s.running.Swap(st.Running) != st.Running {
+	if changed {
 		signal(s.changed)
 	}
 }

@@ -213,12 +213,6 @@ func (s *Scheduler) handOver(ctx, deliverCtx context.Context, msgs []ims.Message
 					return
 				}
 				defer func() { <-s.workers }()
-				if !s.running.Load() {
-					// Stopped while it waited for a worker: nothing new
-					// starts after a stop, so give it back.
-					s.complete.release(m.Claim())
-					return
-				}
 				s.work(deliverCtx, m)
 			}()
 		}

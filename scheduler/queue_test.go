@@ -112,7 +112,13 @@ func TestQueueModeStoppedConsumerReleasesEntries(t *testing.T) {
 	b, q := setupQueue(t, Config{Interval: time.Hour, BatchSize: 10, AutoStart: false})
 	ids := b.create(t, "+905550000001")
 	ctx := context.Background()
+	// Claimed while running, stopped before the consumer gets the entry.
+	_, err := b.store.SetSchedulerRunning(ctx, true, "test")
+	require.NoError(t, err)
 	claimed, err := b.store.ClaimDue(ctx, ims.ClaimParams{Limit: 1, Lease: time.Minute, Actor: "test"})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	_, err = b.store.SetSchedulerRunning(ctx, false, "test")
 	require.NoError(t, err)
 	require.NoError(t, q.Publish(ctx, []ims.Claim{claimed[0].HandOver()}))
 	b.run(t)

@@ -121,12 +121,13 @@ type Scheduler struct {
 	after  func(d time.Duration) <-chan time.Time
 	jitter func() float64
 
+	// running mirrors state.Running for the hot paths; both change together
+	// under stateMu (see applyState).
 	running atomic.Bool
 	leader  atomic.Pointer[ims.Leadership]
-	stateMu sync.Mutex // guards stateAt/stateBy
-	stateAt time.Time
-	stateBy string
-	changed chan struct{} // a start/stop or leadership change to react to
+	stateMu sync.Mutex
+	state   ims.SchedulerState // the newest stored state seen
+	changed chan struct{}      // a start/stop or leadership change to react to
 	// slots bounds messages claimed and not yet finished: Concurrency in
 	// flight plus as many claimed ahead, so the next claim's round trip
 	// overlaps deliveries instead of leaving workers idle while it runs.

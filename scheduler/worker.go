@@ -19,11 +19,17 @@ func (s *Scheduler) work(ctx context.Context, m ims.Message) {
 
 // deliver calls the webhook and applies the retry policy. It returns false
 // when the delivery did not happen and the claim must be released: the lease
-// would run out during the call (another instance could then claim it), or
-// the call was cancelled by shutdown.
+// would run out during the call (another instance could then claim it), the
+// scheduler is stopped, or the call was cancelled by shutdown.
 func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bool) {
 	if !s.now().Add(s.cfg.DeliveryTimeout).Before(m.NextAttemptAt) {
 		s.log.Warn("lease too short to deliver safely; releasing", "message_id", m.ID, "now", s.now(), "lease_until", m.NextAttemptAt, "attempt", m.Attempts, "status", m.Status)
+		return ims.Outcome{}, false
+	}
+	// The last check before the call: a message claimed ahead, or one that
+	// waited for a worker or a renewal, is given back after a stop, not sent.
+	// Every path to the webhook passes here.
+	if !s.running.Load() {
 		return ims.Outcome{}, false
 	}
 	res := s.hook.Deliver(ctx, m)

@@ -51,8 +51,8 @@ func schedulerState(ctx context.Context, q querier) (ims.SchedulerState, error) 
 		st ims.SchedulerState
 		at int64
 	)
-	err := q.QueryRowContext(ctx, `SELECT running, updated_at, updated_by FROM scheduler_state WHERE id = 1`).
-		Scan(&st.Running, &at, &st.UpdatedBy)
+	err := q.QueryRowContext(ctx, `SELECT running, updated_at, updated_by, version FROM scheduler_state WHERE id = 1`).
+		Scan(&st.Running, &at, &st.UpdatedBy, &st.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ims.SchedulerState{}, nil
 	} else if err != nil {
@@ -69,10 +69,13 @@ func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor str
 	if running {
 		event = ims.EventSchedulerStarted
 	}
+	var version int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by)
-			VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET running = ?1, updated_at = ?2, updated_by = ?3`,
-			running, micros(now), actor); err != nil {
+		// The version is bumped by the statement that changes the state.
+		if err := tx.QueryRowContext(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by, version)
+			VALUES (1, ?1, ?2, ?3, 1) ON CONFLICT (id) DO UPDATE SET running = ?1, updated_at = ?2, updated_by = ?3,
+			version = version + 1 RETURNING version`,
+			running, micros(now), actor).Scan(&version); err != nil {
 			return fmt.Errorf("upsert: %w", err)
 		}
 		return insertAudit(ctx, tx, event, "", actor, "", now)
@@ -80,7 +83,7 @@ func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor str
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("set scheduler running: %w", err)
 	}
-	return ims.SchedulerState{Running: running, UpdatedAt: now, UpdatedBy: actor}, nil
+	return ims.SchedulerState{Running: running, UpdatedAt: now, UpdatedBy: actor, Version: version}, nil
 }
 
 // AcquireLeadership takes or renews the leader lease for instance when it is

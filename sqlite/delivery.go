@@ -23,9 +23,13 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	var claimed []ims.Message
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// INDEXED BY: without statistics the planner prefers the status index
-		// and sorts; the partial due index is already in claim order.
+		// and sorts; the partial due index is already in claim order. The
+		// state is read in the write transaction, so a stop (also a write)
+		// commits either before this claim, which then finds nothing, or
+		// after it.
 		ids, err := queryIDs(ctx, tx, `SELECT id FROM messages INDEXED BY messages_due
 			WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
+				AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
 			ORDER BY next_attempt_at, id LIMIT ?`, micros(now), p.Limit)
 		if err != nil || len(ids) == 0 {
 			return err

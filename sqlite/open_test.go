@@ -76,6 +76,8 @@ func TestConcurrentWriters(t *testing.T) {
 	t.Parallel()
 	s := open(t, time.Now)
 	ctx := t.Context()
+	_, err := s.InitSchedulerState(ctx, true, "test")
+	require.NoError(t, err)
 	const workers, rounds = 8, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*rounds)

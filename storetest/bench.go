@@ -47,7 +47,7 @@ func benchCreate(b *testing.B, open BenchOpener) {
 }
 
 func benchClaim(b *testing.B, open BenchOpener) {
-	s := open(b, time.Now)
+	s := openRunning(b, open)
 	ctx := b.Context()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -63,7 +63,7 @@ func benchClaim(b *testing.B, open BenchOpener) {
 }
 
 func benchRecord(b *testing.B, open BenchOpener) {
-	s := open(b, time.Now)
+	s := openRunning(b, open)
 	ctx := b.Context()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -84,6 +84,16 @@ func benchRecord(b *testing.B, open BenchOpener) {
 		}
 	}
 	reportRate(b)
+}
+
+// openRunning opens a store whose scheduler state is running, so it claims.
+func openRunning(b *testing.B, open BenchOpener) ims.Store {
+	b.Helper()
+	s := open(b, time.Now)
+	if _, err := s.InitSchedulerState(b.Context(), true, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 func mustCreate(ctx context.Context, b *testing.B, s ims.Store, i int) {

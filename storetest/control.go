@@ -12,7 +12,7 @@ import (
 func testSchedulerState(t *testing.T, open Opener) {
 	t.Run("init stores once, set overrides", func(t *testing.T) {
 		t.Parallel()
-		f := setup(t, open)
+		f := setupBare(t, open)
 		st, err := f.s.SchedulerState(f.ctx)
 		require.NoError(t, err)
 		require.Equal(t, ims.SchedulerState{}, st, "no state stored yet")
@@ -53,7 +53,7 @@ func testSchedulerState(t *testing.T, open Opener) {
 	})
 	t.Run("set without init", func(t *testing.T) {
 		t.Parallel()
-		f := setup(t, open)
+		f := setupBare(t, open)
 		st, err := f.s.SetSchedulerRunning(f.ctx, true, "api:req-5")
 		require.NoError(t, err)
 		requireState(t, ims.SchedulerState{Running: true, UpdatedAt: f.now(), UpdatedBy: "api:req-5"}, st)
@@ -61,6 +61,67 @@ func testSchedulerState(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		requireState(t, ims.SchedulerState{Running: true, UpdatedAt: f.now(), UpdatedBy: "api:req-5"}, st)
 	})
+}
+
+func testSchedulerStateVersion(t *testing.T, open Opener) {
+	f := setupBare(t, open)
+	version := func(st ims.SchedulerState, err error) int64 {
+		t.Helper()
+		require.NoError(t, err)
+		return st.Version
+	}
+	st, err := f.s.SchedulerState(f.ctx)
+	require.Equal(t, int64(0), version(st, err), "nothing stored: version 0")
+	require.Equal(t, int64(1), version(f.s.InitSchedulerState(f.ctx, true, "boot:1")), "the first state is version 1")
+	require.Equal(t, int64(1), version(f.s.InitSchedulerState(f.ctx, false, "boot:2")), "init changes nothing")
+	// Every change bumps it, also one that stores the same running value,
+	// and also within one clock tick: the version, not the time, orders.
+	require.Equal(t, int64(2), version(f.s.SetSchedulerRunning(f.ctx, false, "api:1")))
+	require.Equal(t, int64(3), version(f.s.SetSchedulerRunning(f.ctx, false, "api:2")))
+	require.Equal(t, int64(4), version(f.s.SetSchedulerRunning(f.ctx, true, "api:3")))
+	st, err = f.s.SchedulerState(f.ctx)
+	require.Equal(t, int64(4), version(st, err), "the stored version is the one Set returned")
+	require.True(t, st.Running)
+	require.Equal(t, int64(4), version(f.s.InitSchedulerState(f.ctx, false, "boot:3")))
+
+	b := setupBare(t, open)
+	st, err = b.s.SetSchedulerRunning(b.ctx, false, "api:4")
+	require.Equal(t, int64(1), version(st, err), "set without init starts at 1")
+}
+
+// testClaimWhileStopped: ClaimDue checks the stored state itself, so no
+// instance claims once a stop has committed, whatever its local view.
+func testClaimWhileStopped(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		stop func(f *fixture) error
+	}{
+		{"stopped", func(f *fixture) error {
+			_, err := f.s.SetSchedulerRunning(f.ctx, false, "api:stop")
+			return err
+		}},
+		{"no state stored", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := setupBare(t, open)
+			if tc.stop != nil {
+				_, err := f.s.InitSchedulerState(f.ctx, true, "boot")
+				require.NoError(t, err)
+				require.NoError(t, tc.stop(f))
+			}
+			m := f.create(t, f.newMsg())
+			require.Empty(t, f.claim(t, 10), "nothing is claimed while the scheduler is not running")
+			got := f.get(t, m.ID)
+			require.Equal(t, ims.StatusPending, got.Status)
+			require.Equal(t, 0, got.Attempts)
+			require.Empty(t, f.events(t, ims.AuditFilter{Type: ims.EventMessageClaimed}))
+
+			_, err := f.s.SetSchedulerRunning(f.ctx, true, "api:start")
+			require.NoError(t, err)
+			require.Equal(t, []string{m.ID}, ids(f.claim(t, 10)), "a start makes it claimable")
+		})
+	}
 }
 
 func requireState(t *testing.T, want, got ims.SchedulerState, msgAndArgs ...any) {

@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"Audit", testAudit},
 		{"AuditLimit", testAuditLimit},
 		{"SchedulerState", testSchedulerState},
+		{"SchedulerStateVersion", testSchedulerStateVersion},
+		{"ClaimWhileStopped", testClaimWhileStopped},
 		{"Leadership", testLeadership},
 		{"Waker", testWaker},
 		{"Ping", testPing},
@@ -69,7 +71,19 @@ type fixture struct {
 	seq   atomic.Int64
 }
 
+// setup opens a store whose scheduler state is running, so that claims
+// claim (ClaimDue claims nothing while the stored state is stopped).
+// Storing it writes no audit event.
 func setup(t *testing.T, open Opener) *fixture {
+	t.Helper()
+	f := setupBare(t, open)
+	_, err := f.s.InitSchedulerState(f.ctx, true, "test:setup")
+	require.NoError(t, err)
+	return f
+}
+
+// setupBare opens a store with nothing stored, not even the scheduler state.
+func setupBare(t *testing.T, open Opener) *fixture {
 	t.Helper()
 	clock := NewClock(start)
 	s := open(t, clock.Now)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,10 +69,14 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // fakeWebhook records calls and answers with a scripted result per phone
-// number (200 when none is scripted).
+// number (200 when none is scripted). Each call is stamped from a sequence
+// the test also draws from (mark), so "no call after X" is an ordering of
+// events, not a wall-clock threshold.
 type fakeWebhook struct {
+	seq     atomic.Int64
 	mu      sync.Mutex
 	calls   []ims.Message
+	stamps  []int64 // stamps[i] is calls[i]'s place in the sequence
 	answers map[string]ims.DeliveryResult
 	// block, when set, makes Deliver wait until it is closed or ctx ends.
 	block chan struct{}
@@ -90,6 +95,7 @@ func (w *fakeWebhook) answer(phone string, r ims.DeliveryResult) {
 func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
 	w.mu.Lock()
 	w.calls = append(w.calls, m)
+	w.stamps = append(w.stamps, w.seq.Add(1))
 	r, ok := w.answers[m.PhoneNumber]
 	block := w.block
 	w.mu.Unlock()
@@ -104,6 +110,23 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 		r = ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "prov-" + m.ID}
 	}
 	return r
+}
+
+// mark takes the next number of the call sequence: calls stamped later
+// started after mark returned.
+func (w *fakeWebhook) mark() int64 { return w.seq.Add(1) }
+
+// callsAfter returns the IDs of the messages whose call started after mark.
+func (w *fakeWebhook) callsAfter(mark int64) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var ids []string
+	for i, st := range w.stamps {
+		if st > mark {
+			ids = append(ids, w.calls[i].ID)
+		}
+	}
+	return ids
 }
 
 func (w *fakeWebhook) callIDs() []string {
@@ -133,6 +156,13 @@ func setup(t *testing.T, cfg Config) *bundle {
 // setupWithQueue is setup for RabbitMQ mode, with q standing in for the broker.
 func setupWithQueue(t *testing.T, cfg Config, q ims.Queue) *bundle {
 	t.Helper()
+	return build(t, cfg, q, nil)
+}
+
+// build is setup with every option: q for RabbitMQ mode, and wrap (if not
+// nil) to put a test double between the engine and the store.
+func build(t *testing.T, cfg Config, q ims.Queue, wrap func(ims.Store) ims.Store) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, t.TempDir()+"/ims.db")
 	require.NoError(t, err)
@@ -154,7 +184,11 @@ func setupWithQueue(t *testing.T, cfg Config, q ims.Queue) *bundle {
 	// the database, and a claim computes its lease before it gets the lock.
 	cfg.DeliveryTimeout = time.Minute
 	hook := newFakeWebhook()
-	s, err := New(cfg, Deps{Store: store, Webhook: hook, Queue: q, Logger: testLogger(t), Clock: clock.Now, After: clock.After, Jitter: func() float64 { return 0 }})
+	var engineStore ims.Store = store
+	if wrap != nil {
+		engineStore = wrap(store)
+	}
+	s, err := New(cfg, Deps{Store: engineStore, Webhook: hook, Queue: q, Logger: testLogger(t), Clock: clock.Now, After: clock.After, Jitter: func() float64 { return 0 }})
 	require.NoError(t, err)
 	return &bundle{store: store, hook: hook, clock: clock, sched: s}
 }

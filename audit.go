@@ -17,6 +17,9 @@ const (
 	EventLeaderElected         = "scheduler.leader_elected"
 	EventSystemStarted         = "system.started"
 	EventSystemStopped         = "system.stopped"
+	// EventRetentionPurged is written once per retention run that deleted
+	// anything; its details hold the counts per kind.
+	EventRetentionPurged = "retention.purged"
 )
 
 // EventForDecision returns the audit event type for a delivery decision.

@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"SchedulerState", testSchedulerState},
 		{"SchedulerStateVersion", testSchedulerStateVersion},
 		{"ClaimWhileStopped", testClaimWhileStopped},
+		{"PurgeMessages", testPurgeMessages},
+		{"PurgeAudit", testPurgeAudit},
 		{"Leadership", testLeadership},
 		{"Waker", testWaker},
 		{"Ping", testPing},

@@ -27,6 +27,7 @@ type Metrics struct {
 	recorded   prometheus.Histogram
 	recordErrs prometheus.Counter
 	stale      prometheus.Counter
+	purged     *prometheus.CounterVec // see retention.go
 }
 
 // StatusSource reports what the gauges show at scrape time. Both must answer
@@ -69,6 +70,8 @@ func New(src StatusSource) *Metrics {
 	m.registry.MustRegister(m.claimed, m.deliveries, m.webhook, m.recorded, m.recordErrs, m.stale,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
+	m.purged = newPurgedCounter()
+	m.registry.MustRegister(m.purged)
 	return m
 }
 

@@ -62,3 +62,24 @@ func TestMetricsBeforeFirstCount(t *testing.T) {
 	require.NotContains(t, rec.Body.String(), "ims_messages{")
 	require.NotContains(t, rec.Body.String(), "ims_messages_counted_at_seconds ")
 }
+
+func TestRetentionPurgedCounter(t *testing.T) {
+	t.Parallel()
+	m := New(StatusSource{})
+	m.Purged("sent", 1000)
+	m.Purged("sent", 12)
+	m.Purged("audit", 3)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, err := io.ReadAll(rec.Body)
+	require.NoError(t, err)
+	for _, want := range []string{
+		`ims_retention_purged_total{kind="sent"} 1012`,
+		`ims_retention_purged_total{kind="audit"} 3`,
+		`ims_retention_purged_total{kind="dead"} 0`,
+		`ims_retention_purged_total{kind="canceled"} 0`,
+	} {
+		require.Contains(t, string(body), want)
+	}
+}

@@ -51,6 +51,12 @@ type Config struct {
 	RedisURL      string
 	RedisCacheTTL time.Duration
 
+	// Retention: how long sent (and canceled) messages, dead messages and
+	// audit events are kept; 0 keeps them forever.
+	RetentionSent  time.Duration
+	RetentionDead  time.Duration
+	RetentionAudit time.Duration
+
 	LogLevel  string
 	LogFormat string
 
@@ -134,6 +140,10 @@ func Load(lookup Lookup) (Config, error) {
 
 		RedisURL:      r.str("REDIS_URL", ""),
 		RedisCacheTTL: r.duration("REDIS_CACHE_TTL", 168*time.Hour, time.Second),
+
+		RetentionSent:  r.retention("RETENTION_SENT", 720*time.Hour),
+		RetentionDead:  r.retention("RETENTION_DEAD", 2160*time.Hour),
+		RetentionAudit: r.retention("RETENTION_AUDIT", 2160*time.Hour),
 
 		LogLevel:  r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat: r.oneOf("LOG_FORMAT", "text", "text", "json"),
@@ -257,6 +267,27 @@ func (r *reader) duration(name string, def, lo time.Duration) time.Duration {
 	}
 	if err != nil || d < lo {
 		r.fail(name, fmt.Sprintf("a Go duration such as 30s, 2m or 1h (at least %s)", lo), v)
+		return def
+	}
+	return d
+}
+
+// minRetention guards against a unit slip (RETENTION_SENT=720s instead of
+// 720h) deleting data almost as soon as it is final.
+const minRetention = time.Hour
+
+// retention reads a retention: 0 (keep forever) or at least minRetention.
+func (r *reader) retention(name string, def time.Duration) time.Duration {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil && v == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || (d != 0 && d < minRetention) {
+		r.fail(name, "0 (keep forever) or a Go duration of at least 1h such as 720h", v)
 		return def
 	}
 	return d

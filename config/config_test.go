@@ -87,12 +87,38 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"metrics addr on the api port", minimal(map[string]string{"METRICS_ADDR": ":8080"}), "METRICS_ADDR must use another port than SERVER_PORT"},
 		{"stats refresh too short", minimal(map[string]string{"STATS_REFRESH": "1ms"}), "STATS_REFRESH must be a Go duration"},
 		{"bad redis url", minimal(map[string]string{"REDIS_URL": "localhost:6379"}), "REDIS_URL must be a redis://"},
+		{"retention without unit", minimal(map[string]string{"RETENTION_SENT": "720"}), `RETENTION_SENT must be 0 (keep forever) or a Go duration of at least 1h such as 720h, got "720"`},
+		{"retention too short", minimal(map[string]string{"RETENTION_DEAD": "720s"}), "RETENTION_DEAD must be 0 (keep forever) or a Go duration of at least 1h"},
+		{"negative retention", minimal(map[string]string{"RETENTION_AUDIT": "-1h"}), "RETENTION_AUDIT must be 0 (keep forever)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Load(lookupFrom(tt.env))
 			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+func TestLoadRetention(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                string
+		env                 map[string]string
+		sent, dead, auditTo time.Duration
+	}{
+		{"defaults", nil, 720 * time.Hour, 2160 * time.Hour, 2160 * time.Hour},
+		{"0 keeps forever", map[string]string{"RETENTION_SENT": "0", "RETENTION_DEAD": "0s", "RETENTION_AUDIT": "0"}, 0, 0, 0},
+		{"overrides", map[string]string{"RETENTION_SENT": "24h", "RETENTION_DEAD": "1h", "RETENTION_AUDIT": "8760h"}, 24 * time.Hour, time.Hour, 8760 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(lookupFrom(minimal(tt.env)))
+			require.NoError(t, err)
+			require.Equal(t, tt.sent, c.RetentionSent)
+			require.Equal(t, tt.dead, c.RetentionDead)
+			require.Equal(t, tt.auditTo, c.RetentionAudit)
 		})
 	}
 }

@@ -109,6 +109,7 @@ type Main struct {
 	// The background goroutines, each set only once it is started, so that
 	// Close after a failure at any step of Run waits only for what runs.
 	schedTask, creatorTask, cacheTask, countsTask, failuresTask *task
+	retentionTask                                               *task
 	serving                                                     bool // Run got to the end: the system.started event is written
 
 	closeOnce sync.Once
@@ -180,6 +181,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.sched.Load(ctx); err != nil {
 		return err
 	}
+	purger, err := m.newRetention()
+	if err != nil {
+		return err
+	}
 	if m.metricsSrv, m.MetricsAddr, err = startMetrics(cfg.MetricsAddr, m.metrics.Handler(), m.Logger); err != nil {
 		return err
 	}
@@ -198,6 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("scheduler stopped", "err", err)
 		}
 	})
+	m.retentionTask = startTask(ctx, "the retention purge", purger.Run)
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -468,6 +474,7 @@ func (m *Main) shutdown(ctx context.Context) error {
 	}
 	// The coalescer writes the creates the API accepted; the cache writer
 	// stops after the scheduler, so the last deliveries are still cached.
+	errs = append(errs, m.retentionTask.stop(ctx))
 	// The failure log flushes after the last deliveries were judged.
 	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx),
 		m.failuresTask.stop(ctx), m.countsTask.stop(ctx))

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +69,75 @@ func TestConcurrentClaimsAcrossInstances(t *testing.T) {
 	counts, err := stores[0].CountByStatus(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, int64(total), counts[ims.StatusSending])
+}
+
+// TestNoClaimCommitsAfterAStop: instances keep claiming while a stop
+// commits. A claim that started after the stop returned claims nothing, and
+// one already running when it committed was ordered before it (the stop
+// waits for its share lock), so the claimed set is final once the stop
+// has returned.
+func TestNoClaimCommitsAfterAStop(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
+	ctx := t.Context()
+	_, err := stores[0].InitSchedulerState(ctx, true, "test")
+	require.NoError(t, err)
+	nms := make([]ims.NewMessage, 5000)
+	for i := range nms {
+		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("m%d", i)}
+	}
+	_, err = stores[0].CreateMessages(ctx, nms, "test")
+	require.NoError(t, err)
+
+	const claimers = 6
+	var (
+		stopped     atomic.Bool  // set once the stop has returned
+		claims      atomic.Int64 // claim calls before the stop
+		afterStop   [claimers]atomic.Int64
+		lateClaimed atomic.Int64 // messages claimed by calls started after the stop
+		wg          sync.WaitGroup
+		errs        = make(chan error, claimers)
+	)
+	for w := range claimers {
+		wg.Go(func() {
+			s := stores[w%len(stores)]
+			for afterStop[w].Load() < 20 {
+				late := stopped.Load()
+				msgs, err := s.ClaimDue(ctx, ims.ClaimParams{Limit: 1, Lease: time.Hour, Actor: "w"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if late {
+					lateClaimed.Add(int64(len(msgs)))
+					afterStop[w].Add(1)
+				} else {
+					claims.Add(1)
+				}
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return claims.Load() >= 100 }, 30*time.Second, time.Millisecond,
+		"claimers never got going")
+	_, err = stores[1].SetSchedulerRunning(ctx, false, "api:stop")
+	require.NoError(t, err)
+	stopped.Store(true)
+	counts, err := stores[2].CountByStatus(ctx)
+	require.NoError(t, err)
+	claimedAtStop := counts[ims.StatusSending]
+	require.Positive(t, claimedAtStop)
+
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Zero(t, lateClaimed.Load(), "a claim started after the stop returned claimed something")
+	counts, err = stores[2].CountByStatus(ctx)
+	require.NoError(t, err)
+	require.Equal(t, claimedAtStop, counts[ims.StatusSending], "a claim committed after the stop had returned")
 }
 
 func TestConcurrentIdempotentCreate(t *testing.T) {

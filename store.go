@@ -69,6 +69,10 @@ type DeliveryStore interface {
 	// message is sending with that attempt number) and returns those messages;
 	// stale claims are left out. A queue consumer calls it before delivering
 	// a message it received, so a late or duplicate hand-over is dropped.
+	// Like ClaimDue it renews nothing unless the stored scheduler state is
+	// running, judged in the same statement: after a stop has committed no
+	// consumer anywhere gets the go-ahead for a delivery. The claims are then
+	// left out like stale ones; a caller tells the two apart by the state.
 	RenewClaims(ctx context.Context, claims []Claim, lease time.Duration) ([]Message, error)
 	// RecordOutcomes stores a batch of outcomes — message updates, attempt
 	// rows and audit events — in one transaction. An outcome whose claim is no

@@ -66,13 +66,18 @@ const claimsCTE = `c AS (
 
 // renewSQL extends the lease of still-current claims. A claim handed over
 // with its deadline only renews while that deadline is unchanged, so the
-// first of two consumers of the same queue entry wins.
+// first of two consumers of the same queue entry wins. running gates it on
+// the stored state as in claimSQL: no renewal commits after a stop.
 var renewSQL = "/* ims: renew claims */ WITH " + claimsCTE + `,
+running AS MATERIALIZED (
+	SELECT 1 FROM scheduler_state WHERE id = 1 AND running FOR SHARE
+),
 renewed AS (
 	UPDATE messages m SET next_attempt_at = $4
 	FROM c
 	WHERE m.id = c.id AND m.status = 'sending' AND m.attempts = c.attempt
 		AND (c.lease_until IS NULL OR m.next_attempt_at = c.lease_until)
+		AND EXISTS (SELECT 1 FROM running)
 	RETURNING m.*, c.ord
 )
 SELECT ` + messageCols("") + ` FROM renewed ORDER BY ord`

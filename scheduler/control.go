@@ -15,11 +15,11 @@ func (s *Scheduler) Start(ctx context.Context, actor string) (ims.SchedulerStatu
 }
 
 // Stop sets the fleet-wide state to stopped: once it returns, no instance
-// claims anything (the claim itself checks the stored state) and this
-// instance starts no webhook call (workers check the local state right
-// before each call, and release what they hold instead). Other instances
-// release what they hold once they see the stop, within PollInterval.
-// Deliveries already in flight finish.
+// claims anything, nor renews a queue entry (both statements check the
+// stored state), and this instance starts no webhook call (workers check
+// the local state right before each call, and release what they hold
+// instead). Other instances release what they hold once they see the stop,
+// within PollInterval. Deliveries already in flight finish.
 func (s *Scheduler) Stop(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
 	return s.set(ctx, false, actor)
 }

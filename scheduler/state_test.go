@@ -212,3 +212,32 @@ func TestStopDuringRenewalReleasesInsteadOfDelivering(t *testing.T) {
 	require.Empty(t, b.hook.callsAfter(stopped), "no webhook call starts after Stop returned")
 	require.Empty(t, b.hook.callIDs())
 }
+
+// Another instance stopped the fleet and this one has not polled the state
+// yet: its consumer still thinks it runs, but the store refuses the renewal,
+// so the entry is released (and the stop applied here), not delivered.
+func TestConsumerHonoursAStopItHasNotSeenYet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newMemQueue()
+	b := build(t, Config{Mode: ModeRabbitMQ, Interval: time.Hour, BatchSize: 10, AutoStart: true}, q, nil)
+	ids := b.create(t, "+905550000001")
+	_, err := b.store.InitSchedulerState(ctx, true, "test")
+	require.NoError(t, err)
+	claimed, err := b.store.ClaimDue(ctx, ims.ClaimParams{Limit: 1, Lease: time.Minute, Actor: "test"})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	stop := b.start(t)
+	require.Eventually(t, func() bool { return b.sched.LocalStatus().Running }, 10*time.Second, time.Millisecond)
+
+	_, err = b.store.SetSchedulerRunning(ctx, false, "api:other-instance") // not through b.sched
+	require.NoError(t, err)
+	stopped := b.hook.mark()
+	require.NoError(t, q.Publish(ctx, []ims.Claim{claimed[0].HandOver()}))
+
+	m := b.waitStatus(t, ids[0], ims.StatusPending)
+	require.Equal(t, 0, m.Attempts, "released, not counted")
+	require.False(t, b.sched.LocalStatus().Running, "the refused renewal taught this instance about the stop")
+	stop()
+	require.Empty(t, b.hook.callsAfter(stopped), "no webhook call starts after the stop committed")
+}

@@ -46,6 +46,18 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	return out, true
 }
 
+// storedStopped reads the stored state, applying it here at once (this
+// instance may not have seen the stop yet), and reports whether it is
+// stopped.
+func (s *Scheduler) storedStopped(ctx context.Context) (bool, error) {
+	st, err := s.store.SchedulerState(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read scheduler state: %w", err)
+	}
+	s.applyState(st)
+	return !st.Running, nil
+}
+
 // consume runs this instance's queue consumer (RabbitMQ mode).
 func (s *Scheduler) consume(ctx, deliverCtx context.Context) {
 	err := s.queue.Consume(ctx, func(_ context.Context, c ims.Claim) error {
@@ -69,6 +81,15 @@ func (s *Scheduler) handleClaim(ctx context.Context, c ims.Claim) error {
 		return fmt.Errorf("renew claim %s: %w", c.MessageID, err)
 	}
 	if !current {
+		stopped, err := s.storedStopped(ctx)
+		if err != nil {
+			return fmt.Errorf("claim %s not renewed: %w", c.MessageID, err)
+		}
+		if stopped {
+			// Renewals are refused once a stop has committed, on every
+			// instance: give it back for the next start.
+			return s.complete.releaseWait(ctx, c)
+		}
 		s.obs.StaleClaim()
 		return nil // a duplicate or a late entry: the database says it is not ours
 	}

@@ -91,9 +91,11 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 	deadline := micros(s.now().Add(lease))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// lease_until 0 = any deadline; else the handed-over deadline must
-		// still be the current one (see ims.Claim.LeaseUntil).
+		// still be the current one (see ims.Claim.LeaseUntil). Nothing is
+		// renewed while the stored state is not running (see ClaimDue).
 		st, err := tx.PrepareContext(ctx, `UPDATE messages SET next_attempt_at = ?
 			WHERE id = ? AND status = 'sending' AND attempts = ? AND (? = 0 OR next_attempt_at = ?)
+				AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
 			RETURNING `+messageColumns)
 		if err != nil {
 			return fmt.Errorf("prepare renew: %w", err)

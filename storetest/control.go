@@ -124,6 +124,30 @@ func testClaimWhileStopped(t *testing.T, open Opener) {
 	}
 }
 
+// testRenewWhileStopped: a consumer's renewal is its go-ahead to deliver, so
+// like a claim it is refused once a stop has committed.
+func testRenewWhileStopped(t *testing.T, open Opener) {
+	f := setup(t, open)
+	m := f.claimOne(t)
+	h := f.claimOne(t).HandOver()
+	_, err := f.s.SetSchedulerRunning(f.ctx, false, "api:stop")
+	require.NoError(t, err)
+	f.clock.Advance(time.Second)
+
+	got, err := f.s.RenewClaims(f.ctx, []ims.Claim{m.Claim(), h}, lease)
+	require.NoError(t, err)
+	require.Empty(t, got, "nothing is renewed while the scheduler is stopped")
+	kept := f.get(t, m.ID)
+	require.Equal(t, ims.StatusSending, kept.Status)
+	requireTime(t, m.NextAttemptAt, kept.NextAttemptAt, "the lease is left as it was")
+
+	_, err = f.s.SetSchedulerRunning(f.ctx, true, "api:start")
+	require.NoError(t, err)
+	got, err = f.s.RenewClaims(f.ctx, []ims.Claim{m.Claim(), h}, lease)
+	require.NoError(t, err)
+	require.Equal(t, []string{m.ID, h.MessageID}, ids(got), "after a start the same claims renew")
+}
+
 func requireState(t *testing.T, want, got ims.SchedulerState, msgAndArgs ...any) {
 	t.Helper()
 	require.Equal(t, want.Running, got.Running, msgAndArgs...)

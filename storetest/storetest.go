@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"SchedulerState", testSchedulerState},
 		{"SchedulerStateVersion", testSchedulerStateVersion},
 		{"ClaimWhileStopped", testClaimWhileStopped},
+		{"RenewWhileStopped", testRenewWhileStopped},
 		{"PurgeMessages", testPurgeMessages},
 		{"PurgeAudit", testPurgeAudit},
 		{"Leadership", testLeadership},

@@ -54,6 +54,11 @@ func startServer(o serverOptions) (*testServer, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	// Running, so finishAll can claim (claims wait for a running state).
+	if _, err := store.InitSchedulerState(ctx, true, "test"); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	health := append([]imshttp.HealthCheck{{Name: "database", Required: true,
 		Check: func(ctx context.Context) (string, error) { return "sqlite", store.Ping(ctx) }}}, o.health...)
 	deps := imshttp.Deps{Messages: store, Audit: store, Scheduler: storeControl{store}, Cache: o.cache, Health: health,

@@ -70,6 +70,8 @@ type NewMessage struct {
 	Content        string
 	SendAt         *time.Time
 	IdempotencyKey string
+	// IdempotencyScope is the key space IdempotencyKey is looked up in.
+	IdempotencyScope IdempotencyScope
 	// Actor, when set, is recorded on this message's message.created event
 	// instead of the actor passed to CreateMessages, so that requests
 	// coalesced into one insert keep their own request ids in the audit.

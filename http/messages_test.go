@@ -156,7 +156,30 @@ func TestCreateMessageIdempotency(t *testing.T) {
 	other := post(`{"phone_number":"+905551234567","content":"something else"}`)
 	require.Equal(t, http.StatusConflict, other.code, other.body)
 
+	// send_at is part of the request: the same key asking for another time
+	// is a conflict, not a replay of the message due now.
+	later := post(`{"phone_number":"+905551234567","content":"hi","send_at":"2026-01-03T00:00:00Z"}`)
+	require.Equal(t, http.StatusConflict, later.code, later.body)
+
 	require.EqualValues(t, 1, b.countMessages(t))
+}
+
+func TestIdempotencyKeySpaces(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	key := map[string]string{IdempotencyKeyHeader: "k"}
+	batch := decode[batchResponse](t, b.do(t, request{method: "POST", path: "/api/messages/batch", headers: key,
+		body: `{"messages":[{"phone_number":"+905551234567","content":"batch item"}]}`}), http.StatusCreated)
+	require.Equal(t, "k#0", batch.Messages[0].IdempotencyKey)
+
+	// A single create whose key happens to be a batch item's derived key is
+	// another request: it creates its own message.
+	single := b.do(t, request{method: "POST", path: "/api/messages", body: `{"phone_number":"+905551234567","content":"single"}`,
+		headers: map[string]string{IdempotencyKeyHeader: "k#0"}})
+	m := decode[ims.Message](t, single, http.StatusCreated)
+	require.Equal(t, "single", m.Content)
+	require.NotEqual(t, batch.Messages[0].ID, m.ID)
+	require.EqualValues(t, 2, b.countMessages(t))
 }
 
 type postResult struct {

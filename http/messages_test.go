@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -496,4 +497,24 @@ func TestCreateBatchIdempotency(t *testing.T) {
 	require.Contains(t, tooLong.body, IdempotencyKeyHeader)
 
 	require.EqualValues(t, 2, b.countMessages(t))
+}
+
+func TestNextAttemptAtOnlyWhileSomethingIsPlanned(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fields := func(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
+		t.Helper()
+		return decode[map[string]any](t, w, http.StatusOK)
+	}
+	pending := b.createMessage(t, "+905551234567", "pending")
+	require.Contains(t, fields(t, b.do(t, request{method: "GET", path: "/api/messages/" + pending.ID}))["message"], "next_attempt_at")
+
+	canceled := fields(t, b.do(t, request{method: "DELETE", path: "/api/messages/" + pending.ID}))
+	require.NotContains(t, canceled, "next_attempt_at")
+
+	sent := b.createMessage(t, "+905551234567", "sent")
+	b.finish(t, sent, ims.StatusSent, ims.DeliveryResult{StatusCode: 202})
+	page := fields(t, b.do(t, request{method: "GET", path: "/api/messages/sent"}))
+	require.NotContains(t, page["messages"].([]any)[0], "next_attempt_at")
+	require.Contains(t, page["messages"].([]any)[0], "sent_at")
 }

@@ -41,14 +41,14 @@ func openAPISchemas() obj {
 				"send_at":      dateTime("Deliver no earlier than this (RFC 3339); default now"),
 			},
 		},
-		"Message": object([]string{"id", "phone_number", "content", "status", "attempts", "next_attempt_at", "created_at", "updated_at"}, obj{
+		"Message": object([]string{"id", "phone_number", "content", "status", "attempts", "created_at", "updated_at"}, obj{
 			"id":                  obj{"type": "string", "format": "uuid", "description": "UUIDv7; also the webhook Idempotency-Key"},
 			"phone_number":        str("E.164 phone number"),
 			"content":             str("The text"),
 			"status":              ref("Status"),
 			"idempotency_key":     str("The client's Idempotency-Key, if any"),
 			"attempts":            integer("Delivery attempts started"),
-			"next_attempt_at":     dateTime("When the message is due (while sending: the lease deadline)"),
+			"next_attempt_at":     dateTime("When the message is due (while sending: the lease deadline); absent on sent, dead and canceled messages"),
 			"last_error":          str("Why the last attempt failed"),
 			"provider_message_id": str("The webhook's messageId"),
 			"send_at":             dateTime("Requested earliest delivery"),

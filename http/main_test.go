@@ -30,7 +30,7 @@ const testKey = "test-api-key"
 // store behind it, so a test can check what was (not) stored.
 type bundle struct {
 	srv   *Server
-	store *sqlite.Store
+	store ims.Store
 	sched *fakeScheduler
 	now   time.Time
 }
@@ -44,17 +44,25 @@ type setupOptions struct {
 
 type option func(*setupOptions)
 
-// setup builds a Server on a fresh SQLite database in a temporary directory.
-func setup(t *testing.T, opts ...option) *bundle {
-	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, store.Close()) })
-	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-	store.Now = func() time.Time { return now }
-	require.NoError(t, store.Migrate(ctx))
+// testNow is the clock of every store and server setup builds.
+var testNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 
+// setup builds a Server on a fresh SQLite database in a temporary directory.
+func setup(tb testing.TB, opts ...option) *bundle {
+	tb.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "ims.db"))
+	require.NoError(tb, err)
+	tb.Cleanup(func() { require.NoError(tb, store.Close()) })
+	store.Now = func() time.Time { return testNow }
+	require.NoError(tb, store.Migrate(ctx))
+	return setupOn(tb, store, opts...)
+}
+
+// setupOn builds a Server on store, whose clock must be testNow.
+func setupOn(tb testing.TB, store ims.Store, opts ...option) *bundle {
+	tb.Helper()
+	now := testNow
 	sched := &fakeScheduler{status: ims.SchedulerStatus{Interval: 2 * time.Minute, BatchSize: 2, QueueMode: "db", Instance: "test-1"}}
 	so := setupOptions{
 		cfg:    Config{APIKey: testKey, Version: "1.2.3"},
@@ -65,7 +73,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 		o(&so)
 	}
 	srv, err := NewServer(so.cfg, so.deps, so.logger)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return &bundle{srv: srv, store: store, sched: sched, now: now}
 }
 
@@ -79,7 +87,7 @@ type request struct {
 }
 
 // do serves req in-process and returns the recorded answer.
-func (b *bundle) do(t *testing.T, req request) *httptest.ResponseRecorder {
+func (b *bundle) do(t testing.TB, req request) *httptest.ResponseRecorder {
 	t.Helper()
 	var body io.Reader
 	if req.body != "" {
@@ -101,7 +109,7 @@ func (b *bundle) do(t *testing.T, req request) *httptest.ResponseRecorder {
 }
 
 // decode asserts a JSON answer with the wanted status and decodes it.
-func decode[T any](t *testing.T, w *httptest.ResponseRecorder, status int) T {
+func decode[T any](t testing.TB, w *httptest.ResponseRecorder, status int) T {
 	t.Helper()
 	require.Equal(t, status, w.Code, "body: %s", w.Body.String())
 	require.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
@@ -117,7 +125,7 @@ type apiError struct {
 }
 
 // createMessage creates a message through the API.
-func (b *bundle) createMessage(t *testing.T, phone, content string) ims.Message {
+func (b *bundle) createMessage(t testing.TB, phone, content string) ims.Message {
 	t.Helper()
 	body, err := json.Marshal(map[string]string{"phone_number": phone, "content": content})
 	require.NoError(t, err)
@@ -147,7 +155,7 @@ func auditFilterFor(t *testing.T, w *httptest.ResponseRecorder) ims.AuditFilter 
 }
 
 // countMessages returns how many messages the store holds.
-func (b *bundle) countMessages(t *testing.T) int64 {
+func (b *bundle) countMessages(t testing.TB) int64 {
 	t.Helper()
 	counts, err := b.store.CountByStatus(context.Background())
 	require.NoError(t, err)

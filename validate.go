@@ -166,8 +166,12 @@ func BatchItemKey(key string, i int) string {
 // "messages[i].field" → problem.
 func ValidateBatch(items []MessageInput, rules CreateRules, key string) ([]NewMessage, error) {
 	if len(items) == 0 || (rules.MaxBatchSize > 0 && len(items) > rules.MaxBatchSize) {
+		want := "at least 1 message"
+		if rules.MaxBatchSize > 0 {
+			want = fmt.Sprintf("1 to %d messages", rules.MaxBatchSize)
+		}
 		return nil, &Error{Code: EINVALID, Message: "invalid batch",
-			Details: map[string]string{"messages": fmt.Sprintf("must hold 1 to %d messages, got %d", rules.MaxBatchSize, len(items))}}
+			Details: map[string]string{"messages": fmt.Sprintf("must hold %s, got %d", want, len(items))}}
 	}
 	// The key must leave room for the longest "#<i>" suffix.
 	maxKey := MaxIdempotencyKeyLength - len("#"+itoa(max(rules.MaxBatchSize, len(items))))

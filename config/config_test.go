@@ -38,7 +38,6 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "db", c.QueueMode())
 	require.False(t, c.UsesPostgres())
 	require.Greater(t, c.Lease(), c.WebhookTimeout)
-	require.Equal(t, 8760*time.Hour, c.SendAtHorizon)
 }
 
 func TestLoadOverrides(t *testing.T) {
@@ -46,7 +45,6 @@ func TestLoadOverrides(t *testing.T) {
 	c, err := Load(lookupFrom(minimal(map[string]string{
 		"API_KEY": "api", "SCHEDULER_INTERVAL": "0", "SCHEDULER_BATCH_SIZE": "500",
 		"RABBITMQ_ENABLED": "true", "DATABASE_URL": "postgres://u@h/db", "LOG_LEVEL": "DEBUG",
-		"SEND_AT_HORIZON": "720h",
 	})))
 	require.NoError(t, err)
 	require.Equal(t, "api", c.APIKey)
@@ -55,7 +53,6 @@ func TestLoadOverrides(t *testing.T) {
 	require.Equal(t, "rabbitmq", c.QueueMode())
 	require.True(t, c.UsesPostgres())
 	require.Equal(t, "debug", c.LogLevel)
-	require.Equal(t, 720*time.Hour, c.SendAtHorizon)
 }
 
 func TestLoadRejectsBadSettings(t *testing.T) {
@@ -76,9 +73,6 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"bad log level", minimal(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL must be one of debug, info, warn, error"},
 		{"mysql url", minimal(map[string]string{"DATABASE_URL": "mysql://x"}), "DATABASE_URL must be a postgres://"},
 		{"max below base", minimal(map[string]string{"WEBHOOK_RETRY_BASE_DELAY": "1m", "WEBHOOK_RETRY_MAX_DELAY": "1s"}), "WEBHOOK_RETRY_MAX_DELAY must be at least"},
-		{"bad send_at horizon", minimal(map[string]string{"SEND_AT_HORIZON": "a year"}), `SEND_AT_HORIZON must be a Go duration`},
-		{"send_at horizon too short", minimal(map[string]string{"SEND_AT_HORIZON": "1s"}), `SEND_AT_HORIZON must be a Go duration such as 30s, 2m or 1h (at least 1m0s)`},
-		{"send_at horizon past year 9999", minimal(map[string]string{"SEND_AT_HORIZON": "1000000h"}), "SEND_AT_HORIZON must be at most 876000h0m0s (100 years)"},
 		{"bad redis url", minimal(map[string]string{"REDIS_URL": "localhost:6379"}), "REDIS_URL must be a redis://"},
 	}
 	for _, tt := range tests {

@@ -17,27 +17,7 @@ const (
 	EventLeaderElected         = "scheduler.leader_elected"
 	EventSystemStarted         = "system.started"
 	EventSystemStopped         = "system.stopped"
-	EventQueuePoison           = "queue.poison"
 )
-
-// EventTypes lists every audit event type, the values GET /api/audit?type=
-// accepts.
-var EventTypes = []string{
-	EventMessageCreated, EventMessageClaimed, EventMessageSent, EventMessageRetryScheduled,
-	EventMessageDead, EventMessageReplayed, EventMessageCanceled, EventMessageReleased,
-	EventSchedulerStarted, EventSchedulerStopped, EventLeaderElected,
-	EventSystemStarted, EventSystemStopped, EventQueuePoison,
-}
-
-// KnownEventType reports whether t is one of EventTypes.
-func KnownEventType(t string) bool {
-	for _, v := range EventTypes {
-		if t == v {
-			return true
-		}
-	}
-	return false
-}
 
 // EventForDecision returns the audit event type for a delivery decision.
 func EventForDecision(s Status) string {

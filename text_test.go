@@ -203,12 +203,3 @@ func TestSameRequest(t *testing.T) {
 	m := ims.Message{PhoneNumber: base.PhoneNumber, Content: base.Content, SendAt: &at}
 	require.True(t, ims.SameRequest(base, m.Request()))
 }
-
-func TestKnownEventType(t *testing.T) {
-	t.Parallel()
-	for _, typ := range ims.EventTypes {
-		require.True(t, ims.KnownEventType(typ), typ)
-	}
-	require.False(t, ims.KnownEventType("nope"))
-	require.False(t, ims.KnownEventType(""))
-}

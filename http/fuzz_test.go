@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/internal/testenv"
 	"github.com/insiderone/ims/postgres"
+	"github.com/insiderone/ims/sqlite"
 )
 
 // The fuzz targets below run their seeds as ordinary tests under `go test`
@@ -117,9 +120,41 @@ func addCreateSeeds(f *testing.F) {
 	}
 }
 
+// fuzzNow is the clock of the fuzz targets' stores and servers.
+var fuzzNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+
+// setupFuzz is setup for a fuzz target (setup takes a *testing.T): a Server
+// on store, whose clock must be fuzzNow.
+func setupFuzz(f *testing.F, store ims.Store, opts ...option) *bundle {
+	f.Helper()
+	sched := &fakeScheduler{status: ims.SchedulerStatus{Interval: 2 * time.Minute, BatchSize: 2, QueueMode: "db", Instance: "test-1"}}
+	so := setupOptions{
+		cfg:    Config{APIKey: testKey, Version: "1.2.3"},
+		deps:   Deps{Messages: store, Audit: store, Scheduler: sched, Clock: func() time.Time { return fuzzNow }},
+		logger: slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(&so)
+	}
+	srv, err := NewServer(so.cfg, so.deps, so.logger)
+	require.NoError(f, err)
+	return &bundle{srv: srv, store: store, sched: sched, now: fuzzNow}
+}
+
+// setupSQLite is setupFuzz on a fresh SQLite database.
+func setupSQLite(f *testing.F, opts ...option) *bundle {
+	f.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "ims.db"))
+	require.NoError(f, err)
+	f.Cleanup(func() { require.NoError(f, store.Close()) })
+	store.Now = func() time.Time { return fuzzNow }
+	require.NoError(f, store.Migrate(context.Background()))
+	return setupFuzz(f, store, opts...)
+}
+
 func FuzzCreateMessage(f *testing.F) {
 	addCreateSeeds(f)
-	b := setup(f)
+	b := setupSQLite(f)
 	f.Fuzz(func(t *testing.T, body, key string) {
 		fuzzCreate(t, b, "/api/messages", body, key)
 	})
@@ -147,9 +182,9 @@ func setupPostgres(f *testing.F) *bundle {
 	store, err := postgres.Open(context.Background(), testenv.PostgresURL(f))
 	require.NoError(f, err)
 	f.Cleanup(func() { require.NoError(f, store.Close()) })
-	store.Now = func() time.Time { return testNow }
+	store.Now = func() time.Time { return fuzzNow }
 	require.NoError(f, store.Migrate(context.Background()))
-	return setupOn(f, store)
+	return setupFuzz(f, store)
 }
 
 func FuzzCreateBatch(f *testing.F) {
@@ -163,7 +198,7 @@ func FuzzCreateBatch(f *testing.F) {
 	f.Add(`{"messages":[]}`, "")
 	f.Add(`{"messages":null}`, "")
 	f.Add(`{"messages":[null]}`, "")
-	b := setup(f, func(o *setupOptions) { o.cfg.MaxBatchSize = 5 })
+	b := setupSQLite(f, func(o *setupOptions) { o.cfg.MaxBatchSize = 5 })
 	f.Fuzz(func(t *testing.T, body, key string) {
 		fuzzCreate(t, b, "/api/messages/batch", body, key)
 	})
@@ -205,7 +240,7 @@ func fuzzList(t *testing.T, b *bundle, which uint8, rawQuery string) {
 
 func FuzzListQuery(f *testing.F) {
 	addListSeeds(f)
-	b := setup(f)
+	b := setupSQLite(f)
 	b.createMessage(f, "+905551234567", "one") // a list with something in it
 	f.Fuzz(func(t *testing.T, which uint8, rawQuery string) { fuzzList(t, b, which, rawQuery) })
 }
@@ -226,7 +261,7 @@ func FuzzAuthHeader(f *testing.F) {
 	} {
 		f.Add(h)
 	}
-	b := setup(f)
+	b := setupSQLite(f)
 	f.Fuzz(func(t *testing.T, header string) {
 		r := httptest.NewRequest("GET", "/api/control", nil)
 		r.Header["Authorization"] = []string{header}

@@ -44,25 +44,17 @@ type setupOptions struct {
 
 type option func(*setupOptions)
 
-// testNow is the clock of every store and server setup builds.
-var testNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-
 // setup builds a Server on a fresh SQLite database in a temporary directory.
-func setup(tb testing.TB, opts ...option) *bundle {
-	tb.Helper()
+func setup(t *testing.T, opts ...option) *bundle {
+	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "ims.db"))
-	require.NoError(tb, err)
-	tb.Cleanup(func() { require.NoError(tb, store.Close()) })
-	store.Now = func() time.Time { return testNow }
-	require.NoError(tb, store.Migrate(ctx))
-	return setupOn(tb, store, opts...)
-}
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, store.Close()) })
+	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	store.Now = func() time.Time { return now }
+	require.NoError(t, store.Migrate(ctx))
 
-// setupOn builds a Server on store, whose clock must be testNow.
-func setupOn(tb testing.TB, store ims.Store, opts ...option) *bundle {
-	tb.Helper()
-	now := testNow
 	sched := &fakeScheduler{status: ims.SchedulerStatus{Interval: 2 * time.Minute, BatchSize: 2, QueueMode: "db", Instance: "test-1"}}
 	so := setupOptions{
 		cfg:    Config{APIKey: testKey, Version: "1.2.3"},
@@ -73,7 +65,7 @@ func setupOn(tb testing.TB, store ims.Store, opts ...option) *bundle {
 		o(&so)
 	}
 	srv, err := NewServer(so.cfg, so.deps, so.logger)
-	require.NoError(tb, err)
+	require.NoError(t, err)
 	return &bundle{srv: srv, store: store, sched: sched, now: now}
 }
 

@@ -30,7 +30,7 @@ const testKey = "test-api-key"
 // store behind it, so a test can check what was (not) stored.
 type bundle struct {
 	srv   *Server
-	store ims.Store
+	store *sqlite.Store
 	sched *fakeScheduler
 	now   time.Time
 }
@@ -79,7 +79,7 @@ type request struct {
 }
 
 // do serves req in-process and returns the recorded answer.
-func (b *bundle) do(t testing.TB, req request) *httptest.ResponseRecorder {
+func (b *bundle) do(t *testing.T, req request) *httptest.ResponseRecorder {
 	t.Helper()
 	var body io.Reader
 	if req.body != "" {
@@ -101,7 +101,7 @@ func (b *bundle) do(t testing.TB, req request) *httptest.ResponseRecorder {
 }
 
 // decode asserts a JSON answer with the wanted status and decodes it.
-func decode[T any](t testing.TB, w *httptest.ResponseRecorder, status int) T {
+func decode[T any](t *testing.T, w *httptest.ResponseRecorder, status int) T {
 	t.Helper()
 	require.Equal(t, status, w.Code, "body: %s", w.Body.String())
 	require.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
@@ -117,7 +117,7 @@ type apiError struct {
 }
 
 // createMessage creates a message through the API.
-func (b *bundle) createMessage(t testing.TB, phone, content string) ims.Message {
+func (b *bundle) createMessage(t *testing.T, phone, content string) ims.Message {
 	t.Helper()
 	body, err := json.Marshal(map[string]string{"phone_number": phone, "content": content})
 	require.NoError(t, err)
@@ -147,7 +147,7 @@ func auditFilterFor(t *testing.T, w *httptest.ResponseRecorder) ims.AuditFilter 
 }
 
 // countMessages returns how many messages the store holds.
-func (b *bundle) countMessages(t testing.TB) int64 {
+func (b *bundle) countMessages(t *testing.T) int64 {
 	t.Helper()
 	counts, err := b.store.CountByStatus(context.Background())
 	require.NoError(t, err)

@@ -7,6 +7,10 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # the main suite, so they never pull a broker from under a parallel test.
 FAULT_RUN ?= ^TestFault
 FAULT_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func TestFault' .)))
+# go test -fuzz takes one target per run: make fuzz runs each in turn.
+FUZZTIME         ?= 30s
+FUZZMINIMIZETIME ?= 10s
+FUZZ_FILES        = $(shell grep -rl --include='*_test.go' '^func Fuzz' .)
 
 .DEFAULT_GOAL := help
 
@@ -36,6 +40,14 @@ test: ## Run the whole test suite with -race (PostgreSQL, Redis and RabbitMQ on 
 test-short: ## Run the unit tests only (no outside services needed)
 	$(GO) test -race -count=1 -short ./...
 
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s), one after another (their seeds already run in make test)
+	@set -e; for file in $(FUZZ_FILES); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "== $$(dirname $$file) $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$(dirname $$file); \
+		done; \
+	done
+
 bench: ## Run the Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
@@ -60,4 +72,4 @@ rabbitmq-ui: ## Open the RabbitMQ management UI (Docker stack)
 clean: ## Remove build output and local SQLite files
 	rm -rf bin ims.db ims.db-wal ims.db-shm
 
-.PHONY: help build run demo sink migrate test test-short bench lint docker-up docker-up-rabbitmq docker-down rabbitmq-ui clean
+.PHONY: help build run demo sink migrate test test-short fuzz bench lint docker-up docker-up-rabbitmq docker-down rabbitmq-ui clean

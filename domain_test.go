@@ -100,7 +100,7 @@ func TestMessageInputValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			nm, err := tt.in.Validate(160, tt.key)
+			nm, err := tt.in.Validate(ims.CreateRules{MaxContentLength: 160, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}, tt.key)
 			if tt.badFields == nil {
 				require.NoError(t, err)
 				require.Equal(t, *tt.in.PhoneNumber, nm.PhoneNumber)

@@ -1,6 +1,7 @@
 package ims
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -64,12 +65,34 @@ type Message struct {
 	UpdatedAt         time.Time  `json:"updated_at"`
 }
 
+// Final reports whether s is a state no message leaves on its own (replay
+// is an explicit action): nothing more is planned for it.
+func (s Status) Final() bool {
+	return s == StatusSent || s == StatusDead || s == StatusCanceled
+}
+
+// MarshalJSON leaves next_attempt_at out of final messages: nothing is due
+// any more, and a time there reads as if another attempt were planned.
+func (m Message) MarshalJSON() ([]byte, error) {
+	type plain Message // no methods: no recursion
+	out := struct {
+		plain
+		NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	}{plain: plain(m)}
+	if !m.Status.Final() {
+		out.NextAttemptAt = &m.NextAttemptAt
+	}
+	return json.Marshal(out)
+}
+
 // NewMessage is a validated request to create a message.
 type NewMessage struct {
 	PhoneNumber    string
 	Content        string
 	SendAt         *time.Time
 	IdempotencyKey string
+	// IdempotencyScope is the key space IdempotencyKey is looked up in.
+	IdempotencyScope IdempotencyScope
 	// Actor, when set, is recorded on this message's message.created event
 	// instead of the actor passed to CreateMessages, so that requests
 	// coalesced into one insert keep their own request ids in the audit.

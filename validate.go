@@ -1,8 +1,9 @@
 package ims
 
 import (
+	"fmt"
 	"regexp"
-	"strings"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -12,6 +13,15 @@ const DefaultMaxContentLength = 160
 
 // MaxIdempotencyKeyLength bounds client idempotency keys.
 const MaxIdempotencyKeyLength = 255
+
+// DefaultSendAtHorizon is SEND_AT_HORIZON's default: how far ahead a message
+// may be scheduled.
+const DefaultSendAtHorizon = 365 * 24 * time.Hour
+
+// SendAtPastTolerance is how far in the past send_at may lie: a client whose
+// clock is behind, or a retried request, still means "now"; anything older
+// is a mistake.
+const SendAtPastTolerance = 24 * time.Hour
 
 // e164 is a plus sign and 8 to 15 digits, the first not zero (ITU-T E.164
 // allows up to 15 digits; the shortest numbers in use have about 8).
@@ -24,10 +34,46 @@ type MessageInput struct {
 	SendAt      *string `json:"send_at,omitempty"`
 }
 
+// CreateRules are what a create request is validated against. Now is an
+// input, not a call to time.Now, so the rules are a pure function.
+type CreateRules struct {
+	MaxContentLength int           // characters (runes); ≤ 0 means DefaultMaxContentLength
+	SendAtHorizon    time.Duration // how far after Now send_at may be; ≤ 0 means DefaultSendAtHorizon
+	MaxBatchSize     int           // items of one batch; ≤ 0 means no batch limit is checked
+	Now              time.Time
+}
+
+func (r CreateRules) maxContentLength() int {
+	if r.MaxContentLength <= 0 {
+		return DefaultMaxContentLength
+	}
+	return r.MaxContentLength
+}
+
+func (r CreateRules) horizon() time.Duration {
+	if r.SendAtHorizon <= 0 {
+		return DefaultSendAtHorizon
+	}
+	return r.SendAtHorizon
+}
+
 // Validate checks the input and returns the NewMessage it describes, or an
 // EINVALID *Error whose Details map each bad field to what is wrong with it.
-func (in MessageInput) Validate(maxContentLength int, idempotencyKey string) (NewMessage, error) {
+func (in MessageInput) Validate(rules CreateRules, idempotencyKey string) (NewMessage, error) {
 	problems := map[string]string{}
+	nm := in.validate(rules, problems)
+	if p := checkIdempotencyKey(idempotencyKey, MaxIdempotencyKeyLength, ""); p != "" {
+		problems["Idempotency-Key"] = p
+	}
+	nm.IdempotencyKey = idempotencyKey
+	if len(problems) > 0 {
+		return NewMessage{}, &Error{Code: EINVALID, Message: "invalid message", Details: problems}
+	}
+	return nm, nil
+}
+
+// validate checks the fields of one message, adding each problem to problems.
+func (in MessageInput) validate(rules CreateRules, problems map[string]string) NewMessage {
 	var nm NewMessage
 
 	switch {
@@ -39,35 +85,121 @@ func (in MessageInput) Validate(maxContentLength int, idempotencyKey string) (Ne
 		nm.PhoneNumber = *in.PhoneNumber
 	}
 
+	maxLen := rules.maxContentLength()
 	switch {
-	case in.Content == nil || strings.TrimSpace(*in.Content) == "":
+	case in.Content == nil:
 		problems["content"] = "is required and must not be blank"
-	case !utf8.ValidString(*in.Content):
-		problems["content"] = "must be valid UTF-8"
-	case utf8.RuneCountInString(*in.Content) > maxContentLength:
-		problems["content"] = "must be at most " + itoa(maxContentLength) + " characters, got " + itoa(utf8.RuneCountInString(*in.Content))
+	case CheckText(*in.Content) != "":
+		problems["content"] = CheckText(*in.Content)
+	case IsBlank(*in.Content):
+		problems["content"] = "is required and must not be blank"
+	case utf8.RuneCountInString(*in.Content) > maxLen:
+		problems["content"] = "must be at most " + itoa(maxLen) + " characters, got " + itoa(utf8.RuneCountInString(*in.Content))
 	default:
 		nm.Content = *in.Content
 	}
 
 	if in.SendAt != nil && *in.SendAt != "" {
-		t, err := time.Parse(time.RFC3339, *in.SendAt)
-		if err != nil {
-			problems["send_at"] = "must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z"
+		at, problem := checkSendAt(*in.SendAt, rules.Now, rules.horizon())
+		if problem != "" {
+			problems["send_at"] = problem
 		} else {
-			t = t.UTC()
-			nm.SendAt = &t
+			nm.SendAt = &at
 		}
 	}
+	return nm
+}
 
-	if len(idempotencyKey) > MaxIdempotencyKeyLength {
-		problems["Idempotency-Key"] = "must be at most " + itoa(MaxIdempotencyKeyLength) + " bytes"
-	} else {
-		nm.IdempotencyKey = idempotencyKey
+// checkSendAt parses send_at and bounds it around now: not more than
+// SendAtPastTolerance before, not more than horizon after. The result is UTC
+// at microsecond precision, the form both stores keep, so an idempotent
+// replay compares equal to what was stored.
+func checkSendAt(s string, now time.Time, horizon time.Duration) (time.Time, string) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, "must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z"
 	}
+	t = t.UTC().Truncate(time.Microsecond)
+	earliest, latest := now.Add(-SendAtPastTolerance), now.Add(horizon)
+	switch {
+	case t.Before(earliest):
+		return time.Time{}, fmt.Sprintf("must not be more than %s in the past (earliest %s)",
+			formatHours(SendAtPastTolerance), earliest.UTC().Format(time.RFC3339))
+	case t.After(latest):
+		return time.Time{}, fmt.Sprintf("must not be more than %s ahead (latest %s)",
+			formatHours(horizon), latest.UTC().Format(time.RFC3339))
+	}
+	return t, ""
+}
 
+// formatHours writes a bound the way the setting is written (8760h, 24h).
+func formatHours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
+}
+
+// checkIdempotencyKey applies the text rule and a length bound to a key.
+func checkIdempotencyKey(key string, maxLen int, where string) string {
+	if p := CheckText(key); p != "" {
+		return p
+	}
+	if len(key) > maxLen {
+		return "must be at most " + itoa(maxLen) + " bytes" + where
+	}
+	return ""
+}
+
+// BatchItemKey is the idempotency key of item i of a batch sent with key:
+// retrying the same batch replays it item by item. The keys live in
+// ScopeBatch, so they can never meet a single create's key.
+func BatchItemKey(key string, i int) string {
+	if key == "" {
+		return ""
+	}
+	return key + "#" + itoa(i)
+}
+
+// ValidateBatch validates every item of a batch with the rules of a single
+// create, before anything is stored, and reports every problem at once as
+// "messages[i].field" → problem.
+func ValidateBatch(items []MessageInput, rules CreateRules, key string) ([]NewMessage, error) {
+	if len(items) == 0 || (rules.MaxBatchSize > 0 && len(items) > rules.MaxBatchSize) {
+		want := "at least 1 message"
+		if rules.MaxBatchSize > 0 {
+			want = fmt.Sprintf("1 to %d messages", rules.MaxBatchSize)
+		}
+		return nil, &Error{Code: EINVALID, Message: "invalid batch",
+			Details: map[string]string{"messages": fmt.Sprintf("must hold %s, got %d", want, len(items))}}
+	}
+	// The key must leave room for the longest "#<i>" suffix.
+	maxKey := MaxIdempotencyKeyLength - len("#"+itoa(max(rules.MaxBatchSize, len(items))))
+	if p := checkIdempotencyKey(key, maxKey, " on a batch"); p != "" {
+		return nil, &Error{Code: EINVALID, Message: "invalid batch", Details: map[string]string{"Idempotency-Key": p}}
+	}
+	msgs := make([]NewMessage, len(items))
+	problems := map[string]string{}
+	invalid := 0
+	for i, item := range items {
+		itemProblems := map[string]string{}
+		nm := item.validate(rules, itemProblems)
+		if len(itemProblems) > 0 {
+			for field, p := range itemProblems {
+				problems[fmt.Sprintf("messages[%d].%s", i, field)] = p
+			}
+			invalid++
+			continue
+		}
+		if key != "" {
+			nm.IdempotencyKey, nm.IdempotencyScope = BatchItemKey(key, i), ScopeBatch
+		}
+		msgs[i] = nm
+	}
 	if len(problems) > 0 {
-		return NewMessage{}, &Error{Code: EINVALID, Message: "invalid message", Details: problems}
+		return nil, &Error{Code: EINVALID,
+			Message: fmt.Sprintf("invalid batch: %d of %d messages are invalid, none was stored", invalid, len(items)),
+			Details: problems}
 	}
-	return nm, nil
+	return msgs, nil
 }

@@ -32,6 +32,8 @@ type Config struct {
 	APIKey           string // required; never equal to WebhookAuthKey
 	ServerPort       int
 	MessageMaxLength int
+	// SendAtHorizon is how far ahead a message's send_at may lie.
+	SendAtHorizon time.Duration
 
 	SchedulerInterval  time.Duration
 	SchedulerBatchSize int
@@ -71,6 +73,10 @@ type Config struct {
 	// counted; readers only ever see the cached count.
 	StatsRefresh time.Duration
 }
+
+// maxSendAtHorizon keeps every accepted send_at far inside the years 0–9999
+// that timestamps can be written in.
+const maxSendAtHorizon = 100 * 8760 * time.Hour
 
 // UsesPostgres reports whether DATABASE_URL names a PostgreSQL database.
 func (c Config) UsesPostgres() bool { return c.DatabaseURL != "" }
@@ -122,6 +128,7 @@ func Load(lookup Lookup) (Config, error) {
 
 		ServerPort:       r.integer("SERVER_PORT", 8080, 0, 65535),
 		MessageMaxLength: r.integer("MESSAGE_MAX_LENGTH", 160, 1, 1_000_000),
+		SendAtHorizon:    r.duration("SEND_AT_HORIZON", 8760*time.Hour, time.Minute),
 
 		SchedulerInterval:  r.duration("SCHEDULER_INTERVAL", 2*time.Minute, 0),
 		SchedulerBatchSize: r.integer("SCHEDULER_BATCH_SIZE", 2, 1, 100_000),
@@ -183,6 +190,9 @@ func (c Config) validate() error {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return errors.New("DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)")
+	}
+	if c.SendAtHorizon > maxSendAtHorizon {
+		return fmt.Errorf("SEND_AT_HORIZON must be at most %s (100 years), got %s", maxSendAtHorizon, c.SendAtHorizon)
 	}
 	if c.RetryMaxDelay < c.RetryBaseDelay {
 		return errors.New("WEBHOOK_RETRY_MAX_DELAY must be at least WEBHOOK_RETRY_BASE_DELAY")

@@ -2,12 +2,10 @@ package http
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/insiderone/ims"
 )
-
-// maxAuditTypeLength bounds ?type=; event types are short dotted names.
-const maxAuditTypeLength = 64
 
 func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 	f, err := parseAuditFilter(r)
@@ -27,15 +25,17 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 func parseAuditFilter(r *http.Request) (ims.AuditFilter, error) {
-	q := r.URL.Query()
+	q, err := parseQuery(r, "type", "message_id", "since", "until", "limit", "cursor")
+	if err != nil {
+		return ims.AuditFilter{}, err
+	}
 	f := ims.AuditFilter{Type: q.Get("type"), MessageID: q.Get("message_id")}
-	if len(f.Type) > maxAuditTypeLength {
-		return f, invalidParam("type", "is too long to be an event type")
+	if f.Type != "" && !ims.KnownEventType(f.Type) {
+		return f, invalidParam("type", "must be one of: "+strings.Join(ims.EventTypes, ", "))
 	}
 	if f.MessageID != "" && !validMessageID(f.MessageID) {
 		return f, invalidParam("message_id", "must be a message ID (a UUID)")
 	}
-	var err error
 	if f.Since, err = parseTime(q, "since"); err != nil {
 		return f, err
 	}

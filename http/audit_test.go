@@ -61,7 +61,7 @@ func TestListAudit(t *testing.T) {
 	})
 	t.Run("empty page is an empty array", func(t *testing.T) {
 		t.Parallel()
-		w := b.do(t, request{method: "GET", path: "/api/audit?type=nothing.here"})
+		w := b.do(t, request{method: "GET", path: "/api/audit?message_id=0190a0b0-0000-7000-8000-000000000000"})
 		require.JSONEq(t, `{"events":[]}`, w.Body.String())
 	})
 }
@@ -81,6 +81,13 @@ func TestListAuditRejectsBadQuery(t *testing.T) {
 		{"bad cursor", url.Values{"cursor": {"abc"}}, "cursor"},
 		{"negative cursor", url.Values{"cursor": {"-1"}}, "cursor"},
 		{"bad limit", url.Values{"limit": {"5000"}}, "limit"},
+		{"unknown type", url.Values{"type": {"nope"}}, "type"},
+		{"NUL type", url.Values{"type": {"\x00"}}, "type"},
+		{"invalid UTF-8 type", url.Values{"type": {"\xff"}}, "type"},
+		{"NUL message id", url.Values{"message_id": {"\x00"}}, "message_id"},
+		{"since past year 9999 in UTC", url.Values{"since": {"9999-12-31T23:59:59-23:59"}}, "since"},
+		{"unknown parameter", url.Values{"actor": {"api:1"}}, "actor"},
+		{"repeated parameter", url.Values{"type": {ims.EventMessageSent, ims.EventMessageDead}}, "type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,4 +96,11 @@ func TestListAuditRejectsBadQuery(t *testing.T) {
 			require.Contains(t, e.Details, tt.param)
 		})
 	}
+	t.Run("unknown type lists the known ones", func(t *testing.T) {
+		t.Parallel()
+		e := decode[apiError](t, b.do(t, request{method: "GET", path: "/api/audit?type=nope"}), http.StatusBadRequest)
+		for _, typ := range ims.EventTypes {
+			require.Contains(t, e.Details["type"], typ)
+		}
+	})
 }

@@ -28,6 +28,10 @@ const (
 )
 
 func (s *Server) handleGetControl(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
 	st, err := s.deps.Scheduler.Status(r.Context())
 	if err != nil {
 		writeError(w, r, s.logger, err)
@@ -38,14 +42,15 @@ func (s *Server) handleGetControl(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handlePostControl(w http.ResponseWriter, r *http.Request) {
 	var in controlRequest
-	if err := decodeJSON(r, &in); err != nil {
+	err := noQuery(r)
+	if err == nil {
+		err = decodeJSON(r, &in)
+	}
+	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	var (
-		st  ims.SchedulerStatus
-		err error
-	)
+	var st ims.SchedulerStatus
 	switch in.Action {
 	case actionStart:
 		st, err = s.deps.Scheduler.Start(r.Context(), actor(r))

@@ -14,10 +14,14 @@
 package http
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/insiderone/ims"
 )
@@ -64,31 +68,69 @@ func ErrorStatusCode(err error) int {
 	}
 }
 
-// writeJSON answers status with v as JSON.
+// writeJSON answers status with v as JSON. It is the one place that writes
+// a JSON answer: v is encoded before the status line goes out, so a value
+// that cannot be encoded (a time past year 9999, say) is a logged 500, never
+// a 2xx with no body.
 func writeJSON(w http.ResponseWriter, r *http.Request, logger *slog.Logger, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		logRequestError(r, logger, http.StatusInternalServerError, fmt.Errorf("encode response: %w", err))
+		status = http.StatusInternalServerError
+		buf.Reset()
+		// An errorResponse of two strings always encodes.
+		_ = json.NewEncoder(&buf).Encode(errorResponse{Error: ims.ErrorMessage(err)})
+		w.Header().Del("Location")
+		w.Header().Del(IdempotentReplayedHeader)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		// The status is already sent; all we can do is leave a trace.
-		logger.LogAttrs(r.Context(), slog.LevelWarn, "write response",
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		// The status is already sent; the client has most likely gone.
+		logger.LogAttrs(r.Context(), slog.LevelDebug, "write response",
 			slog.String("request_id", RequestIDFromContext(r.Context())), slog.Any("error", err))
 	}
 }
 
+// StatusClientClosedRequest is what the access log records for a request
+// whose client went away before the answer (nginx's 499): nobody reads it.
+const StatusClientClosedRequest = 499
+
 // writeError answers err as {"error", "details"}. Internal errors are logged
-// with their full text and shown to the client only as "internal error".
+// with their full text and shown to the client only as "internal error". A
+// request that failed because its client hung up is no server error: it is
+// logged at debug level as a client close.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	status := ErrorStatusCode(err)
-	if status >= http.StatusInternalServerError {
-		logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
+	if clientClosed(r, err) {
+		logger.LogAttrs(r.Context(), slog.LevelDebug, "client closed request",
 			slog.String("request_id", RequestIDFromContext(r.Context())),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", status), slog.Any("error", err))
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		writeJSON(w, r, logger, StatusClientClosedRequest, errorResponse{Error: "client closed request"})
+		return
+	}
+	if status >= http.StatusInternalServerError {
+		logRequestError(r, logger, status, err)
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ims"`)
 	}
 	writeJSON(w, r, logger, status, errorResponse{Error: ims.ErrorMessage(err), Details: ims.ErrorDetails(err)})
+}
+
+// clientClosed reports whether a failure came after the client hung up:
+// net/http cancels the request's context then, and the store call fails
+// with it (as a context error, or a connection the driver had to drop).
+func clientClosed(r *http.Request, err error) bool {
+	return errors.Is(r.Context().Err(), context.Canceled) && ErrorStatusCode(err) >= http.StatusInternalServerError
+}
+
+func logRequestError(r *http.Request, logger *slog.Logger, status int, err error) {
+	logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
+		slog.String("request_id", RequestIDFromContext(r.Context())),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.Any("error", err))
 }

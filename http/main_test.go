@@ -61,7 +61,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 	sched := &fakeScheduler{status: ims.SchedulerStatus{Interval: 2 * time.Minute, BatchSize: 2, QueueMode: "db", Instance: "test-1"}}
 	so := setupOptions{
 		cfg:    Config{APIKey: testKey, Version: "1.2.3"},
-		deps:   Deps{Messages: store, Audit: store, Scheduler: sched},
+		deps:   Deps{Messages: store, Audit: store, Scheduler: sched, Clock: func() time.Time { return now }},
 		logger: slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {

@@ -23,11 +23,15 @@ const cacheLookupTimeout = 300 * time.Millisecond
 
 func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	var in ims.MessageInput
-	if err := decodeJSON(r, &in); err != nil {
+	err := noQuery(r)
+	if err == nil {
+		err = decodeJSON(r, &in)
+	}
+	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	nm, err := in.Validate(s.cfg.MaxContentLength, r.Header.Get(IdempotencyKeyHeader))
+	nm, err := in.Validate(s.createRules(), r.Header.Get(IdempotencyKeyHeader))
 	if err != nil {
 		writeError(w, r, s.logger, unprocessable(err))
 		return
@@ -60,11 +64,15 @@ type batchResponse struct {
 
 func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
 	var in batchRequest
-	if err := decodeJSON(r, &in); err != nil {
+	err := noQuery(r)
+	if err == nil {
+		err = decodeJSON(r, &in)
+	}
+	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	msgs, err := validateBatch(in.Messages, s.cfg.MaxContentLength, s.cfg.MaxBatchSize, r.Header.Get(IdempotencyKeyHeader))
+	msgs, err := ims.ValidateBatch(in.Messages, s.createRules(), r.Header.Get(IdempotencyKeyHeader))
 	if err != nil {
 		writeError(w, r, s.logger, unprocessable(err))
 		return
@@ -90,53 +98,10 @@ func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, s.logger, status, out)
 }
 
-// validateBatch validates every item before anything is stored, and reports
-// every problem at once as "messages[i].field" → problem. A batch
-// Idempotency-Key gives item i the key "<key>#<i>", so retrying the same batch
-// replays it item by item instead of creating it twice.
-func validateBatch(items []ims.MessageInput, maxContentLength, maxBatchSize int, key string) ([]ims.NewMessage, error) {
-	if len(items) == 0 || len(items) > maxBatchSize {
-		return nil, &ims.Error{Code: ims.EINVALID, Message: "invalid batch",
-			Details: map[string]string{"messages": fmt.Sprintf("must hold 1 to %d messages, got %d", maxBatchSize, len(items))}}
-	}
-	// The key must leave room for the longest "#<i>" suffix.
-	if maxKey := ims.MaxIdempotencyKeyLength - len(fmt.Sprintf("#%d", maxBatchSize)); len(key) > maxKey {
-		return nil, &ims.Error{Code: ims.EINVALID, Message: "invalid batch",
-			Details: map[string]string{IdempotencyKeyHeader: fmt.Sprintf("must be at most %d bytes on a batch", maxKey)}}
-	}
-	msgs := make([]ims.NewMessage, len(items))
-	problems := map[string]any{}
-	invalid := 0
-	for i, item := range items {
-		itemKey := ""
-		if key != "" {
-			itemKey = fmt.Sprintf("%s#%d", key, i)
-		}
-		nm, err := item.Validate(maxContentLength, itemKey)
-		if err != nil {
-			addItemProblems(problems, i, err)
-			invalid++
-			continue
-		}
-		msgs[i] = nm
-	}
-	if len(problems) > 0 {
-		return nil, &ims.Error{Code: ims.EINVALID,
-			Message: fmt.Sprintf("invalid batch: %d of %d messages are invalid, none was stored", invalid, len(items)),
-			Details: problems}
-	}
-	return msgs, nil
-}
-
-func addItemProblems(problems map[string]any, i int, err error) {
-	fields, ok := ims.ErrorDetails(err).(map[string]string)
-	if !ok {
-		problems[fmt.Sprintf("messages[%d]", i)] = ims.ErrorMessage(err)
-		return
-	}
-	for field, problem := range fields {
-		problems[fmt.Sprintf("messages[%d].%s", i, field)] = problem
-	}
+// createRules are the rules of every create, single or batch, as of now.
+func (s *Server) createRules() ims.CreateRules {
+	return ims.CreateRules{MaxContentLength: s.cfg.MaxContentLength, SendAtHorizon: s.cfg.SendAtHorizon,
+		MaxBatchSize: s.cfg.MaxBatchSize, Now: s.now()}
 }
 
 func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +117,7 @@ func (s *Server) handleListDead(w http.ResponseWriter, r *http.Request) {
 }
 
 // listMessages serves the message lists; status, when set, is fixed by the
-// route and ?status= is ignored.
+// route, which then takes no ?status=.
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, status ims.Status) {
 	f, err := parseMessageFilter(r, status)
 	if err != nil {
@@ -171,8 +136,14 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, status ims
 }
 
 func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, error) {
-	q := r.URL.Query()
-	var err error
+	allowed := []string{"limit", "cursor"}
+	if status == "" {
+		allowed = append(allowed, "status")
+	}
+	q, err := parseQuery(r, allowed...)
+	if err != nil {
+		return ims.MessageFilter{}, err
+	}
 	f := ims.MessageFilter{Status: status}
 	if f.Status == "" {
 		if f.Status, err = parseStatus(q); err != nil {
@@ -191,7 +162,12 @@ type replayResponse struct {
 }
 
 func (s *Server) handleReplayDeadLetters(w http.ResponseWriter, r *http.Request) {
-	limit, err := parseLimit(r.URL.Query(), maxListLimit)
+	q, err := parseQuery(r, "limit")
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	limit, err := parseLimit(q, maxListLimit)
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
@@ -222,6 +198,9 @@ type cacheInfo struct {
 
 func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathMessageID(r)
+	if err == nil {
+		err = noQuery(r)
+	}
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
@@ -266,6 +245,9 @@ func (s *Server) lookupCache(r *http.Request, id string) cacheInfo {
 
 func (s *Server) handleCancelMessage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathMessageID(r)
+	if err == nil {
+		err = noQuery(r)
+	}
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
@@ -280,6 +262,9 @@ func (s *Server) handleCancelMessage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleReplayMessage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathMessageID(r)
+	if err == nil {
+		err = noQuery(r)
+	}
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,24 @@ func TestCreateMessageRejectsBadInput(t *testing.T) {
 		{"idempotency key too long", `{"phone_number":"+905551234567","content":"hi"}`,
 			map[string]string{IdempotencyKeyHeader: strings.Repeat("k", ims.MaxIdempotencyKeyLength+1)},
 			http.StatusUnprocessableEntity, "Idempotency-Key"},
+		// Hostile input (issue 7, defects 3 and 4): each once made a store fail or
+		// stored what the client never sent.
+		{"send_at past year 9999 in UTC", `{"phone_number":"+905551234567","content":"hi","send_at":"9999-12-31T23:59:59-23:59"}`, nil,
+			http.StatusUnprocessableEntity, "send_at"},
+		{"send_at beyond the horizon", `{"phone_number":"+905551234567","content":"hi","send_at":"2027-01-03T00:00:00Z"}`, nil,
+			http.StatusUnprocessableEntity, "send_at"},
+		{"send_at days in the past", `{"phone_number":"+905551234567","content":"hi","send_at":"2025-12-30T00:00:00Z"}`, nil,
+			http.StatusUnprocessableEntity, "send_at"},
+		{"NUL in content", `{"phone_number":"+905551234567","content":"a\u0000b"}`, nil, http.StatusUnprocessableEntity, "content"},
+		{"escape character in content", `{"phone_number":"+905551234567","content":"a\u001bb"}`, nil, http.StatusUnprocessableEntity, "content"},
+		{"only a zero-width space", `{"phone_number":"+905551234567","content":"\u200b"}`, nil, http.StatusUnprocessableEntity, "content"},
+		{"lone high surrogate", `{"phone_number":"+905551234567","content":"a\ud800b"}`, nil, http.StatusBadRequest, ""},
+		{"lone low surrogate", `{"phone_number":"+905551234567","content":"\udc00"}`, nil, http.StatusBadRequest, ""},
+		{"high surrogate before a letter", `{"phone_number":"+905551234567","content":"\ud800\u0041"}`, nil, http.StatusBadRequest, ""},
+		{"high surrogate at the end", `{"phone_number":"+905551234567","content":"\ud83d"}`, nil, http.StatusBadRequest, ""},
+		{"invalid UTF-8", "{\"phone_number\":\"+905551234567\",\"content\":\"a\xffb\"}", nil, http.StatusBadRequest, ""},
+		{"non-UTF-8 idempotency key", `{"phone_number":"+905551234567","content":"hi"}`,
+			map[string]string{IdempotencyKeyHeader: "k\xff"}, http.StatusUnprocessableEntity, "Idempotency-Key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +95,37 @@ func TestCreateMessageRejectsBadInput(t *testing.T) {
 		})
 	}
 	require.Zero(t, b.countMessages(t), "a rejected request must store nothing")
+}
+
+func TestCreateMessageUnknownQueryParameter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, path := range []string{"/api/messages?dry_run=1", "/api/messages/batch?dry_run=1"} {
+		body := `{"phone_number":"+905551234567","content":"hi"}`
+		if strings.Contains(path, "batch") {
+			body = `{"messages":[` + body + `]}`
+		}
+		e := decode[apiError](t, b.do(t, request{method: "POST", path: path, body: body}), http.StatusBadRequest)
+		require.Contains(t, e.Details, "dry_run")
+	}
+	require.Zero(t, b.countMessages(t))
+}
+
+func TestCreateMessageKeepsEscapedText(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tests := []struct{ name, json, want string }{
+		{"surrogate pair", `"\ud83d\ude00 ok"`, "😀 ok"},
+		{"escaped backslash before u", `"a\\ud800"`, `a\ud800`},
+		{"newline and tab", `"a\n\tb"`, "a\n\tb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := b.do(t, request{method: "POST", path: "/api/messages", body: `{"phone_number":"+905551234567","content":` + tt.json + `}`})
+			require.Equal(t, tt.want, decode[ims.Message](t, w, http.StatusCreated).Content)
+		})
+	}
 }
 
 func TestCreateMessageTenCharactersIsNotTooLong(t *testing.T) {
@@ -107,7 +157,30 @@ func TestCreateMessageIdempotency(t *testing.T) {
 	other := post(`{"phone_number":"+905551234567","content":"something else"}`)
 	require.Equal(t, http.StatusConflict, other.code, other.body)
 
+	// send_at is part of the request: the same key asking for another time
+	// is a conflict, not a replay of the message due now.
+	later := post(`{"phone_number":"+905551234567","content":"hi","send_at":"2026-01-03T00:00:00Z"}`)
+	require.Equal(t, http.StatusConflict, later.code, later.body)
+
 	require.EqualValues(t, 1, b.countMessages(t))
+}
+
+func TestIdempotencyKeySpaces(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	key := map[string]string{IdempotencyKeyHeader: "k"}
+	batch := decode[batchResponse](t, b.do(t, request{method: "POST", path: "/api/messages/batch", headers: key,
+		body: `{"messages":[{"phone_number":"+905551234567","content":"batch item"}]}`}), http.StatusCreated)
+	require.Equal(t, "k#0", batch.Messages[0].IdempotencyKey)
+
+	// A single create whose key happens to be a batch item's derived key is
+	// another request: it creates its own message.
+	single := b.do(t, request{method: "POST", path: "/api/messages", body: `{"phone_number":"+905551234567","content":"single"}`,
+		headers: map[string]string{IdempotencyKeyHeader: "k#0"}})
+	m := decode[ims.Message](t, single, http.StatusCreated)
+	require.Equal(t, "single", m.Content)
+	require.NotEqual(t, batch.Messages[0].ID, m.ID)
+	require.EqualValues(t, 2, b.countMessages(t))
 }
 
 type postResult struct {
@@ -219,6 +292,11 @@ func TestListRejectsBadQuery(t *testing.T) {
 		{"limit not a number", "limit=ten", "limit"},
 		{"unknown status", "status=lost", "status"},
 		{"bad cursor", "cursor=not-a-cursor", "cursor"},
+		{"NUL in status", "status=%00", "status"},
+		{"invalid UTF-8 in cursor", "cursor=%ff", "cursor"},
+		{"control character in limit", "limit=%1b", "limit"},
+		{"unknown parameter", "sort=asc", "sort"},
+		{"repeated parameter", "limit=1&limit=2", "limit"},
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"/api/messages", "/api/messages/sent", "/api/messages/dead-letter"} {
@@ -248,8 +326,10 @@ func TestSentAndDeadLetterLists(t *testing.T) {
 	require.Equal(t, sent.ID, page.Messages[0].ID)
 	require.Equal(t, "prov-1", page.Messages[0].ProviderMessageID)
 
-	// ?status= cannot widen a fixed list.
-	page = decode[ims.MessagePage](t, b.do(t, request{method: "GET", path: "/api/messages/dead-letter?status=pending"}), http.StatusOK)
+	// The route fixes the status: ?status= is not one of its parameters.
+	e := decode[apiError](t, b.do(t, request{method: "GET", path: "/api/messages/dead-letter?status=pending"}), http.StatusBadRequest)
+	require.Contains(t, e.Details, "status")
+	page = decode[ims.MessagePage](t, b.do(t, request{method: "GET", path: "/api/messages/dead-letter"}), http.StatusOK)
 	require.Len(t, page.Messages, 1)
 	require.Equal(t, dead.ID, page.Messages[0].ID)
 	require.Equal(t, "webhook answered HTTP 400", page.Messages[0].LastError)
@@ -417,4 +497,24 @@ func TestCreateBatchIdempotency(t *testing.T) {
 	require.Contains(t, tooLong.body, IdempotencyKeyHeader)
 
 	require.EqualValues(t, 2, b.countMessages(t))
+}
+
+func TestNextAttemptAtOnlyWhileSomethingIsPlanned(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fields := func(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
+		t.Helper()
+		return decode[map[string]any](t, w, http.StatusOK)
+	}
+	pending := b.createMessage(t, "+905551234567", "pending")
+	require.Contains(t, fields(t, b.do(t, request{method: "GET", path: "/api/messages/" + pending.ID}))["message"], "next_attempt_at")
+
+	canceled := fields(t, b.do(t, request{method: "DELETE", path: "/api/messages/" + pending.ID}))
+	require.NotContains(t, canceled, "next_attempt_at")
+
+	sent := b.createMessage(t, "+905551234567", "sent")
+	b.finish(t, sent, ims.StatusSent, ims.DeliveryResult{StatusCode: 202})
+	page := fields(t, b.do(t, request{method: "GET", path: "/api/messages/sent"}))
+	require.NotContains(t, page["messages"].([]any)[0], "next_attempt_at")
+	require.Contains(t, page["messages"].([]any)[0], "sent_at")
 }

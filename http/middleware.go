@@ -96,14 +96,14 @@ func (rr *responseRecorder) Unwrap() http.ResponseWriter { return rr.ResponseWri
 
 // logAccess logs one line per request. Headers are never logged: they carry
 // the API key. Polled endpoints log at debug level so they do not drown the
-// rest.
+// rest; so do requests whose client left.
 func (s *Server) logAccess(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &responseRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
-		if r.URL.Path == "/api/health" || r.URL.Path == "/metrics" {
+		if r.URL.Path == "/api/health" || r.URL.Path == "/metrics" || rec.status == StatusClientClosedRequest {
 			level = slog.LevelDebug
 		}
 		s.logger.LogAttrs(r.Context(), level, "http request",

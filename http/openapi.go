@@ -3,6 +3,8 @@ package http
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/insiderone/ims"
 )
 
 // The OpenAPI 3.0 document is written by hand in Go rather than as a JSON
@@ -68,7 +70,10 @@ func openAPIDocument(version string, metrics bool) ([]byte, error) {
 			"description": "Stores messages and delivers them to a webhook with retries, dead letters and an audit trail.\n\n" +
 				"Authenticate with `Authorization: <key>` or `Authorization: Bearer <key>`.\n\n" +
 				"Errors are `{\"error\": \"...\", \"details\": ...}`. 400: the request cannot be understood " +
-				"(malformed JSON, unknown fields, wrong types, bad query parameters, unknown enumeration values). " +
+				"(malformed JSON, invalid UTF-8 or an unpaired \\uD800-\\uDFFF surrogate in the body, unknown fields, wrong types, " +
+				"unknown, repeated or bad query parameters, unknown enumeration values). " +
+				"Text (content, Idempotency-Key, every query value) must be valid UTF-8 without NUL or control characters " +
+				"other than newline and tab. " +
 				"422: a well-formed body whose messages break the rules; `details` maps each field to its problem " +
 				"and nothing is stored. 413: body too large.",
 		},
@@ -130,22 +135,26 @@ func openAPIPaths(metrics bool) obj {
 		"/api/messages/{id}": obj{
 			"get": withParams(operation("messages", "One message with its delivery attempts and sent-cache entry", true, obj{
 				"200": jsonResponse("The message", ref("MessageDetail")),
+				"400": errorRef("BadRequest"),
 				"404": errorRef("NotFound"),
 			}), paramRef("MessageID")),
 			"delete": withParams(operation("messages", "Cancel a pending message", true, obj{
 				"200": jsonResponse("The canceled message", ref("Message")),
+				"400": errorRef("BadRequest"),
 				"404": errorRef("NotFound"),
 				"409": errorRef("Conflict"),
 			}), paramRef("MessageID")),
 		},
 		"/api/messages/{id}/retry": obj{"post": withParams(operation("dead letters", "Replay one dead-lettered message", true, obj{
 			"200": jsonResponse("The message, pending again", ref("Message")),
+			"400": errorRef("BadRequest"),
 			"404": errorRef("NotFound"),
 			"409": errorRef("Conflict"),
 		}), paramRef("MessageID"))},
 		"/api/control": obj{
 			"get": operation("scheduler", "Scheduler status", true, obj{
 				"200": jsonResponse("The scheduler status", ref("SchedulerStatus")),
+				"400": errorRef("BadRequest"),
 			}),
 			"post": withBody(operation("scheduler", "Start or stop the scheduler (fleet-wide, survives restarts)", true, obj{
 				"200": jsonResponse("The scheduler status after the action", ref("SchedulerStatus")),
@@ -157,7 +166,8 @@ func openAPIPaths(metrics bool) obj {
 			"200": jsonResponse("One page of audit events", ref("AuditPage")),
 			"400": errorRef("BadRequest"),
 		}),
-			obj{"name": "type", "in": "query", "description": "Only events of this type", "schema": obj{"type": "string"}, "example": "message.sent"},
+			obj{"name": "type", "in": "query", "description": "Only events of this type; another value is a 400 that lists these",
+				"schema": obj{"type": "string", "enum": ims.EventTypes}, "example": ims.EventMessageSent},
 			obj{"name": "message_id", "in": "query", "description": "Only events of this message", "schema": obj{"type": "string", "format": "uuid"}},
 			obj{"name": "since", "in": "query", "description": "Events at or after (RFC 3339)", "schema": obj{"type": "string", "format": "date-time"}},
 			obj{"name": "until", "in": "query", "description": "Events before (RFC 3339)", "schema": obj{"type": "string", "format": "date-time"}},
@@ -189,7 +199,7 @@ func createMessageOp() obj {
 		"422": errorRef("Unprocessable"),
 	})
 	withParams(op, obj{"name": IdempotencyKeyHeader, "in": "header", "required": false,
-		"description": "Makes retries safe: the same key returns the same message; reusing it for another body is 409.",
+		"description": "Makes retries safe: the same key returns the same message; reusing it for another phone_number, content or send_at is 409. Valid UTF-8, no control characters.",
 		"schema":      obj{"type": "string", "maxLength": 255}})
 	return withBody(op, "The message", ref("MessageInput"))
 }
@@ -205,7 +215,7 @@ func createBatchOp() obj {
 		"422": errorRef("Unprocessable"),
 	})
 	withParams(op, obj{"name": IdempotencyKeyHeader, "in": "header", "required": false,
-		"description": "Makes retries safe: message i gets the key \"<key>#<i>\", so the same batch again returns the same messages.",
+		"description": "Makes retries safe: message i gets the key \"<key>#<i>\", so the same batch again returns the same messages. Batch keys have their own key space: a single create with the key \"<key>#<i>\" is another request.",
 		"schema":      obj{"type": "string", "maxLength": 250}})
 	return withBody(op, "The messages", obj{
 		"type": "object", "required": []string{"messages"}, "additionalProperties": false,

@@ -37,18 +37,19 @@ func openAPISchemas() obj {
 			"type": "object", "required": []string{"phone_number", "content"}, "additionalProperties": false,
 			"properties": obj{
 				"phone_number": obj{"type": "string", "description": "E.164: + and 8 to 15 digits", "example": "+905551234567"},
-				"content":      obj{"type": "string", "description": "At most MESSAGE_MAX_LENGTH characters (default 160)", "example": "Hello from IMS!"},
-				"send_at":      dateTime("Deliver no earlier than this (RFC 3339); default now"),
+				"content": obj{"type": "string", "example": "Hello from IMS!", "description": "At most MESSAGE_MAX_LENGTH characters (default 160); " +
+					"not blank (white space and invisible characters such as U+200B count as blank); valid UTF-8 without NUL or control characters other than newline and tab"},
+				"send_at": dateTime("Deliver no earlier than this (RFC 3339); default now. At most 24h in the past and SEND_AT_HORIZON (default 8760h) ahead"),
 			},
 		},
-		"Message": object([]string{"id", "phone_number", "content", "status", "attempts", "next_attempt_at", "created_at", "updated_at"}, obj{
+		"Message": object([]string{"id", "phone_number", "content", "status", "attempts", "created_at", "updated_at"}, obj{
 			"id":                  obj{"type": "string", "format": "uuid", "description": "UUIDv7; also the webhook Idempotency-Key"},
 			"phone_number":        str("E.164 phone number"),
 			"content":             str("The text"),
 			"status":              ref("Status"),
 			"idempotency_key":     str("The client's Idempotency-Key, if any"),
 			"attempts":            integer("Delivery attempts started"),
-			"next_attempt_at":     dateTime("When the message is due (while sending: the lease deadline)"),
+			"next_attempt_at":     dateTime("When the message is due (while sending: the lease deadline); absent on sent, dead and canceled messages"),
 			"last_error":          str("Why the last attempt failed"),
 			"provider_message_id": str("The webhook's messageId"),
 			"send_at":             dateTime("Requested earliest delivery"),

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
 )
 
 // specOperations lists "METHOD /path" for every operation in the document.
@@ -118,4 +120,63 @@ func TestOpenAPIDocument(t *testing.T) {
 		require.Equal(t, "header", scheme["in"])
 		require.Equal(t, "Authorization", scheme["name"])
 	})
+}
+
+// TestOpenAPIQueryParameters holds the document and parseQuery to one list
+// per operation: every documented query parameter is accepted, any other is
+// a 400 naming it.
+func TestOpenAPIQueryParameters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := decode[map[string]any](t, b.do(t, request{method: "GET", path: "/api/openapi.json", noAuth: true}), http.StatusOK)
+	components := doc["components"].(map[string]any)["parameters"].(map[string]any)
+	id := "0190a0b0-0000-7000-8000-000000000000"
+	for _, rt := range b.srv.routes {
+		if !rt.auth {
+			continue
+		}
+		path := strings.ReplaceAll(rt.pattern, "{id}", id)
+		op := doc["paths"].(map[string]any)[rt.pattern].(map[string]any)[strings.ToLower(rt.method)].(map[string]any)
+		var documented []string
+		params, _ := op["parameters"].([]any)
+		for _, p := range params {
+			pm := p.(map[string]any)
+			if r, ok := pm["$ref"].(string); ok {
+				pm = components[strings.TrimPrefix(r, "#/components/parameters/")].(map[string]any)
+			}
+			if pm["in"] == "query" {
+				documented = append(documented, pm["name"].(string))
+			}
+		}
+		t.Run(rt.method+" "+rt.pattern, func(t *testing.T) {
+			t.Parallel()
+			for _, name := range documented {
+				w := b.do(t, request{method: rt.method, path: path + "?" + name + "="})
+				if w.Code == http.StatusBadRequest {
+					require.NotContains(t, w.Body.String(), "unknown query parameter", "documented %s is rejected", name)
+				}
+			}
+			e := decode[apiError](t, b.do(t, request{method: rt.method, path: path + "?zz=1"}), http.StatusBadRequest)
+			require.Contains(t, e.Details, "zz", "an undocumented parameter is a 400 naming it")
+		})
+	}
+}
+
+func TestOpenAPIAuditTypes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	doc := decode[map[string]any](t, b.do(t, request{method: "GET", path: "/api/openapi.json", noAuth: true}), http.StatusOK)
+	op := doc["paths"].(map[string]any)["/api/audit"].(map[string]any)["get"].(map[string]any)
+	for _, p := range op["parameters"].([]any) {
+		pm := p.(map[string]any)
+		if pm["name"] == "type" {
+			var got []string
+			for _, v := range pm["schema"].(map[string]any)["enum"].([]any) {
+				got = append(got, v.(string))
+			}
+			require.Equal(t, ims.EventTypes, got)
+			return
+		}
+	}
+	t.Fatal("GET /api/audit documents no type parameter")
 }

@@ -1,15 +1,19 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -25,8 +29,19 @@ const (
 // decodeJSON reads exactly one JSON value into dst. Anything but a single
 // well-typed object with known fields is an EINVALID error (400), and a body
 // over the limit keeps its *http.MaxBytesError so that it answers 413.
+//
+// The raw body is checked first: encoding/json would silently turn invalid
+// UTF-8 and unpaired UTF-16 surrogates (\ud800) into U+FFFD, storing text
+// the client never sent.
 func decodeJSON(r *http.Request, dst any) error {
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := checkRawJSON(raw); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
@@ -34,13 +49,68 @@ func decodeJSON(r *http.Request, dst any) error {
 	// A second value (or garbage) after the first is a malformed request, not
 	// something to ignore silently.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return decodeError(err)
-		}
 		return ims.Errorf(ims.EINVALID, "request body must hold a single JSON value")
 	}
 	return nil
+}
+
+// checkRawJSON rejects a body that is not valid UTF-8 or whose \u escapes
+// hold a lone surrogate. A backslash only appears inside JSON strings (the
+// decoder rejects it anywhere else), so the escapes need no string tracking.
+func checkRawJSON(raw []byte) error {
+	if !utf8.Valid(raw) {
+		at := 0
+		for at < len(raw) {
+			r, size := utf8.DecodeRune(raw[at:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			at += size
+		}
+		return ims.Errorf(ims.EINVALID, "request body must be valid UTF-8 (invalid byte at offset %d)", at)
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' || i+1 >= len(raw) {
+			continue
+		}
+		if raw[i+1] != 'u' {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		r, ok := hexRune(raw, i+2)
+		if !ok {
+			continue // malformed: the decoder reports it
+		}
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xdc00: // high: a low one must follow
+			low, ok := hexRune(raw, i+8)
+			if !ok || i+7 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' || low < 0xdc00 || low > 0xdfff {
+				return loneSurrogate(r, i)
+			}
+			i += 11
+		case utf16.IsSurrogate(r): // low without a high before it
+			return loneSurrogate(r, i)
+		default:
+			i += 5
+		}
+	}
+	return nil
+}
+
+// hexRune reads the four hex digits at raw[at:].
+func hexRune(raw []byte, at int) (rune, bool) {
+	if at < 0 || at+4 > len(raw) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[at:at+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	return rune(n), true
+}
+
+func loneSurrogate(r rune, at int) error {
+	return ims.Errorf(ims.EINVALID, "request body holds an unpaired UTF-16 surrogate \\u%04x at offset %d; it is not a character", r, at)
 }
 
 // decodeError says what is wrong with a body in words a client can act on.
@@ -91,8 +161,53 @@ func jsonTypeName(kind string) string {
 	}
 }
 
+// query is the query string of one endpoint, checked against the parameters
+// it accepts. Every endpoint with parameters reads them through parseQuery,
+// so an unknown or repeated parameter is a 400 like an unknown body field,
+// and every value passes the one text rule before any parser sees it.
+type query struct{ url.Values }
+
+// parseQuery checks r's query against allowed.
+func parseQuery(r *http.Request, allowed ...string) (query, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return query{}, &ims.Error{Code: ims.EINVALID, Message: "malformed query string",
+			Details: map[string]string{"query": "must be name=value pairs, percent-encoded"}}
+	}
+	for name, values := range q {
+		if !slices.Contains(allowed, name) {
+			return query{}, unknownParam(name, allowed)
+		}
+		if len(values) > 1 {
+			return query{}, invalidParam(name, "must be given at most once")
+		}
+		if p := ims.CheckText(values[0]); p != "" {
+			return query{}, invalidParam(name, p)
+		}
+	}
+	return query{q}, nil
+}
+
+// noQuery is parseQuery for an endpoint that takes no parameters.
+func noQuery(r *http.Request) error {
+	_, err := parseQuery(r)
+	return err
+}
+
+func unknownParam(name string, allowed []string) error {
+	if p := ims.CheckText(name); p != "" {
+		name = strconv.QuoteToASCII(name) // shown, not echoed raw
+	}
+	accepted := "this endpoint takes no query parameters"
+	if len(allowed) > 0 {
+		accepted = "accepted: " + strings.Join(allowed, ", ")
+	}
+	return &ims.Error{Code: ims.EINVALID, Message: "unknown query parameter " + name,
+		Details: map[string]string{name: "is not a known query parameter; " + accepted}}
+}
+
 // parseLimit reads ?limit=, 1..maxListLimit, def when absent.
-func parseLimit(q url.Values, def int) (int, error) {
+func parseLimit(q query, def int) (int, error) {
 	s := q.Get("limit")
 	if s == "" {
 		return def, nil
@@ -105,7 +220,7 @@ func parseLimit(q url.Values, def int) (int, error) {
 }
 
 // parseStatus reads ?status=, empty meaning all.
-func parseStatus(q url.Values) (ims.Status, error) {
+func parseStatus(q query) (ims.Status, error) {
 	s := ims.Status(q.Get("status"))
 	if s == "" || s.Valid() {
 		return s, nil
@@ -118,7 +233,7 @@ func parseStatus(q url.Values) (ims.Status, error) {
 }
 
 // parseMessageCursor reads a message list cursor, which is a message ID.
-func parseMessageCursor(q url.Values) (string, error) {
+func parseMessageCursor(q query) (string, error) {
 	s := q.Get("cursor")
 	if s == "" || validMessageID(s) {
 		return s, nil
@@ -127,7 +242,7 @@ func parseMessageCursor(q url.Values) (string, error) {
 }
 
 // parseAuditCursor reads an audit list cursor, which is an event ID.
-func parseAuditCursor(q url.Values) (int64, error) {
+func parseAuditCursor(q query) (int64, error) {
 	s := q.Get("cursor")
 	if s == "" {
 		return 0, nil
@@ -140,14 +255,14 @@ func parseAuditCursor(q url.Values) (int64, error) {
 }
 
 // parseTime reads an optional RFC 3339 query parameter.
-func parseTime(q url.Values, name string) (time.Time, error) {
+func parseTime(q query, name string) (time.Time, error) {
 	s := q.Get(name)
 	if s == "" {
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, invalidParam(name, "must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z")
+	if err != nil || t.UTC().Year() < 0 || t.UTC().Year() > 9999 {
+		return time.Time{}, invalidParam(name, "must be an RFC 3339 timestamp from year 0 to 9999 (in UTC), e.g. 2026-01-02T15:04:05Z")
 	}
 	return t.UTC(), nil
 }

@@ -27,6 +27,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBatchSize bounds POST /api/messages/batch.
 	MaxBatchSize int
+	// SendAtHorizon bounds how far ahead send_at may lie (SEND_AT_HORIZON);
+	// zero means ims.DefaultSendAtHorizon.
+	SendAtHorizon time.Duration
 	// Version is reported by /api/health and the OpenAPI document.
 	Version string
 	// Clock tells the time, e.g. the age of a cached health answer; nil is
@@ -47,6 +50,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBatchSize <= 0 {
 		c.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if c.SendAtHorizon <= 0 {
+		c.SendAtHorizon = ims.DefaultSendAtHorizon
 	}
 	if c.Version == "" {
 		c.Version = "dev"
@@ -81,6 +87,8 @@ type Deps struct {
 	Metrics   http.Handler // nil = no /metrics route
 	Stats     StatsSource  // nil = GET /api/stats answers 503
 	Dashboard http.Handler // nil = "/" redirects to /api/docs
+	// Clock is the time send_at is validated against; nil = time.Now.
+	Clock ims.Clock
 }
 
 // Server is the API as an http.Handler. It holds no listener: cmd/ims puts
@@ -123,6 +131,14 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 	s.routes = s.routeTable()
 	s.handler = s.buildHandler()
 	return s, nil
+}
+
+// now is the API's clock.
+func (s *Server) now() time.Time {
+	if s.deps.Clock != nil {
+		return s.deps.Clock()
+	}
+	return time.Now()
 }
 
 // ServeHTTP implements http.Handler.

@@ -26,24 +26,28 @@ import (
 //     aborts itself via ims_fail and the caller retries with a new snapshot.
 var createSQL = `/* ims: create messages */
 WITH input AS (
-	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
-		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, ord)
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $12::text[])
+		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, idempotency_scope, ord)
 ),
 existing AS (
-	SELECT i.ord, m.* FROM input i JOIN messages m ON m.idempotency_key = i.idempotency_key
+	SELECT i.ord, m.* FROM input i
+	JOIN messages m ON m.idempotency_scope = i.idempotency_scope AND m.idempotency_key = i.idempotency_key
 ),
+-- The statement must know about a conflict before it inserts anything, so
+-- this is ims.SameRequest in SQL; insertBatch applies ims.SameRequest itself
+-- to what comes back, and the storetest suite holds the two to one answer.
 conflict AS (
 	SELECT EXISTS (
 		SELECT 1 FROM existing e JOIN input i USING (ord)
-		WHERE e.phone_number <> i.phone_number OR e.content <> i.content
+		WHERE e.phone_number <> i.phone_number OR e.content <> i.content OR e.send_at IS DISTINCT FROM i.send_at
 	) AS found
 ),
 ins AS (
-	INSERT INTO messages (id, phone_number, content, status, idempotency_key, attempts,
+	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
 		next_attempt_at, send_at, created_at, updated_at)
-	SELECT id, phone_number, content, 'pending', idempotency_key, 0, next_attempt_at, send_at, $9, $9
+	SELECT id, phone_number, content, 'pending', idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
-	ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ),
 audit AS (
@@ -124,11 +128,12 @@ type createBatch struct {
 // with a key wins, later ones return it, or conflict if they differ.
 func planCreate(msgs []ims.NewMessage, now time.Time) (*createBatch, error) {
 	b := &createBatch{now: now, source: make([]int, len(msgs)), dup: make([]bool, len(msgs))}
-	first := make(map[string]int)
+	first := make(map[scopedKey]int)
 	for i, nm := range msgs {
-		if j, ok := first[nm.IdempotencyKey]; ok && nm.IdempotencyKey != "" {
-			if !sameMessage(b.unique[j], nm) {
-				return nil, conflictError()
+		key := scopedKey{nm.IdempotencyScope, nm.IdempotencyKey}
+		if j, ok := first[key]; ok && nm.IdempotencyKey != "" {
+			if !ims.SameRequest(b.unique[j], nm) {
+				return nil, ims.IdempotencyConflict()
 			}
 			b.source[i], b.dup[i] = j, true
 			continue
@@ -138,7 +143,7 @@ func planCreate(msgs []ims.NewMessage, now time.Time) (*createBatch, error) {
 			return nil, fmt.Errorf("create messages: new id: %w", err)
 		}
 		if nm.IdempotencyKey != "" {
-			first[nm.IdempotencyKey] = len(b.unique)
+			first[key] = len(b.unique)
 		}
 		b.source[i] = len(b.unique)
 		b.unique = append(b.unique, nm)
@@ -147,12 +152,10 @@ func planCreate(msgs []ims.NewMessage, now time.Time) (*createBatch, error) {
 	return b, nil
 }
 
-func sameMessage(a, b ims.NewMessage) bool {
-	return a.PhoneNumber == b.PhoneNumber && a.Content == b.Content
-}
-
-func conflictError() error {
-	return ims.Errorf(ims.ECONFLICT, "Idempotency-Key already used for a different message")
+// scopedKey is an idempotency key in its key space.
+type scopedKey struct {
+	scope ims.IdempotencyScope
+	key   string
 }
 
 // insertBatch runs createSQL and returns one result per unique message.
@@ -161,8 +164,10 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) (
 	phones, contents := make([]string, n), make([]string, n)
 	sendAts, nextAts := make([]*time.Time, n), make([]time.Time, n)
 	keys, details, actors := make([]*string, n), make([]string, n), make([]string, n)
+	scopes := make([]string, n)
 	for i, nm := range b.unique {
 		phones[i], contents[i], actors[i] = nm.PhoneNumber, nm.Content, nm.Actor
+		scopes[i] = string(nm.IdempotencyScope)
 		sendAts[i], nextAts[i] = microPtr(nm.SendAt), b.now
 		if sendAts[i] != nil {
 			nextAts[i] = *sendAts[i]
@@ -173,7 +178,7 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) (
 		}
 	}
 	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
-		b.now, actor, s.channel)
+		b.now, actor, s.channel, scopes)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
 	}
@@ -185,8 +190,8 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) (
 		if r.Message, err = scanMessage(rows, &ord, &r.Created); err != nil {
 			return nil, fmt.Errorf("create messages: scan: %w", err)
 		}
-		if !r.Created && !sameMessage(b.unique[ord-1], ims.NewMessage{PhoneNumber: r.Message.PhoneNumber, Content: r.Message.Content}) {
-			return nil, conflictError()
+		if !r.Created && !ims.SameRequest(b.unique[ord-1], r.Message.Request()) {
+			return nil, ims.IdempotencyConflict()
 		}
 		results = append(results, r)
 	}

@@ -91,8 +91,8 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor
 }
 
 func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor string, now time.Time) ([]ims.CreateResult, error) {
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`)
-		VALUES (?, ?, ?, 'pending', ?, 0, ?, '', '', ?, NULL, ?, ?)`)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`, idempotency_scope)
+		VALUES (?, ?, ?, 'pending', ?, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -104,16 +104,17 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor st
 	defer audit.Close()
 
 	results := make([]ims.CreateResult, len(msgs))
-	byKey := map[string]ims.Message{} // keys seen in this batch or found stored
+	byKey := map[scopedKey]ims.Message{} // keys seen in this batch or found stored
 	for i, nm := range msgs {
+		key := scopedKey{nm.IdempotencyScope, nm.IdempotencyKey}
 		if nm.IdempotencyKey != "" {
-			prev, found, err := earlier(ctx, tx, byKey, nm.IdempotencyKey)
+			prev, found, err := earlier(ctx, tx, byKey, key)
 			if err != nil {
 				return nil, err
 			}
 			if found {
-				if prev.PhoneNumber != nm.PhoneNumber || prev.Content != nm.Content {
-					return nil, ims.Errorf(ims.ECONFLICT, "Idempotency-Key already used for a different message")
+				if !ims.SameRequest(nm, prev.Request()) {
+					return nil, ims.IdempotencyConflict()
 				}
 				results[i] = ims.CreateResult{Message: prev}
 				continue
@@ -124,7 +125,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor st
 			return nil, err
 		}
 		if _, err := insert.ExecContext(ctx, m.ID, m.PhoneNumber, m.Content, nullString(m.IdempotencyKey),
-			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now)); err != nil {
+			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now), string(nm.IdempotencyScope)); err != nil {
 			return nil, fmt.Errorf("insert message: %w", err)
 		}
 		who := actor
@@ -135,19 +136,26 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor st
 			return nil, err
 		}
 		if m.IdempotencyKey != "" {
-			byKey[m.IdempotencyKey] = m
+			byKey[key] = m
 		}
 		results[i] = ims.CreateResult{Message: m, Created: true}
 	}
 	return results, nil
 }
 
+// scopedKey is an idempotency key in its key space.
+type scopedKey struct {
+	scope ims.IdempotencyScope
+	key   string
+}
+
 // earlier finds the message an idempotency key already belongs to.
-func earlier(ctx context.Context, tx *sql.Tx, byKey map[string]ims.Message, key string) (ims.Message, bool, error) {
+func earlier(ctx context.Context, tx *sql.Tx, byKey map[scopedKey]ims.Message, key scopedKey) (ims.Message, bool, error) {
 	if m, ok := byKey[key]; ok {
 		return m, true, nil
 	}
-	row := tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = ?`, key)
+	row := tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE idempotency_scope = ? AND idempotency_key = ?`, string(key.scope), key.key)
 	m, err := scanMessage(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ims.Message{}, false, nil

@@ -127,6 +127,78 @@ func testCreate(t *testing.T, open Opener) {
 		require.EqualValues(t, 1, counts[ims.StatusPending], "a conflicting batch is all or nothing")
 		require.Len(t, f.events(t, ims.AuditFilter{}), 1)
 	})
+	t.Run("idempotency replay compares send_at", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		at := f.clock.Now().Add(time.Hour).Add(123456789) // nanoseconds beyond what a store keeps
+		nm := f.newMsg()
+		nm.IdempotencyKey, nm.SendAt = "key-at", &at
+		first := f.create(t, nm)
+
+		sameInstant := at.In(time.FixedZone("UTC+3", 3*3600))
+		later, none := at.Add(time.Minute), (*time.Time)(nil)
+		tests := []struct {
+			name     string
+			sendAt   *time.Time
+			conflict bool
+		}{
+			{"same instant, another zone", &sameInstant, false},
+			{"another time", &later, true},
+			{"no send_at", none, true},
+		}
+		for _, tt := range tests {
+			again := nm
+			again.SendAt = tt.sendAt
+			res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{again}, actor)
+			if tt.conflict {
+				requireCode(t, ims.ECONFLICT, err)
+				continue
+			}
+			require.NoError(t, err, tt.name)
+			require.False(t, res[0].Created, tt.name)
+			require.Equal(t, first.ID, res[0].Message.ID, tt.name)
+		}
+		// Within one batch too.
+		other := f.newMsg()
+		other.IdempotencyKey = "key-batch"
+		otherLater := other
+		otherLater.SendAt = &later
+		_, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{other, otherLater}, actor)
+		requireCode(t, ims.ECONFLICT, err)
+
+		counts, err := f.s.CountByStatus(f.ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, counts[ims.StatusPending], "a conflict writes nothing")
+	})
+	t.Run("batch and single keys live apart", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		single := f.newMsg()
+		single.IdempotencyKey = "k#0"
+		item := f.newMsg()
+		item.IdempotencyKey, item.IdempotencyScope = "k#0", ims.ScopeBatch
+
+		s := f.create(t, single)
+		b := f.create(t, item)
+		require.NotEqual(t, s.ID, b.ID, "one key in two scopes is two requests")
+		require.Equal(t, "k#0", b.IdempotencyKey)
+
+		for _, nm := range []ims.NewMessage{single, item} {
+			res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{nm}, actor)
+			require.NoError(t, err)
+			require.False(t, res[0].Created, "each replays in its own scope")
+			require.Equal(t, nm.Content, res[0].Message.Content)
+		}
+		// Both in one call (coalesced single creates and a batch never mix,
+		// but the store must not care).
+		s2, b2 := f.newMsg(), f.newMsg()
+		s2.IdempotencyKey = "x"
+		b2.IdempotencyKey, b2.IdempotencyScope = "x", ims.ScopeBatch
+		res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{s2, b2}, actor)
+		require.NoError(t, err)
+		require.True(t, res[0].Created)
+		require.True(t, res[1].Created)
+	})
 	t.Run("duplicate keys within one batch", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

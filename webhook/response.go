@@ -35,6 +35,8 @@ func snippet(body []byte) string {
 // providerMessageID extracts messageId from {"message":"Accepted","messageId":"…"}.
 // Anything else — no body, not JSON, no messageId — gives "": the provider
 // sent no id, and IMS must never invent one. A numeric id is kept as its text.
+// Either form is bounded to snippetBytes: a provider id is stored with the
+// message, and an answer of 60,000 digits must not make it 60 kB.
 func providerMessageID(body []byte) string {
 	if len(body) == 0 {
 		return ""
@@ -53,7 +55,7 @@ func providerMessageID(body []byte) string {
 		}
 		return snippet([]byte(s))
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return string(v.MessageID)
+		return snippet(v.MessageID)
 	}
 	return ""
 }

@@ -186,6 +186,7 @@ func baseConfig(t testing.TB, webhookURL string) config.Config {
 		APIKey:           testAPIKey,
 		ServerPort:       0,
 		MessageMaxLength: ims.DefaultMaxContentLength,
+		SendAtHorizon:    ims.DefaultSendAtHorizon,
 
 		SchedulerInterval:  100 * time.Millisecond,
 		SchedulerBatchSize: 10,
@@ -901,6 +902,7 @@ func configEnv(cfg config.Config) []string {
 		"API_KEY":                  cfg.APIKey,
 		"SERVER_PORT":              strconv.Itoa(cfg.ServerPort),
 		"MESSAGE_MAX_LENGTH":       strconv.Itoa(cfg.MessageMaxLength),
+		"SEND_AT_HORIZON":          cfg.SendAtHorizon.String(),
 		"SCHEDULER_INTERVAL":       cfg.SchedulerInterval.String(),
 		"SCHEDULER_BATCH_SIZE":     strconv.Itoa(cfg.SchedulerBatchSize),
 		"SCHEDULER_AUTO_START":     strconv.FormatBool(cfg.SchedulerAutoStart),

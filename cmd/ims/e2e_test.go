@@ -91,6 +91,13 @@ func TestE2ERejectsBadInput(t *testing.T) {
 			{name: "wrong type", body: `{"phone_number":905551234567,"content":"hi"}`, want: http.StatusBadRequest},
 			{name: "trailing data", body: `{"phone_number":"+905551234567","content":"hi"} {}`, want: http.StatusBadRequest},
 			{name: "empty body", body: ``, want: http.StatusBadRequest},
+			// Hostile input of issue 7: each once made PostgreSQL answer 500,
+			// reached the provider from SQLite, or broke every later answer.
+			{name: "send_at in year 10000 UTC", body: `{"phone_number":"+905551234567","content":"hi","send_at":"9999-12-31T23:59:59-23:59"}`,
+				want: http.StatusUnprocessableEntity},
+			{name: "NUL in content", body: `{"phone_number":"+905551234567","content":"a\u0000b"}`, want: http.StatusUnprocessableEntity},
+			{name: "zero-width content", body: `{"phone_number":"+905551234567","content":"\u200b"}`, want: http.StatusUnprocessableEntity},
+			{name: "lone surrogate", body: `{"phone_number":"+905551234567","content":"\ud800"}`, want: http.StatusBadRequest},
 			{name: "oversize body", body: `{"phone_number":"+905551234567","content":"` + strings.Repeat("a", 2<<20) + `"}`,
 				want: http.StatusRequestEntityTooLarge},
 		}
@@ -101,6 +108,16 @@ func TestE2ERejectsBadInput(t *testing.T) {
 				var body struct{ Error string }
 				resp.decode(t, &body)
 				require.NotEmpty(t, body.Error, "the answer says what is wrong")
+			})
+		}
+		t.Run("non-UTF-8 Idempotency-Key", func(t *testing.T) {
+			resp := h.post(t, "/api/messages", `{"phone_number":"+905551234567","content":"hi"}`, headers{"Idempotency-Key": "k\xff"})
+			require.Equal(t, http.StatusUnprocessableEntity, resp.Status, "%s", resp.Body)
+		})
+		for _, q := range []string{"type=%00", "type=%ff", "type=nope", "actor=me"} {
+			t.Run("audit "+q, func(t *testing.T) {
+				resp := h.get(t, "/api/audit?"+q)
+				require.Equal(t, http.StatusBadRequest, resp.Status, "%s", resp.Body)
 			})
 		}
 		require.Empty(t, h.list(t, "/api/messages"), "a rejected request stores nothing")

@@ -287,7 +287,7 @@ func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {
 		URL: cfg.RabbitMQURL, Prefix: cfg.RabbitMQPrefix, Prefetch: cfg.RabbitMQPrefetch,
 		Concurrency: cfg.WorkerConcurrency, Logger: m.Logger,
 		OnPoison: func(ctx context.Context, body []byte, reason string) {
-			m.audit(ctx, "queue.poison", reason+": "+truncate(string(body), 200))
+			m.audit(ctx, ims.EventQueuePoison, reason+": "+truncate(string(body), 200))
 		},
 	})
 	if err != nil {
@@ -353,6 +353,7 @@ func (m *Main) newServer() error {
 	}
 	handler, err := imshttp.NewServer(imshttp.Config{
 		APIKey: m.Config.APIKey, MaxContentLength: m.Config.MessageMaxLength, Version: version,
+		SendAtHorizon: m.Config.SendAtHorizon,
 	}, deps, m.Logger)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -1,0 +1,39 @@
+package ims
+
+import "time"
+
+// IdempotencyScope keeps the key spaces of single and batch creates apart:
+// a batch item's derived key "<key>#<i>" and a single create's key "<key>#<i>"
+// are different keys, because the store looks keys up per scope.
+type IdempotencyScope string
+
+const (
+	ScopeSingle IdempotencyScope = ""      // POST /api/messages
+	ScopeBatch  IdempotencyScope = "batch" // items of POST /api/messages/batch
+)
+
+// SameRequest reports whether two create requests that carry one idempotency
+// key ask for the same message: the same phone number, the same content and
+// the same send_at (the same instant to the microsecond a store keeps, or
+// both absent). A replay must match on every field; anything else is an
+// ECONFLICT. Both stores decide with this function.
+func SameRequest(a, b NewMessage) bool {
+	return a.PhoneNumber == b.PhoneNumber && a.Content == b.Content && sameInstant(a.SendAt, b.SendAt)
+}
+
+func sameInstant(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
+}
+
+// Request is the create request m was stored from, for SameRequest.
+func (m Message) Request() NewMessage {
+	return NewMessage{PhoneNumber: m.PhoneNumber, Content: m.Content, SendAt: m.SendAt, IdempotencyKey: m.IdempotencyKey}
+}
+
+// IdempotencyConflict is the error of a key reused for another request.
+func IdempotencyConflict() error {
+	return Errorf(ECONFLICT, "Idempotency-Key already used for a different message")
+}

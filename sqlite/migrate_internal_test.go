@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+)
+
+// TestMigrationRepairsUnencodableTimes: rows stored before send_at was
+// bounded held years no JSON answer can write, so every list holding them
+// failed. Migration 00002 cancels the message that can never be due and
+// clamps every such time, after which the answers encode again.
+func TestMigrationRepairsUnencodableTimes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	require.NoError(t, err)
+	_, err = p.UpTo(ctx, 1)
+	require.NoError(t, err)
+
+	const (
+		future = "0190a0b0-0000-7000-8000-000000000001"
+		past   = "0190a0b0-0000-7000-8000-000000000002"
+		fine   = "0190a0b0-0000-7000-8000-000000000003"
+	)
+	year10000 := time.Date(10000, 1, 1, 23, 58, 59, 0, time.UTC).UnixMicro()
+	yearMinus1 := time.Date(-1, 12, 31, 0, 1, 0, 0, time.UTC).UnixMicro()
+	in2030 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	now := time.Now().UnixMicro()
+	_, err = s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, send_at, created_at, updated_at) VALUES
+		(?, '+905551234567', 'year 10000', 'pending', ?, ?, ?, ?),
+		(?, '+905551234567', 'year -1', 'sent', ?, ?, ?, ?),
+		(?, '+905551234567', 'fine', 'pending', ?, ?, ?, ?)`,
+		future, year10000, year10000, now, now, past, yearMinus1, yearMinus1, now, now, fine, in2030, in2030, now, now)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Migrate(ctx))
+
+	page, err := s.ListMessages(ctx, ims.MessageFilter{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page.Messages, 3)
+	_, err = json.Marshal(page)
+	require.NoError(t, err, "the list encodes again")
+
+	got := map[string]ims.Message{}
+	for _, m := range page.Messages {
+		got[m.ID] = m
+	}
+	require.Equal(t, ims.StatusCanceled, got[future].Status, "never due: canceled")
+	require.Equal(t, 9999, got[future].SendAt.Year())
+	require.Equal(t, ims.StatusSent, got[past].Status, "a past time only gets clamped")
+	require.Equal(t, 0, got[past].SendAt.Year())
+	require.True(t, got[fine].SendAt.Equal(time.UnixMicro(in2030)), "other rows are untouched")
+	require.Equal(t, ims.StatusPending, got[fine].Status)
+
+	audit, err := s.ListAudit(ctx, ims.AuditFilter{MessageID: future, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, audit.Events, 1)
+	require.Equal(t, ims.EventMessageCanceled, audit.Events[0].Type)
+	require.Equal(t, "migration:00002", audit.Events[0].Actor)
+}

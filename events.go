@@ -11,7 +11,7 @@ var EventTypes = []string{
 	EventMessageCreated, EventMessageClaimed, EventMessageSent, EventMessageRetryScheduled,
 	EventMessageDead, EventMessageReplayed, EventMessageCanceled, EventMessageReleased,
 	EventSchedulerStarted, EventSchedulerStopped, EventLeaderElected,
-	EventSystemStarted, EventSystemStopped, EventQueuePoison,
+	EventSystemStarted, EventSystemStopped, EventQueuePoison, EventRetentionPurged,
 }
 
 // KnownEventType reports whether t is one of EventTypes.

@@ -26,6 +26,10 @@ type statsRates struct {
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
 	if s.deps.Stats == nil {
 		writeError(w, r, s.logger, ims.Errorf(ims.EUNAVAILABLE, "stats are not available on this server"))
 		return

@@ -177,7 +177,8 @@ func TestCreateAndGetMessage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	sendAt := time.Date(2030, 3, 1, 10, 0, 0, 0, time.FixedZone("TRT", 3*3600))
+	// Within SEND_AT_HORIZON's default year, in a zone other than UTC.
+	sendAt := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second).In(time.FixedZone("TRT", 3*3600))
 	res, err := b.c.CreateMessage(ctx, client.NewMessage{PhoneNumber: "+905551234567", Content: "Hello from IMS!", SendAt: &sendAt}, "")
 	require.NoError(t, err)
 	require.True(t, res.Created)

@@ -728,6 +728,11 @@ func TestE2EHealthcheckCommand(t *testing.T) {
 	require.Equal(t, 0, up.ExitCode, up.Stderr)
 	require.Contains(t, up.Stdout, `"status":"ok"`)
 
+	// Another service's endpoint, as docker-compose.yml asks the sink's.
+	sinkUp := runCLI(t, nil, 30*time.Second, "healthcheck", "-url", strings.TrimSuffix(h.URL, "/webhook")+"/healthz")
+	require.Equal(t, 0, sinkUp.ExitCode, sinkUp.Stderr)
+	require.Contains(t, sinkUp.Stdout, `"status":"ok"`)
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	closed := "http://" + ln.Addr().String() + "/api/health"

@@ -3,7 +3,15 @@ package main
 // The end-to-end behaviour suite: IMS as a user (or a judge) tries it,
 // through the real HTTP API, against a real webhook receiver, on every
 // backend. Each behaviour is written once and run as a subtest per backend
-// (see forEachBackend); the helpers are in e2e_helpers_test.go.
+// (see forEachBackend). The helpers, by subject:
+//
+//   - e2e_config_test.go: the keys, the backends, the base configuration and
+//     its environment for `ims serve`.
+//   - e2e_sink_test.go: the webhook receiver, recording every request, and
+//     the fault handler in front of it.
+//   - e2e_api_test.go: the API as a client sees it, and the waits.
+//   - e2e_server_test.go: IMS in-process (NewMain on port 0), the harness.
+//   - e2e_binary_test.go: the real binary, run once or as `ims serve`.
 
 import (
 	"encoding/json"

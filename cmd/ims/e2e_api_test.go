@@ -2,18 +2,22 @@ package main
 
 // The IMS HTTP API as the end-to-end tests see it, and the waits on it.
 //
+// Every call goes through the public client (package client), as a user's
+// program would; a helper fails the test on an error it does not expect.
+// The one exception is raw: a request whose bytes, headers or status code
+// are what the test is about (hostile bodies, an Authorization the client
+// would never send, Idempotent-Replayed, /metrics).
+//
 // Waiting: every wait is eventually(...) on an observable condition with a
 // generous bound; nothing sleeps to make something happen, and no test
 // asserts how long something took.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/client"
 )
 
 // Bounds of the suite. They guard against hangs; they are not timing
@@ -44,58 +49,61 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// apiClient calls the IMS API at BaseURL with APIKey.
+// apiClient is the API of the IMS at BaseURL.
 type apiClient struct {
 	BaseURL string
 	APIKey  string
-	client  *http.Client
+	// API is the public client with the API key; anonymous has none, as a
+	// prober has none.
+	API       *client.Client
+	anonymous *client.Client
+	http      *http.Client // for raw
 }
 
 func newAPIClient(t testing.TB, baseURL, apiKey string) *apiClient {
+	t.Helper()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(tr.CloseIdleConnections)
-	return &apiClient{BaseURL: baseURL, APIKey: apiKey, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	api, err := client.New(baseURL, client.WithAPIKey(apiKey), client.WithHTTPClient(hc))
+	require.NoError(t, err)
+	anonymous, err := client.New(baseURL, client.WithHTTPClient(hc))
+	require.NoError(t, err)
+	return &apiClient{BaseURL: baseURL, APIKey: apiKey, API: api, anonymous: anonymous, http: hc}
 }
 
-// apiResponse is an answer of the API.
-type apiResponse struct {
+// ---------------------------------------------------------------------------
+// Raw requests
+
+// rawResponse is an answer to raw.
+type rawResponse struct {
 	Status int
 	Header http.Header
 	Body   []byte
 }
 
 // decode unmarshals the body into v, failing t if it is not JSON.
-func (r apiResponse) decode(t testing.TB, v any) {
+func (r rawResponse) decode(t testing.TB, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal(r.Body, v), "decode %s", r.Body)
 }
 
-// headers of a request; the default Authorization is the API key, and a
-// value of "" removes the header.
+// headers of a raw request; the default Authorization is the API key as it
+// is (no "Bearer"), and a value of "" removes the header.
 type headers map[string]string
 
-// do sends one request. body is sent as is when it is a string or []byte,
-// and as JSON otherwise (nil: no body).
-func (a *apiClient) do(t testing.TB, method, path string, body any, h headers) apiResponse {
+// raw sends one request with body exactly as given; a POST is sent as JSON,
+// the empty body too.
+func (a *apiClient) raw(t testing.TB, method, path, body string, h headers) rawResponse {
 	t.Helper()
 	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
+	if body != "" || method == http.MethodPost {
+		rd = strings.NewReader(body)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, a.BaseURL+path, rd)
+	req, err := http.NewRequestWithContext(t.Context(), method, a.BaseURL+path, rd)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", a.APIKey)
-	if rd != nil {
+	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range h {
@@ -105,48 +113,25 @@ func (a *apiClient) do(t testing.TB, method, path string, body any, h headers) a
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := a.client.Do(req)
+	resp, err := a.http.Do(req)
 	require.NoError(t, err, "%s %s", method, path)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return apiResponse{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 
-func (a *apiClient) get(t testing.TB, path string) apiResponse {
-	t.Helper()
-	return a.do(t, http.MethodGet, path, nil, nil)
-}
+// ---------------------------------------------------------------------------
+// Messages
 
-func (a *apiClient) post(t testing.TB, path string, body any, h headers) apiResponse {
-	t.Helper()
-	return a.do(t, http.MethodPost, path, body, h)
-}
-
-// getOK gets path, requires 200 and decodes the answer into v.
-func (a *apiClient) getOK(t testing.TB, path string, v any) {
-	t.Helper()
-	resp := a.get(t, path)
-	require.Equal(t, http.StatusOK, resp.Status, "GET %s: %s", path, resp.Body)
-	resp.decode(t, v)
-}
-
-// newMessage is the body of POST /api/messages.
-type newMessage struct {
-	PhoneNumber string `json:"phone_number"`
-	Content     string `json:"content"`
-	SendAt      string `json:"send_at,omitempty"`
-}
-
-// createMessage creates a message and requires 201.
+// createMessage creates a message and requires a new one.
 func (a *apiClient) createMessage(t testing.TB, phone, content string) ims.Message {
 	t.Helper()
-	resp := a.post(t, "/api/messages", newMessage{PhoneNumber: phone, Content: content}, nil)
-	require.Equal(t, http.StatusCreated, resp.Status, "create message: %s", resp.Body)
-	var m ims.Message
-	resp.decode(t, &m)
-	require.NotEmpty(t, m.ID)
-	return m
+	res, err := a.API.CreateMessage(t.Context(), client.NewMessage{PhoneNumber: phone, Content: content}, "")
+	require.NoError(t, err, "create message")
+	require.True(t, res.Created, "create message: a new message")
+	require.NotEmpty(t, res.Message.ID)
+	return res.Message
 }
 
 // createMessages creates n messages to phone, in order, and returns them.
@@ -159,16 +144,12 @@ func (a *apiClient) createMessages(t testing.TB, n int, phone string) []ims.Mess
 	return out
 }
 
-// messageDetail is GET /api/messages/{id}.
-type messageDetail struct {
-	Message  ims.Message   `json:"message"`
-	Attempts []ims.Attempt `json:"attempts"`
-}
-
-func (a *apiClient) message(t testing.TB, id string) messageDetail {
+// message is GET /api/messages/{id}: the message, its attempts and its
+// sent-cache entry.
+func (a *apiClient) message(t testing.TB, id string) client.MessageDetail {
 	t.Helper()
-	var d messageDetail
-	a.getOK(t, "/api/messages/"+id, &d)
+	d, err := a.API.GetMessage(t.Context(), id)
+	require.NoError(t, err, "get message %s", id)
 	return d
 }
 
@@ -191,72 +172,129 @@ func (a *apiClient) waitAllStatus(t testing.TB, msgs []ims.Message, status ims.S
 	}
 }
 
-// list returns GET /api/messages with query (e.g. "?status=pending"),
-// following every page.
-func (a *apiClient) list(t testing.TB, path string) []ims.Message {
+// messageList is GET /api/messages, of one status or ("") all, every page.
+func (a *apiClient) messageList(t testing.TB, status ims.Status) []ims.Message {
 	t.Helper()
+	return allPages(t, a.API.ListMessages, client.MessageFilter{Status: status})
+}
+
+// sentList is GET /api/messages/sent, every page.
+func (a *apiClient) sentList(t testing.TB) []ims.Message {
+	t.Helper()
+	return allPages(t, a.API.ListSent, client.MessageFilter{})
+}
+
+// deadLetterList is GET /api/messages/dead-letter, every page.
+func (a *apiClient) deadLetterList(t testing.TB) []ims.Message {
+	t.Helper()
+	return allPages(t, a.API.ListDeadLetters, client.MessageFilter{})
+}
+
+// allPages follows list's pages of 1000 from the first to the last.
+func allPages(t testing.TB, list func(context.Context, client.MessageFilter) (ims.MessagePage, error), f client.MessageFilter) []ims.Message {
+	t.Helper()
+	f.Limit = 1000
 	var all []ims.Message
-	cursor := ""
 	for {
-		u := path + "?limit=1000"
-		if strings.Contains(path, "?") {
-			u = path + "&limit=1000"
-		}
-		if cursor != "" {
-			u += "&cursor=" + url.QueryEscape(cursor)
-		}
-		var page ims.MessagePage
-		a.getOK(t, u, &page)
+		page, err := list(t.Context(), f)
+		require.NoError(t, err, "list messages")
 		all = append(all, page.Messages...)
 		if page.NextCursor == "" {
 			return all
 		}
-		cursor = page.NextCursor
+		f.Cursor = page.NextCursor
 	}
 }
 
-// controlStatus is the answer of GET and POST /api/control.
-type controlStatus struct {
-	ims.SchedulerStatus
-	Interval string `json:"interval"`
+// countStatus is how many messages have status.
+func (a *apiClient) countStatus(t testing.TB, status ims.Status) int {
+	t.Helper()
+	return len(a.messageList(t, status))
 }
 
-// control posts {"action": action} and requires 200.
-func (a *apiClient) control(t testing.TB, action string) controlStatus {
+// waitAllSent waits until every one of n messages is sent, through one
+// listing per poll rather than one request per message.
+func (a *apiClient) waitAllSent(t testing.TB, n int) {
 	t.Helper()
-	resp := a.post(t, "/api/control", map[string]string{"action": action}, nil)
-	require.Equal(t, http.StatusOK, resp.Status, "control %s: %s", action, resp.Body)
-	var st controlStatus
-	resp.decode(t, &st)
+	eventually(t, "every message to be sent", func() bool { return a.countStatus(t, ims.StatusSent) == n })
+}
+
+// ---------------------------------------------------------------------------
+// Control, audit, health, stats
+
+// startScheduler is POST /api/control {"action":"start"}.
+func (a *apiClient) startScheduler(t testing.TB) ims.SchedulerStatus {
+	t.Helper()
+	st, err := a.API.Start(t.Context())
+	require.NoError(t, err, "start the scheduler")
+	return st
+}
+
+// stopScheduler is POST /api/control {"action":"stop"}.
+func (a *apiClient) stopScheduler(t testing.TB) ims.SchedulerStatus {
+	t.Helper()
+	st, err := a.API.Stop(t.Context())
+	require.NoError(t, err, "stop the scheduler")
 	return st
 }
 
 // controlState is GET /api/control.
-func (a *apiClient) controlState(t testing.TB) controlStatus {
+func (a *apiClient) controlState(t testing.TB) ims.SchedulerStatus {
 	t.Helper()
-	var st controlStatus
-	a.getOK(t, "/api/control", &st)
+	st, err := a.API.ControlStatus(t.Context())
+	require.NoError(t, err, "GET /api/control")
 	return st
 }
 
-// audit returns the audit events matching query (e.g.
-// "message_id=<id>"), oldest first.
-func (a *apiClient) audit(t testing.TB, query string) []ims.AuditEvent {
+// audit returns the audit events f selects, oldest first.
+func (a *apiClient) audit(t testing.TB, f client.AuditFilter) []ims.AuditEvent {
 	t.Helper()
-	var page ims.AuditPage
-	a.getOK(t, "/api/audit?limit=1000&"+query, &page)
-	slices.Reverse(page.Events)
-	return page.Events
+	f.Limit = 1000
+	var events []ims.AuditEvent
+	for e, err := range a.API.AllAudit(t.Context(), f) {
+		require.NoError(t, err, "list audit events")
+		events = append(events, e)
+	}
+	slices.Reverse(events)
+	return events
 }
 
-// auditTypes returns the types of the audit events matching query, oldest first.
-func (a *apiClient) auditTypes(t testing.TB, query string) []string {
+// auditTypes returns the types of the audit events f selects, oldest first.
+func (a *apiClient) auditTypes(t testing.TB, f client.AuditFilter) []string {
 	t.Helper()
 	var types []string
-	for _, e := range a.audit(t, query) {
+	for _, e := range a.audit(t, f) {
 		types = append(types, e.Type)
 	}
 	return types
+}
+
+// healthReport is an answer of GET /api/health.
+type healthReport struct {
+	client.Health
+	// Err is nil for a 200 (ok or degraded), and the EUNAVAILABLE
+	// *ims.Error of a 503 (a required component down).
+	Err error
+}
+
+// health asks GET /api/health without the API key, as a prober does, and
+// requires a report: a 200, or a 503 that says what is down.
+func (a *apiClient) health(t testing.TB) healthReport {
+	t.Helper()
+	h, err := a.anonymous.Health(t.Context())
+	if err != nil {
+		require.Equal(t, ims.EUNAVAILABLE, ims.ErrorCode(err), "GET /api/health: %v", err)
+	}
+	require.NotEmpty(t, h.Status, "GET /api/health: a report (%v)", err)
+	return healthReport{Health: h, Err: err}
+}
+
+// stats is GET /api/stats.
+func (a *apiClient) stats(t testing.TB) ims.Stats {
+	t.Helper()
+	st, err := a.API.Stats(t.Context())
+	require.NoError(t, err, "GET /api/stats")
+	return st
 }
 
 // idle lets the service run for at least d of real time while checking

@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/insiderone/ims/client"
 )
 
 // loader creates the run's messages and records, per message, when its
 // create request returned.
 type loader struct {
 	cfg      Config
-	api      *apiClient
+	api      *client.Client
 	tr       *tracker
 	failed   atomic.Int64
 	errOnce  sync.Once
@@ -95,28 +97,28 @@ func (l *loader) steady(ctx context.Context) {
 }
 
 func (l *loader) createOne(ctx context.Context, i int) {
-	var out createdMessage
-	if err := l.api.post(ctx, "/api/messages", messageBody(make([]byte, 0, 96), i), &out); err != nil {
+	id, err := createOne(ctx, l.api, i)
+	if err != nil {
 		l.fail(ctx, 1, err)
 		return
 	}
-	l.record(ctx, out.ID, time.Now())
+	l.record(ctx, id, time.Now())
 }
 
 func (l *loader) createBatch(ctx context.Context, chunk int) {
 	from := chunk * l.cfg.BulkSize
 	to := min(from+l.cfg.BulkSize, l.cfg.N)
-	var out createdBatch
-	if err := l.api.post(ctx, "/api/messages/batch", batchBody(from, to), &out); err != nil {
+	created, err := createBatch(ctx, l.api, from, to)
+	if err != nil {
 		l.fail(ctx, int64(to-from), err)
 		return
 	}
-	if len(out.Messages) != to-from {
-		l.fail(ctx, int64(to-from), fmt.Errorf("batch of %d answered with %d messages", to-from, len(out.Messages)))
+	if len(created) != to-from {
+		l.fail(ctx, int64(to-from), fmt.Errorf("batch of %d answered with %d messages", to-from, len(created)))
 		return
 	}
 	at := time.Now()
-	for _, m := range out.Messages {
+	for _, m := range created {
 		l.record(ctx, m.ID, at)
 	}
 }

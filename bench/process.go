@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/insiderone/ims/client"
 )
 
 // Keys the IMS process runs with. They only protect a loopback port for the
@@ -138,12 +139,18 @@ func freePort() (int, error) {
 func (p *imsProcess) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	defer client.CloseIdleConnections()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	defer hc.CloseIdleConnections()
+	c, err := client.New(p.base, client.WithHTTPClient(hc))
+	if err != nil {
+		return fmt.Errorf("health client: %w", err)
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if ok := p.healthy(ctx, client); ok {
+		// Ready is a 200: ok or degraded. Anything else, or no answer yet,
+		// is asked again.
+		if _, err := c.Health(ctx); err == nil {
 			return nil
 		}
 		select {
@@ -154,20 +161,6 @@ func (p *imsProcess) waitReady(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-}
-
-func (p *imsProcess) healthy(ctx context.Context, client *http.Client) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/api/health", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // stop asks for a graceful shutdown (SIGTERM), and kills the process if it

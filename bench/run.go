@@ -124,8 +124,11 @@ func (r *run) execute(ctx context.Context) error {
 }
 
 func (r *run) measure(ctx context.Context, proc *imsProcess) error {
-	api := newAPIClient(proc.base, r.cfg.Clients)
-	defer api.close()
+	api, closeAPI, err := newAPIClient(proc.base, r.cfg.Clients)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
 	l := &loader{cfg: r.cfg, api: api, tr: r.tr}
 	if r.cfg.Rate > 0 {
 		// The scheduler auto-started: delivery runs while messages arrive.
@@ -137,7 +140,9 @@ func (r *run) measure(ctx context.Context, proc *imsProcess) error {
 		r.load = l.run(ctx)
 		r.setPhase("starting")
 		r.t0 = time.Now()
-		if err := api.control(ctx, "start"); err != nil {
+		// Through the API, as an operator does: the state is the fleet's and
+		// kept in the database.
+		if _, err := api.Start(ctx); err != nil {
 			return fmt.Errorf("bench: start the scheduler: %w", err)
 		}
 	}

@@ -105,7 +105,7 @@ type call struct {
 	method string
 	path   string // already escaped
 	query  url.Values
-	body   any // sent as JSON when non-nil
+	body   any // sent as JSON when non-nil; a json.RawMessage is sent as it is
 	header http.Header
 }
 
@@ -120,8 +120,12 @@ type response struct {
 // transport errors (or a body over the limit), wrapped with method and path.
 func (c *Client) send(ctx context.Context, cl call) (response, error) {
 	var body io.Reader
-	if cl.body != nil {
-		raw, err := json.Marshal(cl.body)
+	switch b := cl.body.(type) {
+	case nil:
+	case json.RawMessage:
+		body = bytes.NewReader(b) // Do: the caller encoded it, and pays for no second pass
+	default:
+		raw, err := json.Marshal(b)
 		if err != nil {
 			return response{}, fmt.Errorf("%s %s: encode request: %w", cl.method, cl.path, err)
 		}
@@ -187,6 +191,27 @@ func (c *Client) do(ctx context.Context, cl call, out any) (response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// Do sends one request to path (e.g. "/api/messages", under the base URL's
+// prefix) with body, JSON the caller has encoded (nil: no body), and decodes
+// a 2xx answer into out (nil: the answer is read and dropped). Any other
+// status is an *ims.Error, as from every method.
+//
+// The typed methods are the way to call IMS. Do is for a caller whose own
+// encoding is the point: a load generator that builds request bodies by hand
+// and decodes only the fields it needs, because on a small machine every
+// microsecond it spends is taken from the server it measures.
+func (c *Client) Do(ctx context.Context, method, path string, body []byte, out any) error {
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("ims client: path %q must start with /", path)
+	}
+	cl := call{method: method, path: path}
+	if body != nil {
+		cl.body = json.RawMessage(body)
+	}
+	_, err := c.do(ctx, cl, out)
+	return err
 }
 
 // decodeError reports a 2xx answer that is not the JSON expected.

@@ -312,6 +312,40 @@ func TestCreateBatch(t *testing.T) {
 	require.Contains(t, e.Details, "messages")
 }
 
+// Do sends the caller's JSON as it is, with the client's headers, decodes
+// only what out asks for, and turns other statuses into *ims.Error.
+func TestDo(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	body := `{"phone_number":"+905551234567","content":"built by hand"}`
+	var created struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, b.c.Do(ctx, http.MethodPost, "/api/messages", []byte(body), &created))
+	r := b.rec.last(t)
+	require.Equal(t, "Bearer "+apiKey, r.Header.Get("Authorization"))
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	require.Equal(t, int64(len(body)), r.ContentLength, "the body is sent as it is")
+	detail, err := b.c.GetMessage(ctx, created.ID)
+	require.NoError(t, err)
+	require.Equal(t, "built by hand", detail.Message.Content)
+
+	var page ims.MessagePage
+	require.NoError(t, b.c.Do(ctx, http.MethodGet, "/api/messages?limit=1", nil, &page))
+	require.Len(t, page.Messages, 1)
+	require.NoError(t, b.c.Do(ctx, http.MethodPost, "/api/control", []byte(`{"action":"stop"}`), nil), "out nil drops the answer")
+	st, err := b.c.ControlStatus(ctx)
+	require.NoError(t, err)
+	require.False(t, st.Running)
+
+	err = b.c.Do(ctx, http.MethodPost, "/api/messages", []byte(`{"phone_number":"nope","content":"x"}`), &created)
+	e := requireCode(t, err, ims.EINVALID)
+	require.Contains(t, e.Details, "phone_number")
+	requireCode(t, b.c.Do(ctx, http.MethodGet, "/api/messages/0195f0a4-7c3e-7000-8000-000000000000", nil, nil), ims.ENOTFOUND)
+	require.ErrorContains(t, b.c.Do(ctx, http.MethodGet, "api/messages", nil, nil), "must start with /")
+}
+
 func TestNotFound(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

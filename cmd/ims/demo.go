@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/client"
 	"github.com/insiderone/ims/config"
 	"github.com/insiderone/ims/sink"
 )
@@ -60,6 +59,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		SchedulerInterval: time.Second, SchedulerBatchSize: 2, SchedulerAutoStart: true, WorkerConcurrency: 4,
 		PollInterval: 200 * time.Millisecond, LeaderTTL: 2 * time.Second, ShutdownTimeout: 5 * time.Second,
 		InstanceID: "demo", LogLevel: "warn", LogFormat: "text",
+		// followDemo polls GET /api/stats: counted as often as it asks.
+		StatsRefresh: demoPoll,
 	}
 	m := NewMain(cfg, newLogger(stderr, cfg.LogLevel, cfg.LogFormat))
 	m.PortHint = "is another IMS or demo running? Choose a free port with -port, or -port 0 for any (the demo ignores SERVER_PORT)"
@@ -75,10 +76,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	base := "http://" + m.Addr
 	fmt.Fprintf(stdout, "IMS demo: API %s (key %q), Swagger UI %s/api/docs, webhook receiver %s\n", base, demoAPIKey, base, hookURL)
 	fmt.Fprintf(stdout, "Scheduler: %d messages every %s; the receiver fails %.0f%% of calls, so you will see retries.\n\n", cfg.SchedulerBatchSize, cfg.SchedulerInterval, *failRate*100)
-	if err := createDemoMessages(ctx, base, *count, stdout); err != nil {
+	// The demo is a client of its own API, as a user would be.
+	c, err := client.New(base, client.WithAPIKey(demoAPIKey), client.WithHTTPClient(&nethttp.Client{Timeout: 10 * time.Second}))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := createDemoMessages(ctx, c, *count, stdout); err != nil {
 		return err
 	}
-	if err := followDemo(ctx, m.store, stdout); err != nil {
+	if err := followDemo(ctx, c, *count, stdout); err != nil {
 		return err
 	}
 	if *exit {
@@ -100,38 +106,34 @@ func startDemoSink(failRate float64) (url string, stop func(), err error) {
 	return "http://" + ln.Addr().String() + "/webhook", func() { _ = srv.Close() }, nil
 }
 
-func createDemoMessages(ctx context.Context, base string, n int, stdout io.Writer) error {
-	client := &nethttp.Client{Timeout: 10 * time.Second}
+func createDemoMessages(ctx context.Context, c *client.Client, n int, stdout io.Writer) error {
 	for i := range n {
-		body, _ := json.Marshal(map[string]string{
-			"phone_number": demoPhones[i%len(demoPhones)],
-			"content":      fmt.Sprintf("Hello from the IMS demo, message %d of %d", i+1, n),
-		})
-		req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, base+"/api/messages", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", demoAPIKey)
-		resp, err := client.Do(req)
+		res, err := c.CreateMessage(ctx, client.NewMessage{
+			PhoneNumber: demoPhones[i%len(demoPhones)],
+			Content:     fmt.Sprintf("Hello from the IMS demo, message %d of %d", i+1, n),
+		}, "")
 		if err != nil {
 			return fmt.Errorf("create demo message: %w", err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != nethttp.StatusCreated {
-			return fmt.Errorf("create demo message: HTTP %d", resp.StatusCode)
+		if !res.Created {
+			return fmt.Errorf("create demo message: %s was not new", res.Message.ID)
 		}
 	}
 	fmt.Fprintf(stdout, "Created %d messages with POST /api/messages. The audit trail as it happens:\n", n)
 	return nil
 }
 
-// followDemo prints new audit events until no message is pending or sending.
-func followDemo(ctx context.Context, store ims.Store, stdout io.Writer) error {
+// demoPoll is how often followDemo asks.
+const demoPoll = 250 * time.Millisecond
+
+// followDemo prints new audit events until the n sample messages are done:
+// sent, dead or canceled. The counts come from GET /api/stats, which may lag
+// by one refresh; a finished message never goes back, so a lagging count
+// only makes the end come one poll later.
+func followDemo(ctx context.Context, c *client.Client, n int, stdout io.Writer) error {
 	var last int64
 	for {
-		page, err := store.ListAudit(ctx, ims.AuditFilter{Limit: 200})
+		page, err := c.ListAudit(ctx, client.AuditFilter{Limit: 200})
 		if err != nil {
 			return fmt.Errorf("read audit trail: %w", err)
 		}
@@ -145,18 +147,19 @@ func followDemo(ctx context.Context, store ims.Store, stdout io.Writer) error {
 				}
 			}
 		}
-		counts, err := store.CountByStatus(ctx)
+		st, err := c.Stats(ctx)
 		if err != nil {
 			return fmt.Errorf("count messages: %w", err)
 		}
-		if counts[ims.StatusPending]+counts[ims.StatusSending] == 0 {
+		counts := st.Counts
+		if counts[ims.StatusSent]+counts[ims.StatusDead]+counts[ims.StatusCanceled] >= int64(n) {
 			fmt.Fprintf(stdout, "\nDone: %d sent, %d dead-lettered (see GET /api/messages/dead-letter).\n", counts[ims.StatusSent], counts[ims.StatusDead])
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil // interrupted: shut down quietly
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(demoPoll):
 		}
 	}
 }

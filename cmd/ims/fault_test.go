@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/client"
 	"github.com/insiderone/ims/config"
 	"github.com/insiderone/ims/internal/testenv"
 )
@@ -52,9 +52,9 @@ func (o outageRun) run(t *testing.T, h *harness) {
 
 // waitComponent waits until /api/health reports component in state
 // ("up" or "down") and returns the last answer.
-func waitComponent(t *testing.T, a *apiClient, component, state string) healthView {
+func waitComponent(t *testing.T, a *apiClient, component, state string) healthReport {
 	t.Helper()
-	var h healthView
+	var h healthReport
 	eventually(t, "health to report "+component+" "+state, func() bool {
 		h = a.health(t)
 		return h.Components[component].Status == state
@@ -73,7 +73,7 @@ func TestE2ERabbitMQCutThroughProxy(t *testing.T) {
 		Break:    func(*testing.T) { proxy.Cut() },
 		WhileBroken: func(t *testing.T) {
 			health := waitComponent(t, h.apiClient, "queue", "down")
-			require.Equal(t, http.StatusServiceUnavailable, health.HTTPStatus, "the queue is required in RabbitMQ mode")
+			require.Equal(t, ims.EUNAVAILABLE, ims.ErrorCode(health.Err), "a 503: the queue is required in RabbitMQ mode")
 			h.idle(t, 5*h.Config.SchedulerInterval)
 		},
 		Mend: func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestE2ERabbitMQPoisonMessage(t *testing.T) {
 
 	var poison []ims.AuditEvent
 	eventually(t, "a queue.poison audit event", func() bool {
-		poison = h.audit(t, "type=queue.poison")
+		poison = h.audit(t, client.AuditFilter{Type: ims.EventQueuePoison})
 		return len(poison) > 0
 	})
 	require.Len(t, poison, 1)
@@ -140,9 +140,9 @@ func TestE2ERedisSentCache(t *testing.T) {
 	require.Len(t, deliveries, 1)
 	require.Equal(t, deliveries[0].MessageID, sent.ProviderMessageID, "the provider's messageId is kept")
 
-	var got cachedMessage
+	var got client.MessageDetail
 	eventually(t, "the sent-cache entry", func() bool {
-		got = h.cachedMessage(t, m.ID)
+		got = h.message(t, m.ID)
 		return got.Cache.Cached
 	})
 	require.True(t, got.Cache.Enabled)
@@ -159,12 +159,12 @@ func TestE2ERedisCutThroughProxy(t *testing.T) {
 		Break:    func(*testing.T) { proxy.Cut() },
 		WhileBroken: func(t *testing.T) {
 			health := waitComponent(t, h.apiClient, "cache", "down")
-			require.Equal(t, http.StatusOK, health.HTTPStatus, "the cache is optional")
+			require.NoError(t, health.Err, "a 200: the cache is optional")
 			require.Equal(t, "degraded", health.Status)
 			// Deliveries go on without the cache.
 			m := h.createMessage(t, phoneB, "sent while Redis is away")
 			h.waitStatus(t, m.ID, ims.StatusSent)
-			got := h.cachedMessage(t, m.ID)
+			got := h.message(t, m.ID)
 			require.False(t, got.Cache.Cached)
 			require.NotEmpty(t, got.Cache.Error, "the API says the cache could not be asked")
 		},
@@ -225,7 +225,7 @@ func TestFaultPostgresStopStart(t *testing.T) {
 		},
 		WhileBroken: func(t *testing.T) {
 			health := waitComponent(t, h.apiClient, "database", "down")
-			require.Equal(t, http.StatusServiceUnavailable, health.HTTPStatus)
+			require.Equal(t, ims.EUNAVAILABLE, ims.ErrorCode(health.Err), "a 503")
 			// Stay down for a few ticks (the API's data calls fail now, so
 			// only the health check is asked meanwhile).
 			for end := time.Now().Add(5 * h.Config.SchedulerInterval); time.Now().Before(end); time.Sleep(pollEvery) {

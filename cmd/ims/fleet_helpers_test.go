@@ -3,7 +3,7 @@ package main
 // Helpers of the fleet and outage tests (fleet_test.go, fault_test.go), on
 // top of the shared e2e helpers: a fleet of real `ims serve` processes on one
 // database, a cuttable TCP proxy in front of a broker or cache, a gate that
-// holds webhook requests, and readers of the health, cache and audit views.
+// holds webhook requests, and a reader of the fleet's claims.
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/client"
 	"github.com/insiderone/ims/config"
 )
 
@@ -115,59 +116,7 @@ func (f *fleet) waitLocallyRunning(t *testing.T, running bool) {
 }
 
 // ---------------------------------------------------------------------------
-// API views
-
-// healthView is GET /api/health.
-type healthView struct {
-	HTTPStatus int    `json:"-"`
-	Status     string `json:"status"`
-	Components map[string]struct {
-		Status   string `json:"status"`
-		Required bool   `json:"required"`
-		Detail   string `json:"detail"`
-		Error    string `json:"error"`
-	} `json:"components"`
-}
-
-func (a *apiClient) health(t testing.TB) healthView {
-	t.Helper()
-	resp := a.get(t, "/api/health")
-	var h healthView
-	resp.decode(t, &h)
-	h.HTTPStatus = resp.Status
-	return h
-}
-
-// cachedMessage is GET /api/messages/{id} with its sent-cache entry.
-type cachedMessage struct {
-	Message ims.Message `json:"message"`
-	Cache   struct {
-		Enabled           bool   `json:"enabled"`
-		Cached            bool   `json:"cached"`
-		ProviderMessageID string `json:"provider_message_id"`
-		Error             string `json:"error"`
-	} `json:"cache"`
-}
-
-func (a *apiClient) cachedMessage(t testing.TB, id string) cachedMessage {
-	t.Helper()
-	var m cachedMessage
-	a.getOK(t, "/api/messages/"+id, &m)
-	return m
-}
-
-// countStatus is how many messages have status.
-func (a *apiClient) countStatus(t testing.TB, status ims.Status) int {
-	t.Helper()
-	return len(a.list(t, "/api/messages?status="+string(status)))
-}
-
-// waitAllSent waits until every one of n messages is sent, through one
-// listing per poll rather than one request per message.
-func (a *apiClient) waitAllSent(t testing.TB, n int) {
-	t.Helper()
-	eventually(t, "every message to be sent", func() bool { return a.countStatus(t, ims.StatusSent) == n })
-}
+// The fleet's claims
 
 // claimTick is one claim of the audit trail: the messages one instance
 // claimed in one statement share its actor and timestamp.
@@ -180,8 +129,8 @@ type claimTick struct {
 // claimTicks returns every claim recorded in the audit trail, oldest first.
 func (a *apiClient) claimTicks(t testing.TB) []claimTick {
 	t.Helper()
-	var page ims.AuditPage
-	a.getOK(t, "/api/audit?limit=1000&type="+ims.EventMessageClaimed, &page)
+	page, err := a.API.ListAudit(t.Context(), client.AuditFilter{Type: ims.EventMessageClaimed, Limit: 1000})
+	require.NoError(t, err, "list the claims")
 	require.Empty(t, page.NextCursor, "more claims than one page: widen the read")
 	var ticks []claimTick
 	for _, e := range slices.Backward(page.Events) {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	nethttp "net/http"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/insiderone/ims/client"
 )
 
 // runHealthcheck asks a running IMS for /api/health and exits 0 when it
@@ -27,7 +31,32 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, *url, nil)
+	base, isIMS := strings.CutSuffix(*url, "/api/health")
+	if !isIMS {
+		// Another service's endpoint: the sink's /healthz in docker-compose.yml.
+		return probe(ctx, *url, stdout)
+	}
+	// No client timeout: -timeout, through ctx, is the bound.
+	c, err := client.New(base, client.WithHTTPClient(&nethttp.Client{}))
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	// A 503 comes with the report too, naming what is down.
+	h, err := c.Health(ctx)
+	if h.Status != "" {
+		report, _ := json.Marshal(h)
+		fmt.Fprintln(stdout, string(report))
+	}
+	if err != nil {
+		return fmt.Errorf("healthcheck: %s: %w", *url, err)
+	}
+	return nil
+}
+
+// probe is a health check of something other than IMS: a GET that must be
+// answered 200. The answer is printed.
+func probe(ctx context.Context, url string, stdout io.Writer) error {
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
@@ -39,7 +68,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	fmt.Fprintln(stdout, string(body))
 	if resp.StatusCode != nethttp.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered HTTP %d", *url, resp.StatusCode)
+		return fmt.Errorf("healthcheck: %s answered HTTP %d", url, resp.StatusCode)
 	}
 	return nil
 }

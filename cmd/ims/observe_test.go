@@ -18,16 +18,6 @@ import (
 	"github.com/insiderone/ims/sink"
 )
 
-// healthAnswer is the part of GET /api/health these tests read.
-type healthAnswer struct {
-	Status     string
-	Components map[string]struct {
-		Status   string
-		Required bool
-		Detail   string
-	}
-}
-
 // TestE2EWrongWebhookKeyIsVisible: with a WEBHOOK_AUTH_KEY the provider
 // rejects, every message goes dead with a 401. That must show where an
 // operator looks first — health says degraded and names HTTP 401, and the
@@ -43,11 +33,10 @@ func TestE2EWrongWebhookKeyIsVisible(t *testing.T) {
 		msgs := h.createMessages(t, 5, "+905551234567")
 		h.waitAllStatus(t, msgs, ims.StatusDead)
 
-		var health healthAnswer
+		var health healthReport
 		eventually(t, "health shows the webhook degraded", func() bool {
-			resp := h.do(t, http.MethodGet, "/api/health", nil, headers{"Authorization": ""})
-			require.Equal(t, http.StatusOK, resp.Status, "degraded is still 200: %s", resp.Body)
-			resp.decode(t, &health)
+			health = h.health(t)
+			require.NoError(t, health.Err, "degraded is still 200")
 			return health.Components["webhook"].Status == "degraded"
 		})
 		require.Equal(t, "degraded", health.Status)
@@ -80,60 +69,37 @@ func TestE2EWrongWebhookKeyIsVisible(t *testing.T) {
 func TestE2EWebhookHealthy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, sqliteBackend, harnessOptions{})
-	var health healthAnswer
-	resp := h.do(t, http.MethodGet, "/api/health", nil, headers{"Authorization": ""})
-	resp.decode(t, &health)
+	health := h.health(t)
 	require.Equal(t, "up", health.Components["webhook"].Status)
 	require.Equal(t, "no delivery attempts in the last 5m0s", health.Components["webhook"].Detail)
 
 	h.waitStatus(t, h.createMessage(t, "+905551234567", "hi").ID, ims.StatusSent)
 	eventually(t, "health counts the attempt", func() bool {
-		h.do(t, http.MethodGet, "/api/health", nil, headers{"Authorization": ""}).decode(t, &health)
+		health = h.health(t)
 		return health.Components["webhook"].Detail == "1 of 1 recent attempts succeeded"
 	})
 	require.Equal(t, "ok", health.Status)
 	require.Equal(t, "up", health.Components["webhook"].Status)
 }
 
-// statsAnswer is GET /api/stats.
-type statsAnswer struct {
-	Counts      map[string]int64 `json:"counts"`
-	RefreshedAt *time.Time       `json:"refreshed_at"`
-	Rates       struct {
-		Window    string  `json:"window"`
-		Delivered float64 `json:"delivered_per_second"`
-		Dead      float64 `json:"dead_per_second"`
-	} `json:"rates"`
-	Webhook struct {
-		Degraded bool   `json:"degraded"`
-		Detail   string `json:"detail"`
-	} `json:"webhook"`
-	Scheduler struct {
-		Running   bool   `json:"running"`
-		QueueMode string `json:"queue_mode"`
-		Leader    string `json:"leader"`
-		IsLeader  bool   `json:"is_leader"`
-	} `json:"scheduler"`
-}
-
 func TestE2EStats(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, sqliteBackend, harnessOptions{})
-	resp := h.do(t, http.MethodGet, "/api/stats", nil, headers{"Authorization": ""})
+	resp := h.raw(t, http.MethodGet, "/api/stats", "", headers{"Authorization": ""})
 	require.Equal(t, http.StatusUnauthorized, resp.Status, "the stats need the key: %s", resp.Body)
 
 	msgs := h.createMessages(t, 4, "+905551234567")
 	h.waitAllStatus(t, msgs, ims.StatusSent)
-	var st statsAnswer
+	var st ims.Stats
 	eventually(t, "the cached counts catch up", func() bool {
-		h.getOK(t, "/api/stats", &st)
-		return st.Counts["sent"] == int64(len(msgs))
+		st = h.stats(t)
+		return st.Counts[ims.StatusSent] == int64(len(msgs))
 	})
 	require.NotNil(t, st.RefreshedAt)
 	for _, s := range ims.Statuses {
-		require.Contains(t, st.Counts, string(s))
+		require.Contains(t, st.Counts, s)
 	}
-	require.Equal(t, "1m0s", st.Rates.Window)
+	require.Equal(t, time.Minute, st.Rates.Window)
 	require.InDelta(t, float64(len(msgs))/60, st.Rates.Delivered, 1e-9, "this instance's deliveries over the last minute")
 	require.Zero(t, st.Rates.Dead)
 	require.False(t, st.Webhook.Degraded)
@@ -153,18 +119,18 @@ func TestE2EMetricsAddr(t *testing.T) {
 		require.NotEmpty(t, h.Main.MetricsAddr)
 		scrape := newAPIClient(t, "http://"+h.Main.MetricsAddr, "")
 		eventually(t, "the message gauges after the first count", func() bool {
-			resp := scrape.get(t, "/metrics")
+			resp := scrape.raw(t, http.MethodGet, "/metrics", "", nil)
 			require.Equal(t, http.StatusOK, resp.Status)
 			return strings.Contains(string(resp.Body), `ims_messages{status="pending"} 0`)
 		})
-		require.Equal(t, http.StatusNotFound, h.get(t, "/metrics").Status, "not on the API port")
-		require.Equal(t, http.StatusNotFound, scrape.get(t, "/api/health").Status, "only /metrics there")
+		require.Equal(t, http.StatusNotFound, h.raw(t, http.MethodGet, "/metrics", "", nil).Status, "not on the API port")
+		require.Equal(t, http.StatusNotFound, scrape.raw(t, http.MethodGet, "/api/health", "", nil).Status, "only /metrics there")
 	})
 	t.Run("default: on the API port", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, sqliteBackend, harnessOptions{})
 		require.Empty(t, h.Main.MetricsAddr)
-		resp := h.do(t, http.MethodGet, "/metrics", nil, headers{"Authorization": ""})
+		resp := h.raw(t, http.MethodGet, "/metrics", "", headers{"Authorization": ""})
 		require.Equal(t, http.StatusOK, resp.Status)
 		require.Contains(t, string(resp.Body), "ims_scheduler_running 1")
 	})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"syscall"
@@ -177,7 +176,7 @@ func TestE2EBinaryRabbitMQDownAtStart(t *testing.T) {
 	p := startIMS(t, cfg)
 
 	health := p.health(t)
-	require.Equal(t, http.StatusServiceUnavailable, health.HTTPStatus, "the queue is required in RabbitMQ mode")
+	require.Equal(t, ims.EUNAVAILABLE, ims.ErrorCode(health.Err), "a 503: the queue is required in RabbitMQ mode")
 	require.Equal(t, "down", health.Components["queue"].Status)
 	require.Equal(t, "up", health.Components["database"].Status)
 	m := p.createMessage(t, phoneA, "waits for the broker")

@@ -187,17 +187,18 @@ func (s RateState) Throttled(p RatePolicy, retryAfter time.Duration, now time.Ti
 		pause = DefaultThrottlePause
 	}
 	until := now.Add(min(pause, p.MaxPause))
+	wasPaused := s.Paused(now)
+	if until.After(s.PausedUntil) {
+		s.PausedUntil = until
+	}
 	if p.Limit > 0 {
 		s = s.refill(p, now)
-		if !s.Paused(now) {
+		if !wasPaused {
 			s.Rate = max(s.Rate*p.DecreaseFactor, p.MinRate)
 		}
 		// One call at the pause's end, the reduced rate after it; no
 		// tokens pile up during the pause.
-		s.Tokens, s.UpdatedAt = min(1, p.Burst), until
-	}
-	if until.After(s.PausedUntil) {
-		s.PausedUntil = until
+		s.Tokens, s.UpdatedAt = min(1, p.Burst), s.PausedUntil
 	}
 	return s
 }

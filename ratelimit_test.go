@@ -182,6 +182,8 @@ func TestRateThrottled(t *testing.T) {
 		th = th.Throttled(p, time.Second, r0.Add(100*time.Millisecond))
 		require.Equal(t, 5.0, th.Rate)
 		require.Equal(t, r0.Add(5*time.Second), th.PausedUntil, "a shorter pause does not shorten it")
+		granted, _, _ := th.Take(p, 3, th.PausedUntil)
+		require.Equal(t, 1, granted, "and adds no tokens during the longer pause")
 		th = th.Throttled(p, 10*time.Second, r0.Add(200*time.Millisecond))
 		require.Equal(t, r0.Add(10200*time.Millisecond), th.PausedUntil)
 		require.Equal(t, 5.0, th.Rate)

@@ -195,7 +195,9 @@ func HoldForProvider(r DeliveryResult) bool {
 	return IsProviderFailure(r) || IsThrottle(r)
 }
 
-func (c Circuit) state() CircuitState {
+// Position is the state to act on and to show (GET /api/control's "circuit"):
+// State, with nothing stored read as closed.
+func (c Circuit) Position() CircuitState {
 	if c.State == "" {
 		return CircuitClosed
 	}
@@ -215,7 +217,7 @@ func (c Circuit) state() CircuitState {
 func (c Circuit) Observe(p BreakerPolicy, r DeliveryResult, now time.Time) (Circuit, CircuitChange) {
 	p = p.WithDefaults()
 	if !IsProviderFailure(r) {
-		if c.state() == CircuitClosed {
+		if c.Position() == CircuitClosed {
 			if c.Failures == 0 && c.LastError == "" {
 				return c, ChangeNone
 			}
@@ -229,7 +231,7 @@ func (c Circuit) Observe(p BreakerPolicy, r DeliveryResult, now time.Time) (Circ
 	}
 	c.Failures++
 	c.LastError = r.ErrorText()
-	switch c.state() {
+	switch c.Position() {
 	case CircuitClosed:
 		if c.Failures < p.Threshold {
 			return c, ChangeNone
@@ -257,7 +259,7 @@ func (c Circuit) Observe(p BreakerPolicy, r DeliveryResult, now time.Time) (Circ
 // A half-open circuit allows no call until the probe is answered, or until
 // ProbeLease has passed without an answer (the prober died).
 func (c Circuit) MayCall(p BreakerPolicy, now time.Time) (allowed, probe bool, next Circuit) {
-	switch c.state() {
+	switch c.Position() {
 	case CircuitClosed:
 		return true, false, c
 	case CircuitOpen, CircuitHalfOpen:
@@ -278,7 +280,7 @@ func (c Circuit) MayCall(p BreakerPolicy, now time.Time) (allowed, probe bool, n
 // linearly from rampFloor at closing to 1 at RampUntil, 1 afterwards. Round
 // a scaled batch up, so at least one message goes.
 func (c Circuit) RampFraction(now time.Time) float64 {
-	if c.state() != CircuitClosed {
+	if c.Position() != CircuitClosed {
 		return 0
 	}
 	if !now.Before(c.RampUntil) || !c.RampUntil.After(c.ClosedAt) {
@@ -292,7 +294,7 @@ func (c Circuit) RampFraction(now time.Time) float64 {
 // next probe while the circuit is not closed, zero (no constraint) when it
 // is closed.
 func (c Circuit) HoldUntil() time.Time {
-	if c.state() == CircuitClosed {
+	if c.Position() == CircuitClosed {
 		return time.Time{}
 	}
 	return c.NextProbeAt

@@ -169,6 +169,9 @@ func TestCircuitMayCall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			allowed, probe, _ := tt.c.MayCall(p, tt.now)
+			if tt.c.State == "" {
+				require.Equal(t, ims.CircuitClosed, tt.c.Position(), "nothing stored reads as closed")
+			}
 			require.Equal(t, tt.allowed, allowed)
 			require.Equal(t, tt.probe, probe)
 		})

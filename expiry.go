@@ -111,7 +111,7 @@ func ExpiryReasonFor(schedulerRunning bool, c Circuit, r RateState, now time.Tim
 	switch {
 	case !schedulerRunning:
 		return ExpiryStopped
-	case c.state() != CircuitClosed:
+	case c.Position() != CircuitClosed:
 		return ExpiryCircuitOpen
 	case r.Paused(now):
 		return ExpiryThrottled

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Store is the PostgreSQL ims.Store. It also implements ims.Waker.
@@ -26,7 +27,7 @@ type Store struct {
 	// time.Now). SQL never calls now(), so tests can inject time and both
 	// stores agree on it.
 	Now ims.Clock
-	// Logger receives listener reconnects; nil means slog.Default().
+	// Logger receives listener reconnects; nil means none (logging.OrDiscard).
 	Logger *slog.Logger
 
 	pool    *pgxpool.Pool
@@ -147,12 +148,7 @@ func utcPtr(t *time.Time) *time.Time {
 	return &v
 }
 
-func (s *Store) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Store) logger() *slog.Logger { return logging.OrDiscard(s.Logger) }
 
 // isNoRows reports whether err means a query matched nothing.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Defaults for AsyncConfig fields left zero.
@@ -33,7 +34,7 @@ type AsyncConfig struct {
 	Timeout time.Duration
 	// LogEvery is the least time between two error lines during an outage.
 	LogEvery time.Duration
-	// Logger defaults to slog.Default().
+	// Logger defaults to none (logging.OrDiscard).
 	Logger *slog.Logger
 	// Now tells the time for log rate limiting; defaults to time.Now.
 	Now ims.Clock
@@ -55,9 +56,7 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	if c.LogEvery <= 0 {
 		c.LogEvery = DefaultAsyncLogEvery
 	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Logger = logging.OrDiscard(c.Logger)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

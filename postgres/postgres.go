@@ -28,6 +28,8 @@ type Store struct {
 	// stores agree on it.
 	Now ims.Clock
 	// Logger receives listener reconnects; nil means none (logging.OrDiscard).
+	// Give it with WithLogger: the listener may read it as soon as Open
+	// returns.
 	Logger *slog.Logger
 
 	pool    *pgxpool.Pool
@@ -51,7 +53,7 @@ var (
 // The pool is bounded: pool_max_conns, or pgx's default of max(4, CPUs);
 // past it, queries wait for a free connection. The LISTEN loop holds one
 // more connection of its own.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -75,6 +77,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
+	for _, opt := range opts {
+		opt(s)
+	}
 	// LISTEN before returning, so that no notification sent after Open can
 	// be missed.
 	conn, err := s.connectListener(ctx, cfg.ConnConfig.Copy())
@@ -87,6 +92,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	go s.listen(listenCtx, cfg.ConnConfig.Copy(), conn)
 	return s, nil
 }
+
+// Option sets up a Store before Open starts its listener.
+type Option func(*Store)
+
+// WithLogger makes l receive the listener's reconnect warnings.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.Logger = l } }
 
 // channelName scopes wakeups to one schema, so stores in parallel test
 // schemas (or several IMS deployments in one database) do not wake each other.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
-	"github.com/insiderone/ims/internal/logging"
 )
 
 // Defaults for AsyncConfig fields left zero.
@@ -34,7 +33,7 @@ type AsyncConfig struct {
 	Timeout time.Duration
 	// LogEvery is the least time between two error lines during an outage.
 	LogEvery time.Duration
-	// Logger defaults to none (logging.OrDiscard).
+	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now tells the time for log rate limiting; defaults to time.Now.
 	Now ims.Clock
@@ -56,7 +55,9 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	if c.LogEvery <= 0 {
 		c.LogEvery = DefaultAsyncLogEvery
 	}
-	c.Logger = logging.OrDiscard(c.Logger)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -115,15 +115,18 @@ func OutcomeTransition(s Status) (Transition, error) {
 }
 
 // OutcomeWrite is what recording one outcome writes to its message, decided
-// here so that both stores write the same fields: a nil pointer leaves the
-// column as it is.
+// here so that both stores write the same fields. Plain values with flags,
+// not pointers: stores plan every outcome of a batch, and this costs them no
+// allocation.
 type OutcomeWrite struct {
 	Transition Transition
-	// NextAttemptAt is set for a retry.
-	NextAttemptAt *time.Time
-	// SentAt and ProviderMessageID are set when the message is sent.
-	SentAt            *time.Time
-	ProviderMessageID *string
+	// SetNextAttempt is true for a retry: NextAttemptAt is then written.
+	SetNextAttempt bool
+	NextAttemptAt  time.Time
+	// SetSent is true once delivered: sent_at becomes the outcome's At and
+	// provider_message_id the result's ProviderMessageID. Otherwise both
+	// keep what they hold.
+	SetSent bool
 	// LastError is the error to keep on the message: none once sent.
 	LastError string
 	// Details is the audit event's text.
@@ -140,11 +143,9 @@ func PlanOutcome(o Outcome) (OutcomeWrite, error) {
 	w := OutcomeWrite{Transition: t, LastError: o.Result.ErrorText(), Details: OutcomeDetails(o)}
 	switch t.To {
 	case StatusSent:
-		at, provider := o.At, o.Result.ProviderMessageID
-		w.SentAt, w.ProviderMessageID, w.LastError = &at, &provider, ""
+		w.SetSent, w.LastError = true, ""
 	case StatusPending:
-		next := o.Decision.NextAttemptAt
-		w.NextAttemptAt = &next
+		w.SetNextAttempt, w.NextAttemptAt = true, o.Decision.NextAttemptAt
 	}
 	return w, nil
 }

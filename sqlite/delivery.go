@@ -97,9 +97,11 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 		// lease_until 0 = any deadline; else the handed-over deadline must
 		// still be the current one (see ims.Claim.LeaseUntil). Nothing is
 		// renewed while the stored state is not running (see ClaimDue).
-		guard, from := statusParams("status", 6, ims.TransitionRenew.From)
+		// The statuses are literals from the domain (see statusIn): the
+		// statement runs once per claim.
 		st, err := tx.PrepareContext(ctx, `UPDATE messages SET next_attempt_at = ?1
-			WHERE id = ?2 AND attempts = ?3 AND (?4 = 0 OR next_attempt_at = ?5) AND `+guard+`
+			WHERE id = ?2 AND attempts = ?3 AND (?4 = 0 OR next_attempt_at = ?5)
+				AND `+statusIn("status", ims.TransitionRenew.From)+`
 				AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
 			RETURNING `+messageColumns)
 		if err != nil {
@@ -115,8 +117,7 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 			if !c.LeaseUntil.IsZero() {
 				leaseUntil = micros(c.LeaseUntil)
 			}
-			args := append([]any{deadline, id, c.Attempt, leaseUntil, leaseUntil}, from...)
-			m, err := scanMessage(st.QueryRowContext(ctx, args...))
+			m, err := scanMessage(st.QueryRowContext(ctx, deadline, id, c.Attempt, leaseUntil, leaseUntil))
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // stale
 			} else if err != nil {
@@ -141,10 +142,12 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 	now := s.now()
 	released := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		guard, _ := statusParams("status", 5, ims.TransitionRelease.From)
+		// The statuses are literals from the domain (see statusIn): the
+		// statement runs once per claim.
+		tr := ims.TransitionRelease
 		st, err := tx.PrepareContext(ctx, `UPDATE messages
-			SET status = ?1, attempts = attempts - 1, next_attempt_at = ?2, updated_at = ?2
-			WHERE id = ?3 AND attempts = ?4 AND `+guard)
+			SET status = `+quote(string(tr.To))+`, attempts = attempts - 1, next_attempt_at = ?1, updated_at = ?1
+			WHERE id = ?2 AND attempts = ?3 AND `+statusIn("status", tr.From))
 		if err != nil {
 			return fmt.Errorf("prepare release: %w", err)
 		}
@@ -179,12 +182,7 @@ func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim,
 	if err != nil {
 		return false, nil //nolint:nilerr // a malformed claim cannot be current
 	}
-	tr := ims.TransitionRelease
-	args := []any{string(tr.To), micros(now), id, c.Attempt}
-	for _, from := range tr.From {
-		args = append(args, string(from))
-	}
-	res, err := st.ExecContext(ctx, args...)
+	res, err := st.ExecContext(ctx, micros(now), id, c.Attempt)
 	if err != nil {
 		return false, fmt.Errorf("release %s: %w", id, err)
 	}
@@ -193,5 +191,6 @@ func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim,
 		return false, err
 	}
 	// ReleaseClaims has no actor parameter: the pipeline releases on shutdown.
+	tr := ims.TransitionRelease
 	return true, audit.exec(ctx, tr.Event, id, "system", tr.DetailsFor(c.Attempt), now)
 }

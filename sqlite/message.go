@@ -91,9 +91,11 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor
 }
 
 func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor string, now time.Time) ([]ims.CreateResult, error) {
+	// The status is a literal from the domain, not a parameter: the
+	// statement runs once per row, and every bound value costs that row.
 	tr := ims.TransitionCreate
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`, idempotency_scope)
-		VALUES (?, ?, ?, ?, ?, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
+		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -125,7 +127,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor st
 		if err != nil {
 			return nil, err
 		}
-		if _, err := insert.ExecContext(ctx, m.ID, m.PhoneNumber, m.Content, string(m.Status), nullString(m.IdempotencyKey),
+		if _, err := insert.ExecContext(ctx, m.ID, m.PhoneNumber, m.Content, nullString(m.IdempotencyKey),
 			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now), string(nm.IdempotencyScope)); err != nil {
 			return nil, fmt.Errorf("insert message: %w", err)
 		}

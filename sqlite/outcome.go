@@ -24,8 +24,10 @@ func prepareOutcome(ctx context.Context, tx *sql.Tx) (*outcomeStmts, error) {
 	}
 	// NULL parameters keep the column: each decision sets only its fields
 	// (ims.PlanOutcome). The status/attempts guard is the fencing token: a
-	// stale claim matches nothing.
-	guard, _ := statusParams("status", 9, ims.OutcomeFrom)
+	// stale claim matches nothing. The guard's statuses are literals from the
+	// domain (see statusIn): the statement runs once per outcome, and a bound
+	// value would cost every one of them.
+	guard := statusIn("status", ims.OutcomeFrom)
 	update, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?1,
 		next_attempt_at = COALESCE(?2, next_attempt_at), sent_at = COALESCE(?3, sent_at),
 		provider_message_id = COALESCE(?4, provider_message_id), last_error = ?5, updated_at = ?6
@@ -100,20 +102,13 @@ func (st *outcomeStmts) record(ctx context.Context, o ims.Outcome, w ims.Outcome
 	}
 
 	var next, sentAt, provider any // nil: leave the column as it is
-	if w.NextAttemptAt != nil {
-		next = micros(*w.NextAttemptAt)
+	if w.SetNextAttempt {
+		next = micros(w.NextAttemptAt)
 	}
-	if w.SentAt != nil {
-		sentAt = micros(*w.SentAt)
+	if w.SetSent {
+		sentAt, provider = at, r.ProviderMessageID
 	}
-	if w.ProviderMessageID != nil {
-		provider = *w.ProviderMessageID
-	}
-	args := []any{string(w.Transition.To), next, sentAt, provider, w.LastError, at, id, o.Claim.Attempt}
-	for _, from := range ims.OutcomeFrom {
-		args = append(args, string(from))
-	}
-	res, err := st.update.ExecContext(ctx, args...)
+	res, err := st.update.ExecContext(ctx, string(w.Transition.To), next, sentAt, provider, w.LastError, at, id, o.Claim.Attempt)
 	if err != nil {
 		return fmt.Errorf("update message %s: %w", id, err)
 	}

@@ -13,18 +13,23 @@ import (
 )
 
 // statusIn is the SQL condition "column IN (the statuses)" with the statuses
-// written as literals, for the statements whose index must be chosen by the
-// status: the claim reads the partial index messages_due (INDEXED BY fails
-// unless the WHERE proves its predicate) and the bulk replay walks
-// messages_status_id in id order. The literals are the domain's: the
-// statements are built from the transitions at init.
+// written as literals. The literals are the domain's: the statements are
+// built from the transitions. Two kinds of statement take them: those whose
+// index must be chosen by the status (the claim reads the partial index
+// messages_due, and INDEXED BY fails unless the WHERE proves its predicate;
+// the bulk replay walks messages_status_id in id order), and those prepared
+// once and run once per row (record, renew, release, create), where a bound
+// value would cost every row. One-off statements bind them (statusParams).
 func statusIn(column string, statuses []ims.Status) string {
 	quoted := make([]string, len(statuses))
 	for i, s := range statuses {
-		quoted[i] = "'" + strings.ReplaceAll(string(s), "'", "''") + "'"
+		quoted[i] = quote(string(s))
 	}
 	return column + " IN (" + strings.Join(quoted, ", ") + ")"
 }
+
+// quote writes s as an SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // statusParams is "column IN (?n, ?n+1, ...)" for the statuses, and the
 // statuses as the matching arguments.

@@ -13,6 +13,8 @@ import (
 //	   │                  └──lease expired (crash)──▶ claimable again
 //	   ├──────────replay──────────────────────────── dead
 //	pending ──cancel──▶ canceled
+//
+// Each move is a Transition (lifecycle.go); the stores apply them.
 type Status string
 
 const (

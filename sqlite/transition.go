@@ -18,7 +18,7 @@ import (
 // index must be chosen by the status (the claim reads the partial index
 // messages_due, and INDEXED BY fails unless the WHERE proves its predicate;
 // the bulk replay walks messages_status_id in id order), and those prepared
-// once and run once per row (record, renew, release, create), where a bound
+// once and run once per row (record, renew, release, create, bulk replay), where a bound
 // value would cost every row. One-off statements bind them (statusParams).
 func statusIn(column string, statuses []ims.Status) string {
 	quoted := make([]string, len(statuses))
@@ -142,7 +142,9 @@ func replayIDs(ctx context.Context, tx *sql.Tx, ids []string, actor string, now 
 		return nil
 	}
 	// The messages were selected in this write transaction: they are dead.
-	update, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?3, `+replayMove.set+` WHERE id = ?2`)
+	// Run once per message, so the target status is a literal (see statusIn).
+	update, err := tx.PrepareContext(ctx, `UPDATE messages SET status = `+quote(string(replayMove.To))+`, `+
+		replayMove.set+` WHERE id = ?2`)
 	if err != nil {
 		return fmt.Errorf("prepare replay: %w", err)
 	}
@@ -153,7 +155,7 @@ func replayIDs(ctx context.Context, tx *sql.Tx, ids []string, actor string, now 
 	}
 	defer audit.Close()
 	for _, id := range ids {
-		if _, err := update.ExecContext(ctx, micros(now), id, string(replayMove.To)); err != nil {
+		if _, err := update.ExecContext(ctx, micros(now), id); err != nil {
 			return fmt.Errorf("replay %s: %w", id, err)
 		}
 		if err := audit.exec(ctx, replayMove.Event, id, actor, "", now); err != nil {

@@ -22,18 +22,6 @@ const (
 	EventRetentionPurged = "retention.purged"
 )
 
-// EventForDecision returns the audit event type for a delivery decision.
-func EventForDecision(s Status) string {
-	switch s {
-	case StatusSent:
-		return EventMessageSent
-	case StatusDead:
-		return EventMessageDead
-	default:
-		return EventMessageRetryScheduled
-	}
-}
-
 // AuditEvent is one entry of the audit trail.
 type AuditEvent struct {
 	ID        int64  `json:"id"`

@@ -13,6 +13,8 @@ import (
 //	   │                  └──lease expired (crash)──▶ claimable again
 //	   ├──────────replay──────────────────────────── dead
 //	pending ──cancel──▶ canceled
+//
+// Each move is a Transition (lifecycle.go); the stores apply them.
 type Status string
 
 const (
@@ -109,12 +111,14 @@ type CreateResult struct {
 
 // Attempt is one webhook call for a message.
 type Attempt struct {
-	ID         int64         `json:"id"`
-	MessageID  string        `json:"message_id"`
-	Number     int           `json:"number"`
-	StatusCode int           `json:"status_code,omitempty"`
-	Latency    time.Duration `json:"latency_ns"`
-	Error      string        `json:"error,omitempty"`
+	ID         int64  `json:"id"`
+	MessageID  string `json:"message_id"`
+	Number     int    `json:"number"`
+	StatusCode int    `json:"status_code,omitempty"`
+	// Latency is stored in whole nanoseconds on every store: the unit of
+	// time.Duration and of latency_ns, so the API shows what was measured.
+	Latency time.Duration `json:"latency_ns"`
+	Error   string        `json:"error,omitempty"`
 	// Response is a bounded snippet of the webhook's answer body.
 	Response  string    `json:"response,omitempty"`
 	Outcome   Status    `json:"outcome"`

@@ -10,9 +10,10 @@ import (
 // message that may still be delivered. A message's age counts from when it
 // reached that status: sent_at for sent, updated_at for canceled and dead.
 func Purgeable(s Status) bool {
-	switch s {
-	case StatusSent, StatusCanceled, StatusDead:
-		return true
+	for _, p := range PurgeableStatuses {
+		if s == p {
+			return true
+		}
 	}
 	return false
 }

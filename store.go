@@ -30,6 +30,8 @@ type MessageStore interface {
 	CreateMessages(ctx context.Context, msgs []NewMessage, actor string) ([]CreateResult, error)
 	// GetMessage returns one message or ENOTFOUND.
 	GetMessage(ctx context.Context, id string) (Message, error)
+	// ListMessages returns a page of messages; a filter that does not
+	// Validate is EINVALID.
 	ListMessages(ctx context.Context, f MessageFilter) (MessagePage, error)
 	// ListAttempts returns a message's delivery attempts, oldest first.
 	ListAttempts(ctx context.Context, messageID string) ([]Attempt, error)
@@ -40,7 +42,7 @@ type MessageStore interface {
 	// attempt count reset: ENOTFOUND, or ECONFLICT when it is not dead.
 	ReplayMessage(ctx context.Context, id, actor string) (Message, error)
 	// ReplayDeadLetters replays up to limit dead messages, oldest first, and
-	// returns how many it replayed.
+	// returns how many it replayed; a limit ≤ 0 means DefaultReplayLimit.
 	ReplayDeadLetters(ctx context.Context, actor string, limit int) (int, error)
 	// CountByStatus returns how many messages are in each status.
 	CountByStatus(ctx context.Context) (map[Status]int64, error)
@@ -77,7 +79,9 @@ type DeliveryStore interface {
 	// RecordOutcomes stores a batch of outcomes — message updates, attempt
 	// rows and audit events — in one transaction. An outcome whose claim is no
 	// longer current (the lease expired and the message was claimed again)
-	// still gets its attempt row but does not change the message.
+	// still gets its attempt row but does not change the message. A decision
+	// that is not an outcome (see OutcomeTransition) is EINVALID and fails
+	// the whole batch before anything is written.
 	RecordOutcomes(ctx context.Context, outcomes []Outcome, actor string) error
 	// ReleaseClaims returns claimed messages to pending, due now, without
 	// counting the attempt: used on shutdown and when a hand-over fails.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/insiderone/ims/internal/logging"
 	"github.com/insiderone/ims/rabbitmq"
 )
 
@@ -109,7 +109,7 @@ func createSchema(ctx context.Context, base, schema string) (string, func(contex
 // from the rabbitmq package itself (declaring them is idempotent), so this
 // cannot drift from what IMS declared.
 func deleteTopology(ctx context.Context, brokerURL, prefix string) error {
-	q, err := rabbitmq.New(ctx, rabbitmq.Config{URL: brokerURL, Prefix: prefix, Logger: slog.New(slog.DiscardHandler)})
+	q, err := rabbitmq.New(ctx, rabbitmq.Config{URL: brokerURL, Prefix: prefix, Logger: logging.Discard()})
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ to delete %s: %w", prefix, err)
 	}

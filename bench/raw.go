@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 	"github.com/insiderone/ims/sink"
 	"github.com/insiderone/ims/webhook"
 )
@@ -108,7 +108,7 @@ func startSink(ctx context.Context, s *sink.Sink) (*sinkServer, error) {
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	srv := &sinkServer{url: "http://" + ln.Addr().String() + "/webhook", cancel: cancel, done: make(chan error, 1)}
-	go func() { srv.done <- sink.ServeListener(sctx, ln, s, slog.New(slog.DiscardHandler)) }()
+	go func() { srv.done <- sink.ServeListener(sctx, ln, s, logging.Discard()) }()
 	return srv, nil
 }
 

@@ -115,8 +115,8 @@ func LoadDotEnv(path string) error {
 func Load(lookup Lookup) (Config, error) {
 	r := reader{lookup: lookup}
 	c := Config{
-		DatabaseURL: r.str("DATABASE_URL", ""),
-		SQLitePath:  r.str("SQLITE_PATH", "ims.db"),
+		DatabaseURL: r.databaseURL(),
+		SQLitePath:  r.sqlitePath(),
 
 		WebhookURL:        r.str("WEBHOOK_URL", ""),
 		WebhookAuthKey:    r.str("WEBHOOK_AUTH_KEY", ""),
@@ -126,7 +126,7 @@ func Load(lookup Lookup) (Config, error) {
 		RetryBaseDelay:    r.duration("WEBHOOK_RETRY_BASE_DELAY", 10*time.Second, time.Millisecond),
 		RetryMaxDelay:     r.duration("WEBHOOK_RETRY_MAX_DELAY", 10*time.Minute, time.Millisecond),
 
-		ServerPort:       r.integer("SERVER_PORT", 8080, 0, 65535),
+		ServerPort:       r.serverPort(),
 		MessageMaxLength: r.integer("MESSAGE_MAX_LENGTH", 160, 1, 1_000_000),
 		SendAtHorizon:    r.duration("SEND_AT_HORIZON", 8760*time.Hour, time.Minute),
 
@@ -152,8 +152,8 @@ func Load(lookup Lookup) (Config, error) {
 		RetentionDead:  r.retention("RETENTION_DEAD", 2160*time.Hour),
 		RetentionAudit: r.retention("RETENTION_AUDIT", 2160*time.Hour),
 
-		LogLevel:  r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		LogFormat: r.oneOf("LOG_FORMAT", "text", "text", "json"),
+		LogLevel:  r.logLevel(),
+		LogFormat: r.logFormat(),
 		PprofAddr: r.str("PPROF_ADDR", ""),
 
 		MetricsAddr:  r.str("METRICS_ADDR", ""),
@@ -165,6 +165,36 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	return c, c.validate()
 }
+
+// LoadDatabase reads only what reaches the database and the log — the
+// settings `ims migrate` needs — by the rules Load applies to them, so that
+// migrating needs no webhook or API key. The other fields stay zero.
+func LoadDatabase(lookup Lookup) (Config, error) {
+	r := reader{lookup: lookup}
+	c := Config{DatabaseURL: r.databaseURL(), SQLitePath: r.sqlitePath(), LogLevel: r.logLevel(), LogFormat: r.logFormat()}
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	return c, c.validateDatabase()
+}
+
+// LoadServerPort reads only SERVER_PORT, by the rule Load applies to it:
+// what `ims healthcheck` needs to find the server.
+func LoadServerPort(lookup Lookup) (int, error) {
+	r := reader{lookup: lookup}
+	port := r.serverPort()
+	return port, r.err
+}
+
+// The settings read by more than one loader, each with its one default.
+func (r *reader) databaseURL() string { return r.str("DATABASE_URL", "") }
+func (r *reader) sqlitePath() string  { return r.str("SQLITE_PATH", "ims.db") }
+func (r *reader) logLevel() string {
+	return r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
+}
+func (r *reader) logFormat() string { return r.oneOf("LOG_FORMAT", "text", "text", "json") }
+
+func (r *reader) serverPort() int { return r.integer("SERVER_PORT", 8080, 0, 65535) }
 
 // Validate checks a Config built in code (the demo, tests) by the rules Load
 // applies to the environment.
@@ -188,8 +218,8 @@ func (c Config) validate() error {
 	if c.APIKey == c.WebhookAuthKey {
 		return errors.New("API_KEY must differ from WEBHOOK_AUTH_KEY: the webhook receiver sees WEBHOOK_AUTH_KEY, so it must not control IMS")
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		return errors.New("DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)")
+	if err := c.validateDatabase(); err != nil {
+		return err
 	}
 	if c.SendAtHorizon > maxSendAtHorizon {
 		return fmt.Errorf("SEND_AT_HORIZON must be at most %s (100 years), got %s", maxSendAtHorizon, c.SendAtHorizon)
@@ -215,6 +245,13 @@ func (c Config) validate() error {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			return errors.New("REDIS_URL must be a redis:// or rediss:// URL")
 		}
+	}
+	return nil
+}
+
+func (c Config) validateDatabase() error {
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)")
 	}
 	return nil
 }

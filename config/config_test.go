@@ -122,3 +122,38 @@ func TestLoadRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadDatabase: `ims migrate` reads the database and log settings by
+// Load's rules and needs nothing else (no webhook, no API key).
+func TestLoadDatabase(t *testing.T) {
+	t.Parallel()
+	c, err := LoadDatabase(lookupFrom(nil))
+	require.NoError(t, err)
+	require.Equal(t, Config{SQLitePath: "ims.db", LogLevel: "info", LogFormat: "text"}, c)
+
+	env := map[string]string{"DATABASE_URL": " postgres://db/ims ", "LOG_LEVEL": "debug", "LOG_FORMAT": "json"}
+	c, err = LoadDatabase(lookupFrom(env))
+	require.NoError(t, err)
+	full, err := Load(lookupFrom(minimal(env)))
+	require.NoError(t, err)
+	require.Equal(t, Config{DatabaseURL: full.DatabaseURL, SQLitePath: full.SQLitePath, LogLevel: full.LogLevel,
+		LogFormat: full.LogFormat}, c, "the same values Load reads")
+	require.Equal(t, "postgres://db/ims", c.DatabaseURL)
+
+	_, err = LoadDatabase(lookupFrom(map[string]string{"DATABASE_URL": "mysql://x"}))
+	require.ErrorContains(t, err, "DATABASE_URL must be a postgres://")
+	_, err = LoadDatabase(lookupFrom(map[string]string{"LOG_LEVEL": "loud"}))
+	require.ErrorContains(t, err, "LOG_LEVEL must be one of")
+}
+
+func TestLoadServerPort(t *testing.T) {
+	t.Parallel()
+	port, err := LoadServerPort(lookupFrom(nil))
+	require.NoError(t, err)
+	require.Equal(t, 8080, port)
+	port, err = LoadServerPort(lookupFrom(map[string]string{"SERVER_PORT": "9090"}))
+	require.NoError(t, err)
+	require.Equal(t, 9090, port)
+	_, err = LoadServerPort(lookupFrom(map[string]string{"SERVER_PORT": "http"}))
+	require.ErrorContains(t, err, `SERVER_PORT must be an integer from 0 to 65535, got "http"`)
+}

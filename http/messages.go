@@ -167,7 +167,7 @@ func (s *Server) handleReplayDeadLetters(w http.ResponseWriter, r *http.Request)
 		writeError(w, r, s.logger, err)
 		return
 	}
-	limit, err := parseLimit(q, maxListLimit)
+	limit, err := parseLimit(q, ims.DefaultReplayLimit)
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return

@@ -131,7 +131,7 @@ func openAPIPaths(metrics bool) obj {
 			"200": jsonResponse("How many messages went back to pending", ref("ReplayResult")),
 			"400": errorRef("BadRequest"),
 		}), obj{"name": "limit", "in": "query", "description": "At most this many messages (default 1000)",
-			"schema": obj{"type": "integer", "minimum": 1, "maximum": maxListLimit, "default": maxListLimit}})},
+			"schema": obj{"type": "integer", "minimum": 1, "maximum": maxListLimit, "default": ims.DefaultReplayLimit}})},
 		"/api/messages/{id}": obj{
 			"get": withParams(operation("messages", "One message with its delivery attempts and sent-cache entry", true, obj{
 				"200": jsonResponse("The message", ref("MessageDetail")),

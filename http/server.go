@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Defaults for the zero values of Config.
@@ -119,9 +120,7 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 			return nil, errors.New("http deps: every health check needs a Name and a Check")
 		}
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	s := &Server{cfg: cfg, deps: deps, logger: logger, healthTimeout: defaultHealthCheckTimeout,
 		health: healthCache{now: cfg.Clock}}
 	s.openapi, err = openAPIDocument(cfg.Version, deps.Metrics != nil)

@@ -11,8 +11,8 @@ import (
 // InitSchedulerState stores running as the state unless one is stored, and
 // returns the stored state.
 func (s *Store) InitSchedulerState(ctx context.Context, running bool, actor string) (ims.SchedulerState, error) {
-	_, err := s.pool.Exec(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by)
-		VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING`, running, s.now(), actor)
+	_, err := s.pool.Exec(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by, version)
+		VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, running, s.now(), actor, ims.FirstSchedulerVersion)
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("init scheduler state: %w", err)
 	}
@@ -35,10 +35,10 @@ func (s *Store) SchedulerState(ctx context.Context) (_ ims.SchedulerState, err e
 }
 
 // setRunningSQL bumps the version in the statement that changes the state,
-// so two changes can never share a version.
+// so two changes can never share a version. $5 is ims.FirstSchedulerVersion.
 var setRunningSQL = `
 WITH st AS (
-	INSERT INTO scheduler_state (id, running, updated_at, updated_by, version) VALUES (1, $1, $2, $3, 1)
+	INSERT INTO scheduler_state (id, running, updated_at, updated_by, version) VALUES (1, $1, $2, $3, $5)
 	ON CONFLICT (id) DO UPDATE SET running = EXCLUDED.running, updated_at = EXCLUDED.updated_at,
 		updated_by = EXCLUDED.updated_by, version = scheduler_state.version + 1
 	RETURNING running, updated_at, updated_by, version
@@ -51,12 +51,8 @@ SELECT running, updated_at, updated_by, version FROM st`
 // SetSchedulerRunning stores the state with its audit event.
 func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor string) (_ ims.SchedulerState, err error) {
 	defer classify(&err)
-	event := ims.EventSchedulerStopped
-	if running {
-		event = ims.EventSchedulerStarted
-	}
 	var st ims.SchedulerState
-	err = s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, event).
+	err = s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, ims.SchedulerEvent(running), ims.FirstSchedulerVersion).
 		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy, &st.Version)
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("set scheduler running=%t: %w", running, err)
@@ -71,7 +67,8 @@ const leaderName = "scheduler"
 // acquireSQL takes or renews the lease when it is free, expired or already
 // ours, and reports the holder either way. cur locks the existing row first,
 // so "did the holder change" is judged on the latest version, not on a
-// snapshot a concurrent contender already made stale. up reads cur (the
+// snapshot a concurrent contender already made stale. $5 is the event type.
+// up reads cur (the
 // count) so that cur is materialized before up rewrites the row: read
 // afterwards, FOR UPDATE would skip the row this statement itself changed.
 const acquireSQL = `
@@ -87,7 +84,7 @@ up AS (
 ),
 audit AS (
 	INSERT INTO audit_events (type, actor, details, created_at)
-	SELECT 'scheduler.leader_elected', up.holder,
+	SELECT $5::text, up.holder,
 		coalesce((SELECT 'took over from ' || holder FROM cur), ''), $4
 	FROM up
 	WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.holder = up.holder)
@@ -102,7 +99,7 @@ func (s *Store) AcquireLeadership(ctx context.Context, instance string, ttl time
 	now := s.now()
 	for range 2 {
 		var l ims.Leadership
-		err := s.pool.QueryRow(ctx, acquireSQL, leaderName, instance, micro(now.Add(ttl)), now).
+		err := s.pool.QueryRow(ctx, acquireSQL, leaderName, instance, micro(now.Add(ttl)), now, ims.EventLeaderElected).
 			Scan(&l.Holder, &l.ExpiresAt)
 		if isNoRows(err) {
 			// A contender inserted the first lease after our snapshot:

@@ -24,6 +24,8 @@ import (
 //   - a key taken by a transaction that committed after this statement's
 //     snapshot is skipped by ON CONFLICT yet invisible here, so the statement
 //     aborts itself via ims_fail and the caller retries with a new snapshot.
+//
+// $13 and $14 are ims.TransitionCreate's target status and event type.
 var createSQL = `/* ims: create messages */
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $12::text[])
@@ -45,14 +47,14 @@ conflict AS (
 ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
 		next_attempt_at, send_at, created_at, updated_at)
-	SELECT id, phone_number, content, 'pending', idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9
+	SELECT id, phone_number, content, $13::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT 'message.created', i.id::text, coalesce(nullif(i.actor, ''), $10), i.details, $9 FROM input i JOIN ins USING (id) ORDER BY i.ord
+	SELECT $14::text, i.id::text, coalesce(nullif(i.actor, ''), $10), i.details, $9 FROM input i JOIN ins USING (id) ORDER BY i.ord
 ),
 wake AS (
 	SELECT pg_notify($11, '') FROM ins WHERE next_attempt_at <= $9 LIMIT 1
@@ -171,14 +173,14 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) (
 		sendAts[i], nextAts[i] = microPtr(nm.SendAt), b.now
 		if sendAts[i] != nil {
 			nextAts[i] = *sendAts[i]
-			details[i] = "send_at " + sendAts[i].Format(time.RFC3339Nano)
 		}
+		details[i] = ims.CreatedDetails(sendAts[i])
 		if nm.IdempotencyKey != "" {
 			keys[i] = &nm.IdempotencyKey
 		}
 	}
 	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
-		b.now, actor, s.channel, scopes)
+		b.now, actor, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
 	}

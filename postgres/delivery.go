@@ -3,40 +3,43 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/insiderone/ims"
 )
 
-// claimSQL claims due messages in one statement. SKIP LOCKED makes
-// concurrent claimers take disjoint rows instead of waiting or double
-// claiming; a row updated after the snapshot is re-checked against the WHERE
-// before it is locked, so it is never claimed unless still due.
+// claimSQL applies ims.TransitionClaim to the due messages in one
+// statement. SKIP LOCKED makes concurrent claimers take disjoint rows instead
+// of waiting or double claiming; a row updated after the snapshot is
+// re-checked against the WHERE before it is locked, so it is never claimed
+// unless still due. The source statuses are literals (see statusIn): they
+// must match the predicate of the partial index messages_due_idx.
 //
 // running gates the claim on the stored scheduler state. FOR SHARE makes a
 // stop (an UPDATE of that row) wait for claims in flight, and a claim that
 // meets an uncommitted stop wait for it and re-read the row, so every claim
 // commits either before a stop or not at all: none after it.
+//
+// $5 target status, $6 event type, $7 details format (the attempt number).
 var claimSQL = `/* ims: claim due */
 WITH running AS MATERIALIZED (
 	SELECT 1 FROM scheduler_state WHERE id = 1 AND running FOR SHARE
 ),
 due AS (
 	SELECT id, next_attempt_at AS due_at FROM messages
-	WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 AND EXISTS (SELECT 1 FROM running)
+	WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND next_attempt_at <= $1 AND EXISTS (SELECT 1 FROM running)
 	ORDER BY next_attempt_at, id
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ),
 claimed AS (
-	UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, next_attempt_at = $3, updated_at = $1
+	UPDATE messages m SET status = $5::text, attempts = m.attempts + 1, next_attempt_at = $3, updated_at = $1
 	FROM due WHERE m.id = due.id
 	RETURNING m.*, due.due_at
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT 'message.claimed', c.id::text, $4, 'attempt ' || c.attempts, $1 FROM claimed c ORDER BY c.due_at, c.id
+	SELECT $6::text, c.id::text, $4, format($7::text, c.attempts), $1 FROM claimed c ORDER BY c.due_at, c.id
 )
 SELECT ` + messageCols("") + ` FROM claimed ORDER BY due_at, id`
 
@@ -47,7 +50,9 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 		return out, nil
 	}
 	now := s.now()
-	rows, err := s.pool.Query(ctx, claimSQL, now, p.Limit, micro(now.Add(p.Lease)), p.Actor)
+	tr := ims.TransitionClaim
+	rows, err := s.pool.Query(ctx, claimSQL, now, p.Limit, micro(now.Add(p.Lease)), p.Actor,
+		string(tr.To), tr.Event, tr.Details)
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
@@ -64,7 +69,8 @@ const claimsCTE = `c AS (
 	SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) WITH ORDINALITY AS t(id, attempt, lease_until, ord)
 )`
 
-// renewSQL extends the lease of still-current claims. A claim handed over
+// renewSQL applies ims.TransitionRenew: it extends the lease of
+// still-current claims ($5 the statuses a current claim is in). A claim handed over
 // with its deadline only renews while that deadline is unchanged, so the
 // first of two consumers of the same queue entry wins. running gates it on
 // the stored state as in claimSQL: no renewal commits after a stop.
@@ -75,7 +81,7 @@ running AS MATERIALIZED (
 renewed AS (
 	UPDATE messages m SET next_attempt_at = $4
 	FROM c
-	WHERE m.id = c.id AND m.status = 'sending' AND m.attempts = c.attempt
+	WHERE m.id = c.id AND m.status = ANY($5::text[]) AND m.attempts = c.attempt
 		AND (c.lease_until IS NULL OR m.next_attempt_at = c.lease_until)
 		AND EXISTS (SELECT 1 FROM running)
 	RETURNING m.*, c.ord
@@ -90,7 +96,8 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, renewSQL, ids, attempts, leases, micro(s.now().Add(lease)))
+	rows, err := s.pool.Query(ctx, renewSQL, ids, attempts, leases, micro(s.now().Add(lease)),
+		ims.TransitionRenew.FromStrings())
 	if err != nil {
 		return nil, fmt.Errorf("renew claims: %w", err)
 	}
@@ -101,18 +108,20 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 	return append(out, msgs...), nil
 }
 
-// releaseSQL hands still-current claims back, due now, as if the attempt
-// never started, and wakes the pipeline to claim them again.
+// releaseSQL applies ims.TransitionRelease: it hands still-current claims
+// back, due now, as if the attempt never started, and wakes the pipeline to
+// claim them again. $7 target status, $8 allowed sources, $9 event type,
+// $10 details format (the attempt number).
 var releaseSQL = "/* ims: release claims */ WITH " + claimsCTE + `,
 released AS (
-	UPDATE messages m SET status = 'pending', attempts = m.attempts - 1, next_attempt_at = $4, updated_at = $4
+	UPDATE messages m SET status = $7::text, attempts = m.attempts - 1, next_attempt_at = $4, updated_at = $4
 	FROM c
-	WHERE m.id = c.id AND m.status = 'sending' AND m.attempts = c.attempt
+	WHERE m.id = c.id AND m.status = ANY($8::text[]) AND m.attempts = c.attempt
 	RETURNING m.id, c.attempt, c.ord
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT 'message.released', r.id::text, $5, 'attempt ' || r.attempt || ' released', $4
+	SELECT $9::text, r.id::text, $5, format($10::text, r.attempt), $4
 	FROM released r ORDER BY r.ord
 ),
 wake AS (
@@ -128,7 +137,9 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 		return nil
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), releaseActor, s.channel).Scan(&n)
+	tr := ims.TransitionRelease
+	err := s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), releaseActor, s.channel,
+		string(tr.To), tr.FromStrings(), tr.Event, tr.Details).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("release claims: %w", err)
 	}
@@ -142,24 +153,26 @@ const releaseActor = "system"
 // recordSQL stores a batch of outcomes in one statement (so one round trip
 // and one transaction, however large the batch): every outcome gets its
 // attempt row; only outcomes whose claim is still current move the message
-// and write an audit event.
+// and write an audit event. What each outcome writes is ims.PlanOutcome's
+// (a NULL next_attempt_at keeps the column; sent says SetSent). $15 is
+// ims.OutcomeFrom, $16 the actor.
 var recordSQL = `/* ims: record outcomes */
 WITH o AS (
-	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-		$6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-		WITH ORDINALITY AS t(id, attempt, status, at, next_attempt_at,
-			status_code, latency_ns, error, response, provider_message_id, event, details, ord)
+	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
+		$7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+		WITH ORDINALITY AS t(id, attempt, status, at, next_attempt_at, sent,
+			status_code, latency_ns, error, last_error, response, provider_message_id, event, details, ord)
 ),
 updated AS (
 	UPDATE messages m SET
 		status = o.status,
-		sent_at = CASE WHEN o.status = 'sent' THEN o.at ELSE m.sent_at END,
-		provider_message_id = CASE WHEN o.status = 'sent' THEN o.provider_message_id ELSE m.provider_message_id END,
-		last_error = CASE WHEN o.status = 'sent' THEN '' ELSE o.error END,
-		next_attempt_at = CASE WHEN o.status = 'pending' THEN o.next_attempt_at ELSE m.next_attempt_at END,
+		sent_at = CASE WHEN o.sent THEN o.at ELSE m.sent_at END,
+		provider_message_id = CASE WHEN o.sent THEN o.provider_message_id ELSE m.provider_message_id END,
+		last_error = o.last_error,
+		next_attempt_at = coalesce(o.next_attempt_at, m.next_attempt_at),
 		updated_at = o.at
 	FROM o
-	WHERE m.id = o.id AND m.status = 'sending' AND m.attempts = o.attempt
+	WHERE m.id = o.id AND m.status = ANY($15::text[]) AND m.attempts = o.attempt
 	RETURNING m.id, o.ord
 ),
 attempts AS (
@@ -170,21 +183,27 @@ attempts AS (
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT o.event, o.id::text, $13, o.details, o.at
+	SELECT o.event, o.id::text, $16, o.details, o.at
 	FROM updated u JOIN o USING (ord)
 	ORDER BY o.ord
 )
 SELECT count(*) FROM updated`
 
-// RecordOutcomes stores a batch of outcomes in one statement.
+// RecordOutcomes stores a batch of outcomes in one statement. A decision
+// that is not an outcome fails the whole batch (EINVALID) before anything
+// is written.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, actor string) error {
-	a := newOutcomeArrays(outcomes)
+	a, err := newOutcomeArrays(outcomes)
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
 	if len(a.ids) == 0 {
 		return nil
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, recordSQL, a.ids, a.attempts, a.statuses, a.ats, a.nextAts,
-		a.codes, a.latencies, a.errors, a.responses, a.providerIDs, a.events, a.details, actor).Scan(&n)
+	err = s.pool.QueryRow(ctx, recordSQL, a.ids, a.attempts, a.statuses, a.ats, a.nextAts, a.sent,
+		a.codes, a.latencies, a.errors, a.lastErrors, a.responses, a.providerIDs, a.events, a.details,
+		ims.StatusStrings(ims.OutcomeFrom), actor).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
@@ -193,47 +212,52 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 
 // outcomeArrays holds outcomes column by column for unnest.
 type outcomeArrays struct {
-	ids                                      []string
-	attempts, codes                          []int32
-	statuses, errors, responses, providerIDs []string
-	events, details                          []string
-	ats                                      []time.Time
-	nextAts                                  []*time.Time
-	latencies                                []int64
+	ids                                                  []string
+	attempts, codes                                      []int32
+	statuses, errors, lastErrors, responses, providerIDs []string
+	events, details                                      []string
+	ats                                                  []time.Time
+	nextAts                                              []*time.Time // nil (NULL) keeps the column
+	sent                                                 []bool
+	latencies                                            []int64
 }
 
-func newOutcomeArrays(outcomes []ims.Outcome) outcomeArrays {
-	var a outcomeArrays
+func newOutcomeArrays(outcomes []ims.Outcome) (outcomeArrays, error) {
+	n := len(outcomes) // sized once: a batch holds thousands of outcomes
+	a := outcomeArrays{
+		ids: make([]string, 0, n), attempts: make([]int32, 0, n), codes: make([]int32, 0, n),
+		statuses: make([]string, 0, n), errors: make([]string, 0, n), lastErrors: make([]string, 0, n),
+		responses: make([]string, 0, n), providerIDs: make([]string, 0, n), events: make([]string, 0, n),
+		details: make([]string, 0, n), ats: make([]time.Time, 0, n), nextAts: make([]*time.Time, 0, n),
+		sent: make([]bool, 0, n), latencies: make([]int64, 0, n),
+	}
 	for _, o := range outcomes {
+		w, err := ims.PlanOutcome(o)
+		if err != nil {
+			return outcomeArrays{}, fmt.Errorf("message %s: %w", o.Claim.MessageID, err)
+		}
 		id, ok := normalizeID(o.Claim.MessageID)
 		if !ok {
 			continue // cannot name a message, so there is nothing to record
 		}
 		a.ids = append(a.ids, id)
 		a.attempts = append(a.attempts, int32(o.Claim.Attempt))
-		a.statuses = append(a.statuses, string(o.Decision.Status))
+		a.statuses = append(a.statuses, string(w.Transition.To))
 		a.ats = append(a.ats, micro(o.At))
 		var next *time.Time
-		if o.Decision.Status == ims.StatusPending {
-			next = microPtr(&o.Decision.NextAttemptAt)
+		if w.SetNextAttempt {
+			next = microPtr(&w.NextAttemptAt)
 		}
 		a.nextAts = append(a.nextAts, next)
+		a.sent = append(a.sent, w.SetSent)
 		a.codes = append(a.codes, int32(o.Result.StatusCode))
-		a.latencies = append(a.latencies, int64(o.Result.Latency))
+		a.latencies = append(a.latencies, int64(o.Result.Latency)) // nanoseconds: see ims.Attempt.Latency
 		a.errors = append(a.errors, o.Result.ErrorText())
+		a.lastErrors = append(a.lastErrors, w.LastError)
 		a.responses = append(a.responses, o.Result.Response)
 		a.providerIDs = append(a.providerIDs, o.Result.ProviderMessageID)
-		a.events = append(a.events, ims.EventForDecision(o.Decision.Status))
-		a.details = append(a.details, outcomeDetails(o))
+		a.events = append(a.events, w.Transition.Event)
+		a.details = append(a.details, w.Details)
 	}
-	return a
-}
-
-// outcomeDetails is the audit text of an outcome: the decision's reason and
-// the HTTP status when there was an answer.
-func outcomeDetails(o ims.Outcome) string {
-	if o.Result.StatusCode == 0 {
-		return o.Decision.Reason
-	}
-	return o.Decision.Reason + " (HTTP " + strconv.Itoa(o.Result.StatusCode) + ")"
+	return a, nil
 }

@@ -33,8 +33,8 @@ func (s *Store) GetMessage(ctx context.Context, id string) (_ ims.Message, err e
 // ((status, id) or the primary key) instead of one generic plan full of ORs.
 func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.MessagePage, err error) {
 	defer classify(&err)
-	if f.Status != "" && !f.Status.Valid() {
-		return ims.MessagePage{}, ims.Errorf(ims.EINVALID, "unknown status %q", f.Status)
+	if err := f.Validate(); err != nil {
+		return ims.MessagePage{}, err
 	}
 	before, ok := normalizeID(f.Before)
 	if f.Before != "" && !ok {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Store is the PostgreSQL ims.Store. It also implements ims.Waker.
@@ -26,7 +27,9 @@ type Store struct {
 	// time.Now). SQL never calls now(), so tests can inject time and both
 	// stores agree on it.
 	Now ims.Clock
-	// Logger receives listener reconnects; nil means slog.Default().
+	// Logger receives listener reconnects; nil means none (logging.OrDiscard).
+	// Give it with WithLogger: the listener may read it as soon as Open
+	// returns.
 	Logger *slog.Logger
 
 	pool    *pgxpool.Pool
@@ -50,7 +53,7 @@ var (
 // The pool is bounded: pool_max_conns, or pgx's default of max(4, CPUs);
 // past it, queries wait for a free connection. The LISTEN loop holds one
 // more connection of its own.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -74,6 +77,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
+	for _, opt := range opts {
+		opt(s)
+	}
 	// LISTEN before returning, so that no notification sent after Open can
 	// be missed.
 	conn, err := s.connectListener(ctx, cfg.ConnConfig.Copy())
@@ -86,6 +92,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	go s.listen(listenCtx, cfg.ConnConfig.Copy(), conn)
 	return s, nil
 }
+
+// Option sets up a Store before Open starts its listener.
+type Option func(*Store)
+
+// WithLogger makes l receive the listener's reconnect warnings.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.Logger = l } }
 
 // channelName scopes wakeups to one schema, so stores in parallel test
 // schemas (or several IMS deployments in one database) do not wake each other.
@@ -147,12 +159,7 @@ func utcPtr(t *time.Time) *time.Time {
 	return &v
 }
 
-func (s *Store) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Store) logger() *slog.Logger { return logging.OrDiscard(s.Logger) }
 
 // isNoRows reports whether err means a query matched nothing.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

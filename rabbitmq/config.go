@@ -8,6 +8,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Queue types accepted in Config.QueueType.
@@ -110,9 +112,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.PublishTimeout, DefaultPublishTimeout)
 	setDefault(&c.DialTimeout, DefaultDialTimeout)
 	setDefault(&c.Heartbeat, DefaultHeartbeat)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = logging.OrDiscard(c.Logger)
 	return c, nil
 }
 

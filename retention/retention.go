@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Kinds of purged rows: the label values of ims_retention_purged_total and
@@ -101,9 +102,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, store: deps.Store, isLeader: deps.IsLeader, obs: deps.Observer,
 		log: deps.Logger, now: deps.Clock, after: deps.After}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
+	s.log = logging.OrDiscard(s.log)
 	if s.now == nil {
 		s.now = time.Now
 	}

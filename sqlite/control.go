@@ -19,8 +19,8 @@ func (s *Store) InitSchedulerState(ctx context.Context, running bool, actor stri
 	now := s.now()
 	var st ims.SchedulerState
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by)
-			VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, running, micros(now), actor); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by, version)
+			VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, running, micros(now), actor, ims.FirstSchedulerVersion); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
 		var err error
@@ -65,20 +65,16 @@ func schedulerState(ctx context.Context, q querier) (ims.SchedulerState, error) 
 // SetSchedulerRunning stores the state and its audit event in one transaction.
 func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor string) (ims.SchedulerState, error) {
 	now := s.now()
-	event := ims.EventSchedulerStopped
-	if running {
-		event = ims.EventSchedulerStarted
-	}
 	var version int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The version is bumped by the statement that changes the state.
 		if err := tx.QueryRowContext(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by, version)
-			VALUES (1, ?1, ?2, ?3, 1) ON CONFLICT (id) DO UPDATE SET running = ?1, updated_at = ?2, updated_by = ?3,
+			VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET running = ?1, updated_at = ?2, updated_by = ?3,
 			version = version + 1 RETURNING version`,
-			running, micros(now), actor).Scan(&version); err != nil {
+			running, micros(now), actor, ims.FirstSchedulerVersion).Scan(&version); err != nil {
 			return fmt.Errorf("upsert: %w", err)
 		}
-		return insertAudit(ctx, tx, event, "", actor, "", now)
+		return insertAudit(ctx, tx, ims.SchedulerEvent(running), "", actor, "", now)
 	})
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("set scheduler running: %w", err)

@@ -6,11 +6,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/insiderone/ims"
 )
+
+// claimDueSQL selects the messages ims.TransitionClaim takes. INDEXED BY:
+// without statistics the planner prefers the status index and sorts; the
+// partial due index is already in claim order. The source statuses are
+// literals (see statusIn), or SQLite could not prove the index's predicate
+// and would refuse the statement. The state is read in the write
+// transaction, so a stop (also a write) commits either before this claim,
+// which then finds nothing, or after it.
+var claimDueSQL = `SELECT id FROM messages INDEXED BY messages_due
+	WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND next_attempt_at <= ?
+		AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
+	ORDER BY next_attempt_at, id LIMIT ?`
 
 // ClaimDue moves up to p.Limit due messages to sending, oldest due first.
 // The write transaction holds SQLite's write lock from its start, so two
@@ -22,15 +33,7 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	now := s.now()
 	var claimed []ims.Message
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// INDEXED BY: without statistics the planner prefers the status index
-		// and sorts; the partial due index is already in claim order. The
-		// state is read in the write transaction, so a stop (also a write)
-		// commits either before this claim, which then finds nothing, or
-		// after it.
-		ids, err := queryIDs(ctx, tx, `SELECT id FROM messages INDEXED BY messages_due
-			WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
-				AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
-			ORDER BY next_attempt_at, id LIMIT ?`, micros(now), p.Limit)
+		ids, err := queryIDs(ctx, tx, claimDueSQL, micros(now), p.Limit)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -53,10 +56,11 @@ func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, 
 	if err != nil {
 		return nil, fmt.Errorf("encode ids: %w", err)
 	}
+	tr := ims.TransitionClaim
 	rows, err := tx.QueryContext(ctx, `UPDATE messages
-		SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
+		SET status = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
 		WHERE id IN (SELECT value FROM json_each(?)) RETURNING `+messageColumns,
-		micros(now.Add(p.Lease)), micros(now), string(list))
+		string(tr.To), micros(now.Add(p.Lease)), micros(now), string(list))
 	if err != nil {
 		return nil, fmt.Errorf("update claimed: %w", err)
 	}
@@ -74,8 +78,8 @@ func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, 
 		ordered[pos[m.ID]] = m
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (type, message_id, actor, details, created_at)
-		SELECT ?, m.id, ?, 'attempt ' || m.attempts, ? FROM json_each(?) AS j JOIN messages AS m ON m.id = j.value
-		ORDER BY j.key`, ims.EventMessageClaimed, p.Actor, micros(now), string(list)); err != nil {
+		SELECT ?, m.id, ?, printf(?, m.attempts), ? FROM json_each(?) AS j JOIN messages AS m ON m.id = j.value
+		ORDER BY j.key`, tr.Event, p.Actor, tr.Details, micros(now), string(list)); err != nil {
 		return nil, fmt.Errorf("insert claim audit: %w", err)
 	}
 	return ordered, nil
@@ -93,8 +97,11 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 		// lease_until 0 = any deadline; else the handed-over deadline must
 		// still be the current one (see ims.Claim.LeaseUntil). Nothing is
 		// renewed while the stored state is not running (see ClaimDue).
-		st, err := tx.PrepareContext(ctx, `UPDATE messages SET next_attempt_at = ?
-			WHERE id = ? AND status = 'sending' AND attempts = ? AND (? = 0 OR next_attempt_at = ?)
+		// The statuses are literals from the domain (see statusIn): the
+		// statement runs once per claim.
+		st, err := tx.PrepareContext(ctx, `UPDATE messages SET next_attempt_at = ?1
+			WHERE id = ?2 AND attempts = ?3 AND (?4 = 0 OR next_attempt_at = ?5)
+				AND `+statusIn("status", ims.TransitionRenew.From)+`
 				AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
 			RETURNING `+messageColumns)
 		if err != nil {
@@ -135,9 +142,12 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 	now := s.now()
 	released := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The statuses are literals from the domain (see statusIn): the
+		// statement runs once per claim.
+		tr := ims.TransitionRelease
 		st, err := tx.PrepareContext(ctx, `UPDATE messages
-			SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?, updated_at = ?
-			WHERE id = ? AND status = 'sending' AND attempts = ?`)
+			SET status = `+quote(string(tr.To))+`, attempts = attempts - 1, next_attempt_at = ?1, updated_at = ?1
+			WHERE id = ?2 AND attempts = ?3 AND `+statusIn("status", tr.From))
 		if err != nil {
 			return fmt.Errorf("prepare release: %w", err)
 		}
@@ -172,7 +182,7 @@ func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim,
 	if err != nil {
 		return false, nil //nolint:nilerr // a malformed claim cannot be current
 	}
-	res, err := st.ExecContext(ctx, micros(now), micros(now), id, c.Attempt)
+	res, err := st.ExecContext(ctx, micros(now), id, c.Attempt)
 	if err != nil {
 		return false, fmt.Errorf("release %s: %w", id, err)
 	}
@@ -180,7 +190,7 @@ func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim,
 	if err != nil || n == 0 {
 		return false, err
 	}
-	details := "attempt " + strconv.Itoa(c.Attempt) + " released"
 	// ReleaseClaims has no actor parameter: the pipeline releases on shutdown.
-	return true, audit.exec(ctx, ims.EventMessageReleased, id, "system", details, now)
+	tr := ims.TransitionRelease
+	return true, audit.exec(ctx, tr.Event, id, "system", tr.DetailsFor(c.Attempt), now)
 }

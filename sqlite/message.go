@@ -91,8 +91,11 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor
 }
 
 func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor string, now time.Time) ([]ims.CreateResult, error) {
+	// The status is a literal from the domain, not a parameter: the
+	// statement runs once per row, and every bound value costs that row.
+	tr := ims.TransitionCreate
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`, idempotency_scope)
-		VALUES (?, ?, ?, 'pending', ?, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
+		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -132,7 +135,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, actor st
 		if nm.Actor != "" {
 			who = nm.Actor
 		}
-		if err := audit.exec(ctx, ims.EventMessageCreated, m.ID, who, createdDetails(m), now); err != nil {
+		if err := audit.exec(ctx, tr.Event, m.ID, who, ims.CreatedDetails(m.SendAt), now); err != nil {
 			return nil, err
 		}
 		if m.IdempotencyKey != "" {
@@ -172,7 +175,7 @@ func newMessage(nm ims.NewMessage, now time.Time) (ims.Message, error) {
 		return ims.Message{}, fmt.Errorf("new message id: %w", err)
 	}
 	m := ims.Message{
-		ID: id.String(), PhoneNumber: nm.PhoneNumber, Content: nm.Content, Status: ims.StatusPending,
+		ID: id.String(), PhoneNumber: nm.PhoneNumber, Content: nm.Content, Status: ims.TransitionCreate.To,
 		IdempotencyKey: nm.IdempotencyKey, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 	}
 	if nm.SendAt != nil {
@@ -180,13 +183,6 @@ func newMessage(nm ims.NewMessage, now time.Time) (ims.Message, error) {
 		m.SendAt, m.NextAttemptAt = &at, at
 	}
 	return m, nil
-}
-
-func createdDetails(m ims.Message) string {
-	if m.SendAt == nil {
-		return ""
-	}
-	return "send_at " + m.SendAt.Format(time.RFC3339Nano)
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
@@ -209,6 +205,9 @@ func (s *Store) GetMessage(ctx context.Context, id string) (ims.Message, error) 
 
 // ListMessages lists messages newest first, one page at a time.
 func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.MessagePage, error) {
+	if err := f.Validate(); err != nil {
+		return ims.MessagePage{}, err
+	}
 	var (
 		where []string
 		args  []any
@@ -249,7 +248,7 @@ func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attem
 	if err != nil {
 		return []ims.Attempt{}, nil //nolint:nilerr // a malformed ID has no attempts
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, message_id, number, status_code, latency_us, error,
+	rows, err := s.read.QueryContext(ctx, `SELECT id, message_id, number, status_code, latency_ns, error,
 		response, outcome, created_at FROM delivery_attempts WHERE message_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
@@ -265,7 +264,7 @@ func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attem
 			&a.Response, &a.Outcome, &createdAt); err != nil {
 			return nil, fmt.Errorf("list attempts: scan: %w", err)
 		}
-		a.Latency = time.Duration(latency) * time.Microsecond
+		a.Latency = time.Duration(latency) // nanoseconds: see ims.Attempt.Latency
 		a.CreatedAt = fromMicros(createdAt)
 		attempts = append(attempts, a)
 	}

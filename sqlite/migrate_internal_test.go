@@ -73,3 +73,43 @@ func TestMigrationRepairsUnencodableTimes(t *testing.T) {
 	require.Equal(t, ims.EventMessageCanceled, audit.Events[0].Type)
 	require.Equal(t, "migration:00002", audit.Events[0].Actor)
 }
+
+// TestMigrationStoresLatencyInNanoseconds: migration 00005 turns the
+// microseconds SQLite used to keep into the nanoseconds both stores keep
+// now, so an old attempt shows the same latency_ns as before, and back down.
+func TestMigrationStoresLatencyInNanoseconds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	require.NoError(t, err)
+	_, err = p.UpTo(ctx, 4)
+	require.NoError(t, err)
+
+	const id = "0190a0b0-0000-7000-8000-000000000001"
+	now := time.Now().UnixMicro()
+	_, err = s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, created_at, updated_at)
+		VALUES (?, '+905551234567', 'hi', 'sent', ?, ?, ?)`, id, now, now, now)
+	require.NoError(t, err)
+	_, err = s.write.ExecContext(ctx, `INSERT INTO delivery_attempts (message_id, number, latency_us, outcome, created_at)
+		VALUES (?, 1, 15250, 'sent', ?)`, id, now)
+	require.NoError(t, err)
+
+	_, err = p.UpTo(ctx, 5)
+	require.NoError(t, err)
+	attempts, err := s.ListAttempts(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, attempts, 1)
+	require.Equal(t, 15250*time.Microsecond, attempts[0].Latency)
+
+	_, err = p.DownTo(ctx, 4)
+	require.NoError(t, err)
+	var us int64
+	require.NoError(t, s.write.QueryRowContext(ctx, `SELECT latency_us FROM delivery_attempts`).Scan(&us))
+	require.Equal(t, int64(15250), us)
+}

@@ -17,17 +17,21 @@ type outcomeStmts struct {
 
 func prepareOutcome(ctx context.Context, tx *sql.Tx) (*outcomeStmts, error) {
 	attempt, err := tx.PrepareContext(ctx, `INSERT INTO delivery_attempts
-		(message_id, number, status_code, latency_us, error, response, outcome, created_at)
+		(message_id, number, status_code, latency_ns, error, response, outcome, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare attempt insert: %w", err)
 	}
-	// NULL parameters keep the column: each decision sets only its fields.
-	// The status/attempts guard is the fencing token: a stale claim matches nothing.
+	// NULL parameters keep the column: each decision sets only its fields
+	// (ims.PlanOutcome). The status/attempts guard is the fencing token: a
+	// stale claim matches nothing. The guard's statuses are literals from the
+	// domain (see statusIn): the statement runs once per outcome, and a bound
+	// value would cost every one of them.
+	guard := statusIn("status", ims.OutcomeFrom)
 	update, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?1,
 		next_attempt_at = COALESCE(?2, next_attempt_at), sent_at = COALESCE(?3, sent_at),
 		provider_message_id = COALESCE(?4, provider_message_id), last_error = ?5, updated_at = ?6
-		WHERE id = ?7 AND status = 'sending' AND attempts = ?8`)
+		WHERE id = ?7 AND attempts = ?8 AND `+guard)
 	if err != nil {
 		return nil, errorsJoinClose(fmt.Errorf("prepare outcome update: %w", err), attempt)
 	}
@@ -58,12 +62,13 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 	if len(outcomes) == 0 {
 		return nil
 	}
-	for _, o := range outcomes {
-		switch o.Decision.Status {
-		case ims.StatusSent, ims.StatusPending, ims.StatusDead:
-		default:
-			return fmt.Errorf("record outcomes: message %s: decision status %q is not an outcome", o.Claim.MessageID, o.Decision.Status)
+	plans := make([]ims.OutcomeWrite, len(outcomes))
+	for i, o := range outcomes {
+		w, err := ims.PlanOutcome(o)
+		if err != nil {
+			return fmt.Errorf("record outcomes: message %s: %w", o.Claim.MessageID, err)
 		}
+		plans[i] = w
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		st, err := prepareOutcome(ctx, tx)
@@ -71,8 +76,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 			return err
 		}
 		defer st.Close()
-		for _, o := range outcomes {
-			if err := st.record(ctx, o, actor); err != nil {
+		for i, o := range outcomes {
+			if err := st.record(ctx, o, plans[i], actor); err != nil {
 				return err
 			}
 		}
@@ -84,26 +89,26 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 	return nil
 }
 
-func (st *outcomeStmts) record(ctx context.Context, o ims.Outcome, actor string) error {
+func (st *outcomeStmts) record(ctx context.Context, o ims.Outcome, w ims.OutcomeWrite, actor string) error {
 	id, err := normalizeID(o.Claim.MessageID)
 	if err != nil {
 		return err
 	}
-	r, d, at := o.Result, o.Decision, micros(o.At)
-	if _, err := st.attempt.ExecContext(ctx, id, o.Claim.Attempt, r.StatusCode, r.Latency.Microseconds(),
-		r.ErrorText(), r.Response, d.Status, at); err != nil {
+	r, at := o.Result, micros(o.At)
+	// Latency in nanoseconds, as on PostgreSQL: see ims.Attempt.Latency.
+	if _, err := st.attempt.ExecContext(ctx, id, o.Claim.Attempt, r.StatusCode, int64(r.Latency),
+		r.ErrorText(), r.Response, string(w.Transition.To), at); err != nil {
 		return fmt.Errorf("insert attempt for %s: %w", id, err)
 	}
 
 	var next, sentAt, provider any // nil: leave the column as it is
-	lastError := r.ErrorText()
-	switch d.Status {
-	case ims.StatusSent:
-		sentAt, provider, lastError = at, r.ProviderMessageID, ""
-	case ims.StatusPending:
-		next = micros(d.NextAttemptAt)
+	if w.SetNextAttempt {
+		next = micros(w.NextAttemptAt)
 	}
-	res, err := st.update.ExecContext(ctx, d.Status, next, sentAt, provider, lastError, at, id, o.Claim.Attempt)
+	if w.SetSent {
+		sentAt, provider = at, r.ProviderMessageID
+	}
+	res, err := st.update.ExecContext(ctx, string(w.Transition.To), next, sentAt, provider, w.LastError, at, id, o.Claim.Attempt)
 	if err != nil {
 		return fmt.Errorf("update message %s: %w", id, err)
 	}
@@ -112,12 +117,5 @@ func (st *outcomeStmts) record(ctx context.Context, o ims.Outcome, actor string)
 	} else if n == 0 {
 		return nil // stale claim: the attempt is on record, the message is not ours to change
 	}
-	return st.audit.exec(ctx, ims.EventForDecision(d.Status), id, actor, outcomeDetails(o), o.At)
-}
-
-func outcomeDetails(o ims.Outcome) string {
-	if o.Result.StatusCode == 0 {
-		return o.Decision.Reason
-	}
-	return fmt.Sprintf("%s (HTTP %d)", o.Decision.Reason, o.Result.StatusCode)
+	return st.audit.exec(ctx, w.Transition.Event, id, actor, w.Details, o.At)
 }

@@ -21,8 +21,8 @@ func TestQueryPlans(t *testing.T) {
 		name, query, index string
 		args               []any
 	}{
-		{"claim uses the due index", `SELECT id FROM messages INDEXED BY messages_due WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
-			ORDER BY next_attempt_at, id LIMIT ?`, "messages_due", []any{0, 10}},
+		{"claim uses the due index", claimDueSQL, "messages_due", []any{0, 10}},
+		{"bulk replay walks dead messages by id", pickDeadSQL, "messages_status_id", []any{10}},
 		{"list by status", `SELECT id FROM messages WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_status_id", []any{"sent", "z", 10}},
 		{"audit by message", `SELECT id FROM audit_events WHERE message_id = ? ORDER BY id DESC LIMIT ?`,

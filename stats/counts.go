@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Defaults for the zero values of CountsConfig.
@@ -57,9 +58,7 @@ func (c CountsConfig) withDefaults() CountsConfig {
 		c.QueryTimeout = DefaultQueryTimeout
 	}
 	c.QueryTimeout = min(c.QueryTimeout, c.Refresh)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = logging.OrDiscard(c.Logger)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}

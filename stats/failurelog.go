@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // DefaultFailureLogInterval is FailureLogConfig.Interval's default.
@@ -27,9 +28,7 @@ func (c FailureLogConfig) withDefaults() FailureLogConfig {
 	if c.Interval <= 0 {
 		c.Interval = DefaultFailureLogInterval
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = logging.OrDiscard(c.Logger)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"RenewHandedOverClaim", testRenewHandedOverClaim},
 		{"ReleaseClaims", testReleaseClaims},
 		{"Replay", testReplay},
+		{"LifecycleAgreement", testLifecycleAgreement},
 		{"CountByStatus", testCountByStatus},
 		{"ConcurrentReads", testConcurrentReads},
 		{"Audit", testAudit},

@@ -20,9 +20,9 @@ import (
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := os.Getenv("SERVER_PORT")
-	if port == "" {
-		port = "8080"
+	port, err := serverPort(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
 	}
 	url := fs.String("url", "http://127.0.0.1:"+port+"/api/health", "health endpoint to ask")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")

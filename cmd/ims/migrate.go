@@ -5,12 +5,14 @@ import (
 	"flag"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/insiderone/ims/config"
 )
 
 // runMigrate applies the embedded migrations to DATABASE_URL (or the SQLite
-// file) and exits. It needs only the database settings.
+// file) and exits. It reads only the database and log settings, through
+// config like serve, so a bad one is refused the same way.
 func runMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -21,15 +23,21 @@ func runMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := config.LoadDotEnv(*envFile); err != nil {
 		return err
 	}
-	cfg := config.Config{DatabaseURL: os.Getenv("DATABASE_URL"), SQLitePath: os.Getenv("SQLITE_PATH")}
-	if cfg.SQLitePath == "" {
-		cfg.SQLitePath = "ims.db"
+	cfg, err := config.LoadDatabase(os.LookupEnv)
+	if err != nil {
+		return err
 	}
-	log := newLogger(stderr, "info", "text")
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	log.Info("migrations applied")
 	return store.Close()
+}
+
+// serverPort is SERVER_PORT as config reads it, for ims healthcheck.
+func serverPort(lookup config.Lookup) (string, error) {
+	port, err := config.LoadServerPort(lookup)
+	return strconv.Itoa(port), err
 }

@@ -259,7 +259,7 @@ func (t *task) stop(ctx context.Context) error {
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (ims.Store, error) {
 	if cfg.UsesPostgres() {
 		log.Info("database: PostgreSQL", "url", redactURL(cfg.DatabaseURL))
-		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL (DATABASE_URL): %w", err)
 		}

@@ -1,0 +1,73 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/testenv"
+)
+
+// TestQueryPlans guards the indexes of the hot statements under a generic
+// plan, the one pgx's cached prepared statements end up with: the claim must
+// read the partial index messages_due_idx (its status literals must prove
+// the index predicate) and the bulk replay must walk messages_status_id_idx
+// in id order (the statements' own ORDER BY of their few result rows may
+// sort). Sequential scans and sorts are disabled, so a plan that could
+// not use the index shows as one that does not. (Checked when the statuses
+// came from the domain: with status = ANY($n) instead of the literals, the
+// generic claim plan reads messages_status_id_idx and sorts, and the bulk
+// replay scans the primary key filtering every row.)
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.PostgresURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+
+	conn, err := s.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	for _, set := range []string{"plan_cache_mode = force_generic_plan", "enable_seqscan = off", "enable_sort = off"} {
+		_, err := conn.Exec(ctx, "SET "+set)
+		require.NoError(t, err)
+	}
+	// EXECUTE takes its arguments as literals: no parameters reach it.
+	now := "'" + time.Now().UTC().Format(time.RFC3339Nano) + "'"
+	text := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	claim, replay := ims.TransitionClaim, ims.TransitionReplay
+	tests := []struct {
+		name, query, index string
+		args               []string
+	}{
+		{"claim reads the due index", claimSQL, "messages_due_idx",
+			[]string{now, "10", now, "'a'", text(string(claim.To)), text(claim.Event), text(claim.Details)}},
+		{"bulk replay walks dead messages by id", replayDeadSQL, "messages_status_id_idx",
+			[]string{now, "'a'", text(s.channel), "10", text(string(replay.To)),
+				"ARRAY[" + text(string(replay.From[0])) + "]", text(replay.Event)}},
+	}
+	for i, tt := range tests {
+		name := "plan" + strconv.Itoa(i)
+		_, err := conn.Exec(ctx, "PREPARE "+name+" AS "+tt.query)
+		require.NoError(t, err, tt.name)
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+name+"("+strings.Join(tt.args, ", ")+")")
+		require.NoError(t, err, tt.name)
+		var plan []string
+		for rows.Next() {
+			var line string
+			require.NoError(t, rows.Scan(&line))
+			plan = append(plan, line)
+		}
+		require.NoError(t, rows.Err())
+		joined := strings.Join(plan, "\n")
+		require.Contains(t, joined, tt.index, "%s:\n%s", tt.name, joined)
+		require.NotContains(t, joined, "Seq Scan on messages", "%s:\n%s", tt.name, joined)
+		require.NotContains(t, joined, "Sort Key: messages.", "no sort of the rows read: %s:\n%s", tt.name, joined)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/batch"
 )
 
 // completer stores delivery outcomes in batches: whatever accumulated while
@@ -69,43 +70,19 @@ func (c *completer) wait(ctx context.Context, item completion) error {
 	}
 }
 
-// run writes batches until ctx ends, then writes what is left. Producers
-// must have stopped before ctx ends, so that nothing arrives afterwards.
+// run writes batches until ctx ends, then what is left, by the drain rule
+// of internal/batch. Producers must have stopped before ctx ends, so that
+// nothing arrives afterwards.
 func (c *completer) run(ctx context.Context) {
-	for {
-		select {
-		case first := <-c.in:
-			c.flush(c.collect(first))
-		case <-ctx.Done():
-			for {
-				select {
-				case item := <-c.in:
-					c.flush(c.collect(item))
-				default:
-					return
-				}
-			}
-		}
-	}
+	batch.Run(ctx, c.in, batch.Options{Max: c.maxBatch}, c.flush)
 }
 
-func (c *completer) collect(first completion) []completion {
-	batch := []completion{first}
-	for len(batch) < c.maxBatch {
-		select {
-		case item := <-c.in:
-			batch = append(batch, item)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-func (c *completer) flush(batch []completion) {
+// flush stores one batch and answers its waiters. The error, if any, ends a
+// drain: the store is down, and the leases cover what is not written.
+func (c *completer) flush(items []completion) error {
 	var outcomes []ims.Outcome
 	var releases []ims.Claim
-	for _, item := range batch {
+	for _, item := range items {
 		if item.outcome != nil {
 			outcomes = append(outcomes, *item.outcome)
 		}
@@ -132,11 +109,12 @@ func (c *completer) flush(batch []completion) {
 	if err == nil {
 		c.cacheSent(outcomes)
 	}
-	for _, item := range batch {
+	for _, item := range items {
 		if item.done != nil {
 			item.done <- err
 		}
 	}
+	return err
 }
 
 // retry runs op with backoff; every attempt is bounded so shutdown is too.

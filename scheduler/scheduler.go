@@ -2,10 +2,11 @@
 // claims SCHEDULER_BATCH_SIZE due messages every SCHEDULER_INTERVAL), runs the
 // bounded worker pool that calls the webhook, and records outcomes in batches.
 //
-// Follow a message through it in this order: dispatch.go (claim, hand to a
-// worker or publish to the queue), worker.go (call the webhook, apply the retry
-// policy), completer.go (store outcomes in batches), control.go (start/stop and
-// leadership).
+// Follow a message through it in this order: dispatch.go (when to claim, and
+// the claim), handoff.go and the queue mode's handoff_*.go (hand the claims to
+// this instance's workers, or publish them for every instance's consumers),
+// worker.go (call the webhook, apply the retry policy), completer.go (store
+// outcomes in batches), control.go (start/stop and leadership).
 package scheduler
 
 import (
@@ -19,12 +20,6 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
-)
-
-// Queue modes.
-const (
-	ModeDB       = "db"
-	ModeRabbitMQ = "rabbitmq"
 )
 
 // Config tunes the engine. Zero values take the defaults of Validate.
@@ -57,7 +52,7 @@ func (c *Config) validate() error {
 	if c.Mode == "" {
 		c.Mode = ModeDB
 	}
-	if c.Mode != ModeDB && c.Mode != ModeRabbitMQ {
+	if _, ok := modes[c.Mode]; !ok {
 		return fmt.Errorf("scheduler: unknown mode %q", c.Mode)
 	}
 	if c.Interval < 0 {
@@ -113,13 +108,18 @@ type Scheduler struct {
 	cfg    Config
 	store  ims.Store
 	hook   ims.Webhook
-	queue  ims.Queue
-	cache  CacheWriter
 	obs    Observer
 	log    *slog.Logger
 	now    ims.Clock
 	after  func(d time.Duration) <-chan time.Time
 	jitter func() float64
+
+	// handoff is the queue mode's way to deliver claims; dispatchLoop the
+	// pacing's way to claim them (paced or continuous); leaderOnly whether
+	// only the leader claims. New chooses all three, once.
+	handoff      handoff
+	dispatchLoop func(ctx, deliverCtx context.Context)
+	leaderOnly   bool
 
 	// running mirrors state.Running for the hot paths; both change together
 	// under stateMu (see applyState).
@@ -128,19 +128,11 @@ type Scheduler struct {
 	stateMu sync.Mutex
 	state   ims.SchedulerState // the newest stored state seen
 	changed chan struct{}      // a start/stop or leadership change to react to
-	// slots bounds messages claimed and not yet finished: Concurrency in
-	// flight plus as many claimed ahead, so the next claim's round trip
-	// overlaps deliveries instead of leaving workers idle while it runs.
-	slots chan struct{}
-	// workers bounds webhook calls in flight to Concurrency.
+	// workers bounds webhook calls in flight on this instance to
+	// Concurrency, in every mode.
 	workers  chan struct{}
 	complete *completer
-	renew    *renewer
 	wg       sync.WaitGroup
-	// depth and depthAt cache the broker queue depth; only the dispatch
-	// loop touches them.
-	depth   int
-	depthAt time.Time
 }
 
 // New builds an engine; Run starts it.
@@ -151,14 +143,10 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	if deps.Store == nil || deps.Webhook == nil {
 		return nil, errors.New("scheduler: Store and Webhook are required")
 	}
-	if cfg.Mode == ModeRabbitMQ && deps.Queue == nil {
-		return nil, errors.New("scheduler: RabbitMQ mode needs a Queue")
-	}
 	s := &Scheduler{
-		cfg: cfg, store: deps.Store, hook: deps.Webhook, queue: deps.Queue, cache: deps.Cache,
+		cfg: cfg, store: deps.Store, hook: deps.Webhook,
 		obs: deps.Observer, log: deps.Logger, now: deps.Clock, after: deps.After, jitter: deps.Jitter,
 		changed: make(chan struct{}, 1),
-		slots:   make(chan struct{}, 2*cfg.Concurrency),
 		workers: make(chan struct{}, cfg.Concurrency),
 	}
 	if s.obs == nil {
@@ -177,8 +165,17 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 		s.jitter = rand.Float64
 	}
 	s.leader.Store(&ims.Leadership{})
-	s.complete = newCompleter(s.store, s.cache, s.obs, s.log, s.actor())
-	s.renew = newRenewer(s.store, cfg.Lease)
+	s.complete = newCompleter(s.store, deps.Cache, s.obs, s.log, s.actor())
+	h, err := modes[cfg.Mode](s, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.handoff = h
+	// A pace is the fleet's, so only the leader claims when paced.
+	s.dispatchLoop, s.leaderOnly = s.continuousLoop, h.leaderClaims()
+	if cfg.Interval > 0 {
+		s.dispatchLoop, s.leaderOnly = s.pacedLoop, true
+	}
 	return s, nil
 }
 
@@ -203,20 +200,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	go func() { defer close(completerDone); s.complete.run(completerCtx) }()
 
 	s.goLoop(func() { s.watchState(ctx) })
-	switch s.cfg.Mode {
-	case ModeDB:
-		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
-	case ModeRabbitMQ:
-		renewCtx, stopRenewer := context.WithCancel(context.WithoutCancel(ctx))
-		renewerDone := make(chan struct{})
-		go func() { defer close(renewerDone); s.renew.run(renewCtx) }()
-		defer func() { stopRenewer(); <-renewerDone }()
-		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
-		s.goLoop(func() { s.consume(ctx, deliverCtx) })
-	}
+	s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
+	stopHandoff := s.handoff.start(ctx, deliverCtx)
 
 	<-ctx.Done()
 	s.drain(cancelDeliveries)
+	stopHandoff()
 	stopCompleter()
 	<-completerDone
 	s.resign()
@@ -266,6 +255,18 @@ func (s *Scheduler) resign() {
 		s.log.Warn("resign leadership", "err", err)
 	}
 }
+
+// acquireWorker waits for a free worker; false when ctx ended first.
+func (s *Scheduler) acquireWorker(ctx context.Context) bool {
+	select {
+	case s.workers <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Scheduler) releaseWorker() { <-s.workers }
 
 // signal wakes the dispatch loop without blocking.
 func signal(ch chan struct{}) {

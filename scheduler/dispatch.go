@@ -25,10 +25,12 @@ func (s *Scheduler) pacedLoop(ctx, deliverCtx context.Context) {
 	var next time.Time
 	for {
 		wait := s.cfg.PollInterval
+		dispatched := false
 		if s.mayDispatch() {
 			now := s.now()
 			if !now.Before(next) {
 				s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
+				dispatched = true
 				if next.IsZero() || now.Sub(next) >= s.cfg.Interval {
 					next = now // idle or far behind: restart the grid from now
 				}
@@ -36,10 +38,12 @@ func (s *Scheduler) pacedLoop(ctx, deliverCtx context.Context) {
 			}
 			wait = next.Sub(s.now())
 		}
+		timer := s.after(wait)
+		s.sig.ticked(dispatched)
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.after(wait):
+		case <-timer:
 		case <-s.changed:
 		}
 	}
@@ -55,25 +59,31 @@ func (s *Scheduler) continuousLoop(ctx, deliverCtx context.Context) {
 		wakeups = w.Wakeups()
 	}
 	for {
+		dispatched := false
 		if s.mayDispatch() {
+			dispatched = true
 			claimed, drained := s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
 			if !drained {
 				if claimed == 0 { // no room (a full queue): give the consumers a moment
+					timer := s.after(depthCacheFor)
+					s.sig.ticked(true)
 					select {
 					case <-ctx.Done():
 						return
-					case <-s.after(depthCacheFor):
+					case <-timer:
 					}
 				}
 				continue
 			}
 		}
+		timer := s.after(s.cfg.PollInterval)
+		s.sig.ticked(dispatched)
 		select {
 		case <-ctx.Done():
 			return
 		case <-wakeups:
 		case <-s.changed:
-		case <-s.after(s.cfg.PollInterval):
+		case <-timer:
 		}
 	}
 }
@@ -109,6 +119,7 @@ func (s *Scheduler) claim(ctx context.Context, n int) ([]ims.Message, error) {
 	msgs, err := s.store.ClaimDue(ctx, ims.ClaimParams{Limit: n, Lease: s.handoff.lease(), Actor: s.actor()})
 	if err == nil && len(msgs) > 0 {
 		s.obs.Claimed(len(msgs))
+		s.sig.claimedN(len(msgs))
 	}
 	return msgs, err
 }

@@ -34,10 +34,15 @@ type Config struct {
 	Lease           time.Duration
 	// HandoverLease is the lease of a claim published to the queue and not
 	// yet picked up by a consumer (RabbitMQ mode).
-	HandoverLease   time.Duration
-	LeaderTTL       time.Duration
-	PollInterval    time.Duration // fallback poll when no wakeup arrives
-	ShutdownTimeout time.Duration // bound on finishing in-flight deliveries
+	HandoverLease time.Duration
+	LeaderTTL     time.Duration
+	PollInterval  time.Duration // fallback poll when no wakeup arrives
+	// ShutdownTimeout bounds finishing in-flight deliveries at shutdown;
+	// RecordTimeout (default 5s) is the time left after it for storing the
+	// last outcomes and releases. Past both, the shutdown gives up on what
+	// is not stored: the leases expire and the messages are delivered again.
+	ShutdownTimeout time.Duration
+	RecordTimeout   time.Duration
 	Retry           ims.RetryPolicy
 	AutoStart       bool // running state of a new database
 	// MaxQueued bounds entries waiting in the queue (RabbitMQ mode), so a
@@ -68,6 +73,9 @@ func (c *Config) validate() error {
 	}
 	if c.HandoverLease < c.Lease {
 		c.HandoverLease = max(2*time.Minute, c.Lease)
+	}
+	if c.RecordTimeout <= 0 {
+		c.RecordTimeout = 5 * time.Second
 	}
 	if c.LeaderTTL <= 0 {
 		c.LeaderTTL = 5 * time.Second
@@ -101,6 +109,8 @@ type Deps struct {
 	After func(d time.Duration) <-chan time.Time
 	// Jitter returns a number in [0,1) for retry backoff.
 	Jitter func() float64
+	// signals is for tests only (see testSignals); nil in production.
+	signals *testSignals
 }
 
 // Scheduler is the engine of one instance. It implements ims.SchedulerControl.
@@ -113,6 +123,7 @@ type Scheduler struct {
 	now    ims.Clock
 	after  func(d time.Duration) <-chan time.Time
 	jitter func() float64
+	sig    *testSignals
 
 	// handoff is the queue mode's way to deliver claims; dispatchLoop the
 	// pacing's way to claim them (paced or continuous); leaderOnly whether
@@ -146,6 +157,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	s := &Scheduler{
 		cfg: cfg, store: deps.Store, hook: deps.Webhook,
 		obs: deps.Observer, log: deps.Logger, now: deps.Clock, after: deps.After, jitter: deps.Jitter,
+		sig:     deps.signals,
 		changed: make(chan struct{}, 1),
 		workers: make(chan struct{}, cfg.Concurrency),
 	}
@@ -165,7 +177,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 		s.jitter = rand.Float64
 	}
 	s.leader.Store(&ims.Leadership{})
-	s.complete = newCompleter(s.store, deps.Cache, s.obs, s.log, s.actor())
+	s.complete = newCompleter(s, deps.Cache)
 	h, err := modes[cfg.Mode](s, deps)
 	if err != nil {
 		return nil, err
@@ -183,7 +195,7 @@ func (s *Scheduler) actor() string { return "scheduler:" + s.cfg.Instance }
 
 // Run runs the engine until ctx ends, then stops claiming, lets in-flight
 // deliveries finish within ShutdownTimeout (cancelling the rest), records
-// every outcome it has and gives up leadership.
+// every outcome it can within RecordTimeout more and gives up leadership.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.Load(ctx); err != nil {
 		return err
@@ -192,23 +204,28 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		"interval", s.cfg.Interval, "batch_size", s.cfg.BatchSize, "concurrency", s.cfg.Concurrency,
 		"leader", s.leader.Load().Holder)
 
-	// Deliveries outlive ctx by up to ShutdownTimeout, so they get their own.
+	// Deliveries and writes outlive ctx, up to the shutdown's deadlines, so
+	// they get their own contexts.
 	deliverCtx, cancelDeliveries := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDeliveries()
+	writeCtx, giveUpWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer giveUpWrites()
 	completerCtx, stopCompleter := context.WithCancel(context.WithoutCancel(ctx))
 	completerDone := make(chan struct{})
-	go func() { defer close(completerDone); s.complete.run(completerCtx) }()
+	go func() { defer close(completerDone); s.complete.run(completerCtx, writeCtx) }()
 
 	s.goLoop(func() { s.watchState(ctx) })
 	s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
 	stopHandoff := s.handoff.start(ctx, deliverCtx)
 
 	<-ctx.Done()
-	s.drain(cancelDeliveries)
+	finished := make(chan struct{})
+	s.drain(cancelDeliveries, giveUpWrites, finished)
 	stopHandoff()
 	stopCompleter()
 	<-completerDone
-	s.resign()
+	close(finished)
+	s.resign(writeCtx)
 	return nil
 }
 
@@ -231,22 +248,35 @@ func (s *Scheduler) goLoop(f func()) {
 }
 
 // drain waits for the loops and the deliveries they started, cancelling the
-// deliveries still running after ShutdownTimeout (they are then released).
-func (s *Scheduler) drain(cancelDeliveries context.CancelFunc) {
+// deliveries still running after ShutdownTimeout (they are then released),
+// and gives up the writes still failing RecordTimeout later, unless finished
+// closes first. Both deadlines start now, so they bound the whole shutdown.
+func (s *Scheduler) drain(cancelDeliveries, giveUpWrites context.CancelFunc, finished <-chan struct{}) {
+	deliveries := s.after(s.cfg.ShutdownTimeout)
+	writes := s.after(s.cfg.ShutdownTimeout + s.cfg.RecordTimeout)
+	go func() {
+		select {
+		case <-writes:
+			s.log.Warn("shutdown deadline reached: outcomes not yet stored are left to lease expiry")
+			giveUpWrites()
+		case <-finished:
+		}
+	}()
+	s.sig.drainBegan()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return
-	case <-time.After(s.cfg.ShutdownTimeout):
+	case <-deliveries:
 		s.log.Warn("shutdown timeout reached: cancelling in-flight deliveries; they will be released")
 		cancelDeliveries()
 	}
 	<-done
 }
 
-func (s *Scheduler) resign() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+func (s *Scheduler) resign(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if s.leader.Load().Holder != s.cfg.Instance {
 		return

@@ -181,6 +181,8 @@ func TestShutdownTimeoutReleasesStuckDeliveries(t *testing.T) {
 	go func() { done <- b.sched.Run(ctx) }()
 	require.Eventually(t, func() bool { return len(b.hook.callIDs()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	cancel()
+	next(t, b.sig.draining, "the shutdown to arm its deadline")
+	b.clock.Advance(10 * time.Millisecond)
 	require.NoError(t, <-done)
 
 	m, err := b.store.GetMessage(context.Background(), ids[0])

@@ -22,7 +22,8 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// Config tunes the engine. Zero values take the defaults of Validate.
+// Config tunes the engine. Zero values take the defaults of validate; a
+// value set out of range is an error.
 type Config struct {
 	Instance    string        // this instance's name, recorded as leader and actor
 	Mode        string        // ModeDB or ModeRabbitMQ
@@ -68,11 +69,19 @@ func (c *Config) validate() error {
 	if c.DeliveryTimeout <= 0 {
 		c.DeliveryTimeout = 30 * time.Second
 	}
-	if c.Lease <= c.DeliveryTimeout {
+	// Leases left zero take defaults; a lease set too short is refused, not
+	// raised behind the operator's back.
+	if c.Lease == 0 {
 		c.Lease = c.DeliveryTimeout + max(5*time.Second, c.DeliveryTimeout/4)
 	}
-	if c.HandoverLease < c.Lease {
+	if c.Lease <= c.DeliveryTimeout {
+		return fmt.Errorf("scheduler: Lease (%s) must exceed DeliveryTimeout (%s): a call still in flight must never be claimed again", c.Lease, c.DeliveryTimeout)
+	}
+	if c.HandoverLease == 0 {
 		c.HandoverLease = max(2*time.Minute, c.Lease)
+	}
+	if c.HandoverLease < c.Lease {
+		return fmt.Errorf("scheduler: HandoverLease (%s) must be at least Lease (%s): a published claim must outlast a consumer's renewal", c.HandoverLease, c.Lease)
 	}
 	if c.RecordTimeout <= 0 {
 		c.RecordTimeout = 5 * time.Second
@@ -135,6 +144,7 @@ type Scheduler struct {
 	// running mirrors state.Running for the hot paths; both change together
 	// under stateMu (see applyState).
 	running atomic.Bool
+	loaded  atomic.Bool // Load has succeeded
 	leader  atomic.Pointer[ims.Leadership]
 	stateMu sync.Mutex
 	state   ims.SchedulerState // the newest stored state seen
@@ -197,8 +207,10 @@ func (s *Scheduler) actor() string { return "scheduler:" + s.cfg.Instance }
 // deliveries finish within ShutdownTimeout (cancelling the rest), records
 // every outcome it can within RecordTimeout more and gives up leadership.
 func (s *Scheduler) Run(ctx context.Context) error {
-	if err := s.Load(ctx); err != nil {
-		return err
+	if !s.loaded.Load() {
+		if err := s.Load(ctx); err != nil {
+			return err
+		}
 	}
 	s.log.Info("scheduler ready", "instance", s.cfg.Instance, "running", s.running.Load(), "mode", s.cfg.Mode,
 		"interval", s.cfg.Interval, "batch_size", s.cfg.BatchSize, "concurrency", s.cfg.Concurrency,
@@ -230,8 +242,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // Load reads the stored state (storing AutoStart's for a new database) and
-// the leadership, so LocalStatus is true before Run's loops start. Run calls
-// it; calling it earlier, before the API serves, is harmless.
+// the leadership, so LocalStatus is true before Run's loops start. Call it
+// once at boot, before the API serves; Run calls it only if it was not.
 func (s *Scheduler) Load(ctx context.Context) error {
 	st, err := s.store.InitSchedulerState(ctx, s.cfg.AutoStart, s.actor())
 	if err != nil {
@@ -239,6 +251,7 @@ func (s *Scheduler) Load(ctx context.Context) error {
 	}
 	s.applyState(st)
 	s.refreshLeadership(ctx)
+	s.loaded.Store(true)
 	return nil
 }
 

@@ -20,10 +20,11 @@ type SchedulerStatus struct {
 }
 
 // SchedulerControl starts and stops the fleet-wide scheduler. The state is
-// stored, so it holds across restarts and for every instance.
+// stored, so it holds across restarts and for every instance: StartFleet and
+// StopFleet change it for the whole fleet, not only for this process.
 type SchedulerControl interface {
-	Start(ctx context.Context, actor string) (SchedulerStatus, error)
-	Stop(ctx context.Context, actor string) (SchedulerStatus, error)
+	StartFleet(ctx context.Context, actor string) (SchedulerStatus, error)
+	StopFleet(ctx context.Context, actor string) (SchedulerStatus, error)
 	Status(ctx context.Context) (SchedulerStatus, error)
 }
 

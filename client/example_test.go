@@ -89,12 +89,12 @@ func (s *testServer) Close() error {
 // store (with its audit events), without the delivery machinery behind it.
 type storeControl struct{ store *sqlite.Store }
 
-func (c storeControl) Start(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
+func (c storeControl) StartFleet(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
 	st, err := c.store.SetSchedulerRunning(ctx, true, actor)
 	return schedulerStatus(st), err
 }
 
-func (c storeControl) Stop(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
+func (c storeControl) StopFleet(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
 	st, err := c.store.SetSchedulerRunning(ctx, false, actor)
 	return schedulerStatus(st), err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/batch"
 )
 
 // Creator is an ims.MessageStore whose CreateMessages coalesces concurrent
@@ -69,43 +70,15 @@ func (c *Creator) CreateMessages(ctx context.Context, msgs []ims.NewMessage, act
 	}
 }
 
-// Run writes coalesced batches until ctx ends.
+// Run writes coalesced batches until ctx ends, then the requests already
+// queued (the drain rule of internal/batch; write answers every request, so
+// a drain never stops early).
 func (c *Creator) Run(ctx context.Context) {
 	defer close(c.stopped)
-	for {
-		select {
-		case <-ctx.Done():
-			c.drain()
-			return
-		case first := <-c.in:
-			c.write(c.collect(first))
-		}
-	}
-}
-
-func (c *Creator) collect(first request) []request {
-	batch := []request{first}
-	for len(batch) < c.maxBatch {
-		select {
-		case req := <-c.in:
-			batch = append(batch, req)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// drain writes requests that were queued before Run stopped.
-func (c *Creator) drain() {
-	for {
-		select {
-		case req := <-c.in:
-			c.write([]request{req})
-		default:
-			return
-		}
-	}
+	batch.Run(ctx, c.in, batch.Options{Max: c.maxBatch}, func(b []request) error {
+		c.write(b)
+		return nil
+	})
 }
 
 // write inserts the batch in one call. If the batch as a whole fails (one

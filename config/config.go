@@ -231,6 +231,12 @@ func (c Config) validate() error {
 		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
 			return errors.New("RABBITMQ_URL must be an amqp:// or amqps:// URL")
 		}
+		// A published claim must not expire before a consumer's renewal
+		// could replace it with the claim lease.
+		if c.RabbitMQHandoverLease < c.Lease() {
+			return fmt.Errorf("RABBITMQ_HANDOVER_LEASE must be at least the claim lease, WEBHOOK_TIMEOUT + max(5s, WEBHOOK_TIMEOUT/4) = %s, got %s",
+				c.Lease(), c.RabbitMQHandoverLease)
+		}
 	}
 	if c.MetricsAddr != "" {
 		_, port, err := net.SplitHostPort(c.MetricsAddr)

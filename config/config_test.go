@@ -80,6 +80,8 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"bad interval", minimal(map[string]string{"SCHEDULER_INTERVAL": "soon"}), "SCHEDULER_INTERVAL must be a Go duration"},
 		{"zero batch", minimal(map[string]string{"SCHEDULER_BATCH_SIZE": "0"}), "SCHEDULER_BATCH_SIZE must be an integer from 1"},
 		{"bad bool", minimal(map[string]string{"RABBITMQ_ENABLED": "yes please"}), "RABBITMQ_ENABLED must be true or false"},
+		{"handover lease below the claim lease", minimal(map[string]string{"RABBITMQ_ENABLED": "true", "WEBHOOK_TIMEOUT": "30s", "RABBITMQ_HANDOVER_LEASE": "10s"}),
+			"RABBITMQ_HANDOVER_LEASE must be at least the claim lease, WEBHOOK_TIMEOUT + max(5s, WEBHOOK_TIMEOUT/4) = 37.5s, got 10s"},
 		{"bad log level", minimal(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL must be one of debug, info, warn, error"},
 		{"mysql url", minimal(map[string]string{"DATABASE_URL": "mysql://x"}), "DATABASE_URL must be a postgres://"},
 		{"max below base", minimal(map[string]string{"WEBHOOK_RETRY_BASE_DELAY": "1m", "WEBHOOK_RETRY_MAX_DELAY": "1s"}), "WEBHOOK_RETRY_MAX_DELAY must be at least"},

@@ -53,9 +53,9 @@ func (s *Server) handlePostControl(w http.ResponseWriter, r *http.Request) {
 	var st ims.SchedulerStatus
 	switch in.Action {
 	case actionStart:
-		st, err = s.deps.Scheduler.Start(r.Context(), actor(r))
+		st, err = s.deps.Scheduler.StartFleet(r.Context(), actor(r))
 	case actionStop:
-		st, err = s.deps.Scheduler.Stop(r.Context(), actor(r))
+		st, err = s.deps.Scheduler.StopFleet(r.Context(), actor(r))
 	default:
 		// An unknown action is a request we do not understand: 400.
 		err = &ims.Error{Code: ims.EINVALID, Message: "unknown action",

@@ -178,11 +178,11 @@ func (f *fakeScheduler) set(running bool, actor string) (ims.SchedulerStatus, er
 	return f.status, nil
 }
 
-func (f *fakeScheduler) Start(_ context.Context, actor string) (ims.SchedulerStatus, error) {
+func (f *fakeScheduler) StartFleet(_ context.Context, actor string) (ims.SchedulerStatus, error) {
 	return f.set(true, actor)
 }
 
-func (f *fakeScheduler) Stop(_ context.Context, actor string) (ims.SchedulerStatus, error) {
+func (f *fakeScheduler) StopFleet(_ context.Context, actor string) (ims.SchedulerStatus, error) {
 	return f.set(false, actor)
 }
 

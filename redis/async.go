@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/batch"
 )
 
 // Defaults for AsyncConfig fields left zero.
@@ -128,58 +129,16 @@ func (w *AsyncWriter) Run(ctx context.Context) error {
 
 	// Puts are bounded by Timeout, not by ctx: the batch in hand when ctx
 	// ends is still worth writing, and shutdown waits at most one Timeout
-	// per batch for it.
+	// per batch for it. A failed Put ends the drain (internal/batch's rule),
+	// so a shutdown during an outage stays short.
 	putCtx := context.WithoutCancel(ctx)
-	batch := make([]ims.SentCacheEntry, 0, w.cfg.BatchSize)
-	timer := time.NewTimer(w.cfg.FlushInterval)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			w.drain(putCtx, batch)
-			return nil
-		case e := <-w.queue:
-			if len(batch) == 0 {
-				timer.Reset(w.cfg.FlushInterval) // the first entry starts the wait
-			}
-			batch = append(batch, e)
-			if len(batch) < w.cfg.BatchSize {
-				continue
-			}
-		case <-timer.C:
-			if len(batch) == 0 {
-				continue
-			}
-		}
-		w.flush(putCtx, batch)
-		batch = batch[:0]
-	}
+	batch.Run(ctx, w.queue, batch.Options{Max: w.cfg.BatchSize, Linger: w.cfg.FlushInterval},
+		func(b []ims.SentCacheEntry) error { return w.flush(putCtx, b) })
+	return nil
 }
 
-// drain flushes batch and everything still queued, in batches.
-func (w *AsyncWriter) drain(ctx context.Context, batch []ims.SentCacheEntry) {
-	for batch = w.fill(batch); len(batch) > 0; batch = w.fill(batch[:0]) {
-		if !w.flush(ctx, batch) {
-			return
-		}
-	}
-}
-
-// fill tops batch up from the queue without waiting.
-func (w *AsyncWriter) fill(batch []ims.SentCacheEntry) []ims.SentCacheEntry {
-	for len(batch) < w.cfg.BatchSize {
-		select {
-		case e := <-w.queue:
-			batch = append(batch, e)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// flush writes one batch and reports whether it was stored.
-func (w *AsyncWriter) flush(ctx context.Context, batch []ims.SentCacheEntry) bool {
+// flush writes one batch; the error is the failed Put's.
+func (w *AsyncWriter) flush(ctx context.Context, batch []ims.SentCacheEntry) error {
 	w.logDrops()
 	putCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
@@ -190,13 +149,13 @@ func (w *AsyncWriter) flush(ctx context.Context, batch []ims.SentCacheEntry) boo
 				"entries", len(batch), "failed_total", w.failed.Load(),
 				"similar_errors_suppressed", suppressed, "error", err)
 		}
-		return false
+		return err
 	}
 	w.written.Add(uint64(len(batch)))
 	if w.errLog.reset() {
 		w.cfg.Logger.Info("sent-cache writes recovered", "failed_total", w.failed.Load())
 	}
-	return true
+	return nil
 }
 
 // logDrops reports entries Enqueue dropped since the last report; the drop

@@ -173,10 +173,18 @@ func TestAsyncWriterDrainStopsAtFirstFailure(t *testing.T) {
 	w := NewAsyncWriter(cache, AsyncConfig{BatchSize: 2, Logger: discard()})
 	w.Enqueue(entries(6, "drain")...)
 
-	w.drain(context.Background(), nil)
+	drainNow(t, w)
 
 	require.Equal(t, AsyncStats{Failed: 2}, w.Stats())
 	require.Len(t, w.queue, 4, "a shutdown during an outage must not try every batch")
+}
+
+// drainNow runs w with a context that has already ended: Run only drains.
+func drainNow(t *testing.T, w *AsyncWriter) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, w.Run(ctx))
 }
 
 // TestAsyncWriterLogsOutageOnce checks that an outage logs one line per
@@ -195,12 +203,12 @@ func TestAsyncWriterLogsOutageOnce(t *testing.T) {
 	batch := entries(2, "log")
 
 	for range 5 {
-		w.flush(ctx, batch)
+		_ = w.flush(ctx, batch)
 	}
 	now = now.Add(10 * time.Second)
-	w.flush(ctx, batch)
+	_ = w.flush(ctx, batch)
 	cache.setErr(nil)
-	w.flush(ctx, batch)
+	_ = w.flush(ctx, batch)
 
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	require.Len(t, lines, 3, logs.String())
@@ -218,7 +226,7 @@ func TestAsyncWriterLogsDrops(t *testing.T) {
 	w := NewAsyncWriter(cache, AsyncConfig{Buffer: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	w.Enqueue(entries(4, "drop")...)
 
-	w.drain(context.Background(), nil)
+	drainNow(t, w)
 
 	require.Contains(t, logs.String(), "entries dropped")
 	require.Contains(t, logs.String(), "dropped=3")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/batch"
 )
 
 // completer stores delivery outcomes in batches: whatever accumulated while
@@ -19,12 +20,16 @@ type completer struct {
 	obs   Observer
 	log   *slog.Logger
 	actor string
+	now   ims.Clock
+	after func(time.Duration) <-chan time.Time
+	sig   *testSignals
 	in    chan completion
 	// maxBatch bounds one transaction.
 	maxBatch int
 	// retries and retryBase bound how long a database outage is waited out
 	// before outcomes are given up on (their leases then expire and the
-	// messages are delivered again: at-least-once, never lost).
+	// messages are delivered again: at-least-once, never lost). The end of
+	// run's write context, at the shutdown's deadline, gives up at once.
 	retries   int
 	retryBase time.Duration
 }
@@ -35,9 +40,9 @@ type completion struct {
 	done    chan error // nil when nobody waits
 }
 
-func newCompleter(store ims.DeliveryStore, cache CacheWriter, obs Observer, log *slog.Logger, actor string) *completer {
+func newCompleter(s *Scheduler, cache CacheWriter) *completer {
 	return &completer{
-		store: store, cache: cache, obs: obs, log: log, actor: actor,
+		store: s.store, cache: cache, obs: s.obs, log: s.log, actor: s.actor(), now: s.now, after: s.after, sig: s.sig,
 		in: make(chan completion, 4096), maxBatch: 1000, retries: 6, retryBase: 100 * time.Millisecond,
 	}
 }
@@ -69,43 +74,24 @@ func (c *completer) wait(ctx context.Context, item completion) error {
 	}
 }
 
-// run writes batches until ctx ends, then writes what is left. Producers
-// must have stopped before ctx ends, so that nothing arrives afterwards.
-func (c *completer) run(ctx context.Context) {
-	for {
-		select {
-		case first := <-c.in:
-			c.flush(c.collect(first))
-		case <-ctx.Done():
-			for {
-				select {
-				case item := <-c.in:
-					c.flush(c.collect(item))
-				default:
-					return
-				}
-			}
-		}
-	}
+// run writes batches until ctx ends, then what is left, by the drain rule
+// of internal/batch. Producers must have stopped before ctx ends, so that
+// nothing arrives afterwards. Writes (and their retries) run on writeCtx:
+// once it ends, what is not written is left to lease expiry.
+func (c *completer) run(ctx, writeCtx context.Context) {
+	batch.Run(ctx, c.in, batch.Options{Max: c.maxBatch}, func(items []completion) error {
+		return c.flush(writeCtx, items)
+	})
 }
 
-func (c *completer) collect(first completion) []completion {
-	batch := []completion{first}
-	for len(batch) < c.maxBatch {
-		select {
-		case item := <-c.in:
-			batch = append(batch, item)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-func (c *completer) flush(batch []completion) {
+// flush stores one batch and answers its waiters, each with the error of
+// its own kind of write: a failed release does not fail the outcomes stored
+// beside it, nor the other way round. An error ends a drain: the store is
+// down, and the leases cover what is not written.
+func (c *completer) flush(ctx context.Context, items []completion) error {
 	var outcomes []ims.Outcome
 	var releases []ims.Claim
-	for _, item := range batch {
+	for _, item := range items {
 		if item.outcome != nil {
 			outcomes = append(outcomes, *item.outcome)
 		}
@@ -113,48 +99,60 @@ func (c *completer) flush(batch []completion) {
 			releases = append(releases, *item.release)
 		}
 	}
-	start := time.Now()
-	err := c.retry("record delivery outcomes", func(ctx context.Context) error {
-		if len(outcomes) == 0 {
-			return nil
-		}
-		return c.store.RecordOutcomes(ctx, outcomes, c.actor)
-	})
-	c.obs.Recorded(len(outcomes), time.Since(start), err)
-	if relErr := c.retry("release claims", func(ctx context.Context) error {
-		if len(releases) == 0 {
-			return nil
-		}
-		return c.store.ReleaseClaims(ctx, releases)
-	}); relErr != nil {
-		err = errors.Join(err, relErr)
-	}
-	if err == nil {
-		c.cacheSent(outcomes)
-	}
-	for _, item := range batch {
-		if item.done != nil {
-			item.done <- err
+	var outErr, relErr error
+	if len(outcomes) > 0 {
+		start := c.now()
+		outErr = c.retry(ctx, "record delivery outcomes", func(ctx context.Context) error {
+			return c.store.RecordOutcomes(ctx, outcomes, c.actor)
+		})
+		c.obs.Recorded(len(outcomes), c.now().Sub(start), outErr)
+		if outErr == nil {
+			c.cacheSent(outcomes)
+			c.sig.recordedN(len(outcomes))
 		}
 	}
+	if len(releases) > 0 {
+		relErr = c.retry(ctx, "release claims", func(ctx context.Context) error {
+			return c.store.ReleaseClaims(ctx, releases)
+		})
+		if relErr == nil {
+			c.sig.releasedN(len(releases))
+		}
+	}
+	for _, item := range items {
+		if item.done == nil {
+			continue
+		}
+		if item.outcome != nil {
+			item.done <- outErr
+		} else {
+			item.done <- relErr
+		}
+	}
+	return errors.Join(outErr, relErr)
 }
 
-// retry runs op with backoff; every attempt is bounded so shutdown is too.
-func (c *completer) retry(what string, op func(ctx context.Context) error) error {
+// retry runs op with backoff until it succeeds, retries runs out or ctx
+// ends; every attempt is bounded too.
+func (c *completer) retry(ctx context.Context, what string, op func(ctx context.Context) error) error {
 	var err error
 	delay := c.retryBase
-	for attempt := 1; attempt <= c.retries; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = op(ctx)
+	for attempt := 1; ; attempt++ {
+		opCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = op(opCtx)
 		cancel()
 		if err == nil {
 			return nil
 		}
-		if attempt < c.retries {
-			c.log.Warn(what+" failed; retrying", "err", err, "attempt", attempt, "retry_in", delay.String())
-			time.Sleep(delay)
-			delay *= 2
+		if attempt == c.retries || ctx.Err() != nil {
+			break
 		}
+		c.log.Warn(what+" failed; retrying", "err", err, "attempt", attempt, "retry_in", delay.String())
+		select {
+		case <-c.after(delay):
+		case <-ctx.Done():
+		}
+		delay *= 2
 	}
 	c.log.Error(what+" failed; the claims' leases will expire and the messages will be delivered again", "err", err)
 	return err

@@ -8,19 +8,19 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// Start sets the fleet-wide state to running. Every instance picks it up
-// within PollInterval; this one at once.
-func (s *Scheduler) Start(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
+// StartFleet stores the fleet-wide state as running. Every instance picks
+// it up within PollInterval; this one at once.
+func (s *Scheduler) StartFleet(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
 	return s.set(ctx, true, actor)
 }
 
-// Stop sets the fleet-wide state to stopped: once it returns, no instance
+// StopFleet stores the fleet-wide state as stopped: once it returns, no instance
 // claims anything, nor renews a queue entry (both statements check the
 // stored state), and this instance starts no webhook call (workers check
 // the local state right before each call, and release what they hold
 // instead). Other instances release what they hold once they see the stop,
 // within PollInterval. Deliveries already in flight finish.
-func (s *Scheduler) Stop(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
+func (s *Scheduler) StopFleet(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
 	return s.set(ctx, false, actor)
 }
 
@@ -63,7 +63,7 @@ func (s *Scheduler) status(st ims.SchedulerState) ims.SchedulerStatus {
 
 // applyState makes st the state this instance acts on, unless it is not
 // newer than the one applied: reads and changes race (watchState's read can
-// return after a Stop on this instance applied its newer state), and only
+// return after a StopFleet on this instance applied its newer state), and only
 // the version orders them.
 func (s *Scheduler) applyState(st ims.SchedulerState) {
 	s.stateMu.Lock()

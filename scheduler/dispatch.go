@@ -7,26 +7,14 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// mayDispatch says whether this instance claims work now. Pacing is
-// fleet-wide, so only the leader claims in paced mode; in RabbitMQ mode the
-// leader publishes and every instance consumes. In continuous database mode
-// there is nothing to pace and every instance claims.
+// mayDispatch says whether this instance claims work now: only while
+// running, and only as the leader when the pace or the handoff is the
+// fleet's (see New). In continuous database mode every instance claims.
 func (s *Scheduler) mayDispatch() bool {
 	if !s.running.Load() {
 		return false
 	}
-	if s.cfg.Mode == ModeRabbitMQ || s.cfg.Interval > 0 {
-		return s.isLeader()
-	}
-	return true
-}
-
-func (s *Scheduler) dispatchLoop(ctx, deliverCtx context.Context) {
-	if s.cfg.Interval > 0 {
-		s.pacedLoop(ctx, deliverCtx)
-		return
-	}
-	s.continuousLoop(ctx, deliverCtx)
+	return !s.leaderOnly || s.isLeader()
 }
 
 // pacedLoop dispatches up to BatchSize messages every Interval. Deadlines
@@ -37,10 +25,12 @@ func (s *Scheduler) pacedLoop(ctx, deliverCtx context.Context) {
 	var next time.Time
 	for {
 		wait := s.cfg.PollInterval
+		dispatched := false
 		if s.mayDispatch() {
 			now := s.now()
 			if !now.Before(next) {
 				s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
+				dispatched = true
 				if next.IsZero() || now.Sub(next) >= s.cfg.Interval {
 					next = now // idle or far behind: restart the grid from now
 				}
@@ -48,10 +38,12 @@ func (s *Scheduler) pacedLoop(ctx, deliverCtx context.Context) {
 			}
 			wait = next.Sub(s.now())
 		}
+		timer := s.after(wait)
+		s.sig.ticked(dispatched)
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.after(wait):
+		case <-timer:
 		case <-s.changed:
 		}
 	}
@@ -67,47 +59,54 @@ func (s *Scheduler) continuousLoop(ctx, deliverCtx context.Context) {
 		wakeups = w.Wakeups()
 	}
 	for {
+		dispatched := false
 		if s.mayDispatch() {
+			dispatched = true
 			claimed, drained := s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
 			if !drained {
-				if claimed == 0 { // queue full: give the consumers a moment
+				if claimed == 0 { // no room (a full queue): give the consumers a moment
+					timer := s.after(depthCacheFor)
+					s.sig.ticked(true)
 					select {
 					case <-ctx.Done():
 						return
-					case <-time.After(depthCacheFor):
+					case <-timer:
 					}
 				}
 				continue
 			}
 		}
+		timer := s.after(s.cfg.PollInterval)
+		s.sig.ticked(dispatched)
 		select {
 		case <-ctx.Done():
 			return
 		case <-wakeups:
 		case <-s.changed:
-		case <-s.after(s.cfg.PollInterval):
+		case <-timer:
 		}
 	}
 }
 
-// dispatch claims up to budget messages, in claims no larger than the free
-// delivery capacity, and hands them over. drained is true when a claim found
-// fewer messages due than it asked for, or when dispatching must pause.
+// dispatch claims up to budget messages, in claims no larger than the room
+// the handoff reserves, and hands them over. drained is true when a claim
+// found fewer messages due than it asked for, or when dispatching must end;
+// false after a full budget, or when the handoff had no room (more is due).
 func (s *Scheduler) dispatch(ctx, deliverCtx context.Context, budget int) (claimed int, drained bool) {
 	for claimed < budget {
-		n := s.capacity(ctx, budget-claimed)
+		n := s.handoff.reserve(ctx, budget-claimed)
 		if n == 0 {
-			// In RabbitMQ mode 0 means the broker queue is full: more is
-			// due, it just has to wait for the consumers.
-			return claimed, s.cfg.Mode != ModeRabbitMQ || ctx.Err() != nil
+			return claimed, ctx.Err() != nil
 		}
 		msgs, err := s.claim(ctx, n)
-		s.returnCapacity(n - len(msgs))
+		s.handoff.unreserve(n - len(msgs))
 		if err != nil {
 			s.logTransient("claim due messages", err)
 			return claimed, true
 		}
-		s.handOver(ctx, deliverCtx, msgs)
+		if len(msgs) > 0 {
+			s.handoff.handOver(ctx, deliverCtx, msgs)
+		}
 		claimed += len(msgs)
 		if len(msgs) < n {
 			return claimed, true
@@ -117,116 +116,10 @@ func (s *Scheduler) dispatch(ctx, deliverCtx context.Context, budget int) (claim
 }
 
 func (s *Scheduler) claim(ctx context.Context, n int) ([]ims.Message, error) {
-	lease := s.cfg.Lease
-	if s.cfg.Mode == ModeRabbitMQ {
-		lease = s.cfg.HandoverLease
-	}
-	msgs, err := s.store.ClaimDue(ctx, ims.ClaimParams{Limit: n, Lease: lease, Actor: s.actor()})
+	msgs, err := s.store.ClaimDue(ctx, ims.ClaimParams{Limit: n, Lease: s.handoff.lease(), Actor: s.actor()})
 	if err == nil && len(msgs) > 0 {
 		s.obs.Claimed(len(msgs))
+		s.sig.claimedN(len(msgs))
 	}
 	return msgs, err
-}
-
-// capacity reserves room for up to want messages: free slots in database
-// mode (blocking until at least one is free), room in the broker queue in
-// RabbitMQ mode. 0 means: do not claim now. A claimed-ahead message waits
-// for at most one delivery per worker before its own starts; if that ate
-// too much of its lease, deliver releases it instead of racing the lease.
-func (s *Scheduler) capacity(ctx context.Context, want int) int {
-	if s.cfg.Mode == ModeRabbitMQ {
-		return s.queueRoom(ctx, want)
-	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return 0
-	}
-	n := 1
-	for n < want {
-		select {
-		case s.slots <- struct{}{}:
-			n++
-		default:
-			return n
-		}
-	}
-	return n
-}
-
-func (s *Scheduler) returnCapacity(n int) {
-	if s.cfg.Mode == ModeRabbitMQ {
-		return
-	}
-	for range n {
-		<-s.slots
-	}
-}
-
-// QueueDepth is implemented by queues that can tell how many entries wait.
-type QueueDepth interface {
-	Depth(ctx context.Context) (int, error)
-}
-
-// queueRoom is how many more entries the broker queue may take. Reading the
-// depth costs broker round trips, so it is read at most every
-// depthCacheFor and the entries published since are counted locally.
-func (s *Scheduler) queueRoom(ctx context.Context, want int) int {
-	if ctx.Err() != nil {
-		return 0
-	}
-	qd, ok := s.queue.(QueueDepth)
-	if !ok {
-		return want
-	}
-	now := time.Now()
-	if now.Sub(s.depthAt) >= depthCacheFor {
-		depth, err := qd.Depth(ctx)
-		if err != nil {
-			s.logTransient("read queue depth", err)
-			return 0
-		}
-		s.depth, s.depthAt = depth, now
-	}
-	return max(0, min(want, s.cfg.MaxQueued-s.depth))
-}
-
-// depthCacheFor bounds how stale the leader's view of the queue depth gets.
-const depthCacheFor = 50 * time.Millisecond
-
-// handOver starts a delivery per message (database mode) or publishes the
-// claims (RabbitMQ mode; claims the broker did not confirm are released).
-func (s *Scheduler) handOver(ctx, deliverCtx context.Context, msgs []ims.Message) {
-	if len(msgs) == 0 {
-		return
-	}
-	if s.cfg.Mode == ModeDB {
-		for _, m := range msgs {
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer s.returnCapacity(1)
-				select {
-				case s.workers <- struct{}{}:
-				case <-ctx.Done(): // shutting down before it started: give it back
-					s.complete.release(m.Claim())
-					return
-				}
-				defer func() { <-s.workers }()
-				s.work(deliverCtx, m)
-			}()
-		}
-		return
-	}
-	claims := make([]ims.Claim, len(msgs))
-	for i, m := range msgs {
-		claims[i] = m.HandOver()
-	}
-	s.depth += len(claims) // counted until the next depth reading
-	if err := s.queue.Publish(ctx, claims); err != nil {
-		s.log.Warn("publish to queue failed; releasing the claims so they are dispatched again", "err", err, "count", len(claims))
-		for _, m := range msgs {
-			s.complete.release(m.Claim())
-		}
-	}
 }

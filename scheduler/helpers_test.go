@@ -144,6 +144,7 @@ type bundle struct {
 	hook  *fakeWebhook
 	clock *fakeClock
 	sched *Scheduler
+	sig   *testSignals
 }
 
 // setup builds a scheduler on a fresh SQLite store driven by a fake clock.
@@ -188,9 +189,10 @@ func build(t *testing.T, cfg Config, q ims.Queue, wrap func(ims.Store) ims.Store
 	if wrap != nil {
 		engineStore = wrap(store)
 	}
-	s, err := New(cfg, Deps{Store: engineStore, Webhook: hook, Queue: q, Logger: testLogger(t), Clock: clock.Now, After: clock.After, Jitter: func() float64 { return 0 }})
+	sig := newTestSignals()
+	s, err := New(cfg, Deps{Store: engineStore, Webhook: hook, Queue: q, Logger: testLogger(t), Clock: clock.Now, After: clock.After, Jitter: func() float64 { return 0 }, signals: sig})
 	require.NoError(t, err)
-	return &bundle{store: store, hook: hook, clock: clock, sched: s}
+	return &bundle{store: store, hook: hook, clock: clock, sched: s, sig: sig}
 }
 
 // run starts the scheduler and stops it (waiting for it) when the test ends.
@@ -252,4 +254,16 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// next waits for the next report on ch (a testSignals channel).
+func next[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
 }

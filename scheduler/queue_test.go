@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,9 +108,27 @@ func TestQueueModeReleasesWhatTheBrokerRefused(t *testing.T) {
 	require.Equal(t, 1, m.Attempts, "a claim the broker never confirmed is released, not counted")
 }
 
+// renewCounter counts RenewClaims calls.
+type renewCounter struct {
+	ims.Store
+	renewals atomic.Int32
+}
+
+func (s *renewCounter) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) ([]ims.Message, error) {
+	s.renewals.Add(1)
+	return s.Store.RenewClaims(ctx, claims, lease)
+}
+
+func (s *renewCounter) Wakeups() <-chan struct{} { return s.Store.(ims.Waker).Wakeups() }
+
 func TestQueueModeStoppedConsumerReleasesEntries(t *testing.T) {
 	t.Parallel()
-	b, q := setupQueue(t, Config{Interval: time.Hour, BatchSize: 10, AutoStart: false})
+	q := newMemQueue()
+	var counter *renewCounter
+	b := build(t, Config{Mode: ModeRabbitMQ, Interval: time.Hour, BatchSize: 10, AutoStart: false}, q, func(s ims.Store) ims.Store {
+		counter = &renewCounter{Store: s}
+		return counter
+	})
 	ids := b.create(t, "+905550000001")
 	ctx := context.Background()
 	// Claimed while running, stopped before the consumer gets the entry.
@@ -123,9 +142,42 @@ func TestQueueModeStoppedConsumerReleasesEntries(t *testing.T) {
 	require.NoError(t, q.Publish(ctx, []ims.Claim{claimed[0].HandOver()}))
 	b.run(t)
 
-	m := b.waitStatus(t, ids[0], ims.StatusPending)
+	require.Equal(t, 1, next(t, b.sig.released, "the entry to be given back"))
+	m, err := b.store.GetMessage(ctx, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusPending, m.Status)
 	require.Equal(t, 0, m.Attempts, "the entry was given back, not delivered")
 	require.Empty(t, b.hook.callIDs(), "nothing is sent while the scheduler is stopped")
+	require.Zero(t, counter.renewals.Load(), "a stopped consumer gives the entry back without renewing it")
+}
+
+// staleStore answers every renewal with the message at another attempt, as
+// a store without its own fencing would.
+type staleStore struct {
+	ims.DeliveryStore
+}
+
+func (staleStore) RenewClaims(_ context.Context, claims []ims.Claim, _ time.Duration) ([]ims.Message, error) {
+	msgs := make([]ims.Message, len(claims))
+	for i, c := range claims {
+		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt + 1, Status: ims.StatusSending}
+	}
+	return msgs, nil
+}
+
+// The renewer's fencing check: a claim is current only for the attempt it
+// was taken for, whatever row comes back.
+func TestRenewerFencesClaimsOfAnotherAttempt(t *testing.T) {
+	t.Parallel()
+	r := newRenewer(staleStore{}, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	_, current, err := r.renew(context.Background(), ims.Claim{MessageID: "m-1", Attempt: 1})
+	require.NoError(t, err)
+	require.False(t, current, "a claim of attempt 1 is stale once the message is at attempt 2")
 }
 
 func countOf(xs []string, x string) int {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/batch"
 )
 
 // renewer batches the RenewClaims calls of queue consumers: entries that
@@ -52,32 +53,18 @@ func (r *renewer) renew(ctx context.Context, c ims.Claim) (ims.Message, bool, er
 
 // run serves renewals until ctx ends; callers must have stopped by then.
 func (r *renewer) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case first := <-r.in:
-			batch := []renewal{first}
-			for len(batch) < r.maxBatch {
-				select {
-				case req := <-r.in:
-					batch = append(batch, req)
-					continue
-				default:
-				}
-				break
-			}
-			r.flush(ctx, batch)
-		}
-	}
+	batch.Run(ctx, r.in, batch.Options{Max: r.maxBatch}, func(b []renewal) error {
+		r.flush(context.WithoutCancel(ctx), b)
+		return nil
+	})
 }
 
-func (r *renewer) flush(ctx context.Context, batch []renewal) {
-	claims := make([]ims.Claim, len(batch))
-	for i, req := range batch {
+func (r *renewer) flush(ctx context.Context, reqs []renewal) {
+	claims := make([]ims.Claim, len(reqs))
+	for i, req := range reqs {
 		claims[i] = req.claim
 	}
-	msgs, err := r.store.RenewClaims(context.WithoutCancel(ctx), claims, r.lease)
+	msgs, err := r.store.RenewClaims(ctx, claims, r.lease)
 	if err != nil {
 		err = fmt.Errorf("renew %d claims: %w", len(claims), err)
 	}
@@ -85,7 +72,7 @@ func (r *renewer) flush(ctx context.Context, batch []renewal) {
 	for _, m := range msgs {
 		current[m.ID] = m
 	}
-	for _, req := range batch {
+	for _, req := range reqs {
 		m, ok := current[req.claim.MessageID]
 		req.reply <- renewed{msg: m, ok: ok && m.Attempts == req.claim.Attempt, err: err}
 	}

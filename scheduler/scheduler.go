@@ -2,10 +2,11 @@
 // claims SCHEDULER_BATCH_SIZE due messages every SCHEDULER_INTERVAL), runs the
 // bounded worker pool that calls the webhook, and records outcomes in batches.
 //
-// Follow a message through it in this order: dispatch.go (claim, hand to a
-// worker or publish to the queue), worker.go (call the webhook, apply the retry
-// policy), completer.go (store outcomes in batches), control.go (start/stop and
-// leadership).
+// Follow a message through it in this order: dispatch.go (when to claim, and
+// the claim), handoff.go and the queue mode's handoff_*.go (hand the claims to
+// this instance's workers, or publish them for every instance's consumers),
+// worker.go (call the webhook, apply the retry policy), completer.go (store
+// outcomes in batches), control.go (start/stop and leadership).
 package scheduler
 
 import (
@@ -21,13 +22,8 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// Queue modes.
-const (
-	ModeDB       = "db"
-	ModeRabbitMQ = "rabbitmq"
-)
-
-// Config tunes the engine. Zero values take the defaults of Validate.
+// Config tunes the engine. Zero values take the defaults of validate; a
+// value set out of range is an error.
 type Config struct {
 	Instance    string        // this instance's name, recorded as leader and actor
 	Mode        string        // ModeDB or ModeRabbitMQ
@@ -39,10 +35,15 @@ type Config struct {
 	Lease           time.Duration
 	// HandoverLease is the lease of a claim published to the queue and not
 	// yet picked up by a consumer (RabbitMQ mode).
-	HandoverLease   time.Duration
-	LeaderTTL       time.Duration
-	PollInterval    time.Duration // fallback poll when no wakeup arrives
-	ShutdownTimeout time.Duration // bound on finishing in-flight deliveries
+	HandoverLease time.Duration
+	LeaderTTL     time.Duration
+	PollInterval  time.Duration // fallback poll when no wakeup arrives
+	// ShutdownTimeout bounds finishing in-flight deliveries at shutdown;
+	// RecordTimeout (default 5s) is the time left after it for storing the
+	// last outcomes and releases. Past both, the shutdown gives up on what
+	// is not stored: the leases expire and the messages are delivered again.
+	ShutdownTimeout time.Duration
+	RecordTimeout   time.Duration
 	Retry           ims.RetryPolicy
 	AutoStart       bool // running state of a new database
 	// MaxQueued bounds entries waiting in the queue (RabbitMQ mode), so a
@@ -57,7 +58,7 @@ func (c *Config) validate() error {
 	if c.Mode == "" {
 		c.Mode = ModeDB
 	}
-	if c.Mode != ModeDB && c.Mode != ModeRabbitMQ {
+	if _, ok := modes[c.Mode]; !ok {
 		return fmt.Errorf("scheduler: unknown mode %q", c.Mode)
 	}
 	if c.Interval < 0 {
@@ -68,11 +69,22 @@ func (c *Config) validate() error {
 	if c.DeliveryTimeout <= 0 {
 		c.DeliveryTimeout = 30 * time.Second
 	}
-	if c.Lease <= c.DeliveryTimeout {
+	// Leases left zero take defaults; a lease set too short is refused, not
+	// raised behind the operator's back.
+	if c.Lease == 0 {
 		c.Lease = c.DeliveryTimeout + max(5*time.Second, c.DeliveryTimeout/4)
 	}
-	if c.HandoverLease < c.Lease {
+	if c.Lease <= c.DeliveryTimeout {
+		return fmt.Errorf("scheduler: Lease (%s) must exceed DeliveryTimeout (%s): a call still in flight must never be claimed again", c.Lease, c.DeliveryTimeout)
+	}
+	if c.HandoverLease == 0 {
 		c.HandoverLease = max(2*time.Minute, c.Lease)
+	}
+	if c.HandoverLease < c.Lease {
+		return fmt.Errorf("scheduler: HandoverLease (%s) must be at least Lease (%s): a published claim must outlast a consumer's renewal", c.HandoverLease, c.Lease)
+	}
+	if c.RecordTimeout <= 0 {
+		c.RecordTimeout = 5 * time.Second
 	}
 	if c.LeaderTTL <= 0 {
 		c.LeaderTTL = 5 * time.Second
@@ -106,6 +118,8 @@ type Deps struct {
 	After func(d time.Duration) <-chan time.Time
 	// Jitter returns a number in [0,1) for retry backoff.
 	Jitter func() float64
+	// signals is for tests only (see testSignals); nil in production.
+	signals *testSignals
 }
 
 // Scheduler is the engine of one instance. It implements ims.SchedulerControl.
@@ -113,34 +127,33 @@ type Scheduler struct {
 	cfg    Config
 	store  ims.Store
 	hook   ims.Webhook
-	queue  ims.Queue
-	cache  CacheWriter
 	obs    Observer
 	log    *slog.Logger
 	now    ims.Clock
 	after  func(d time.Duration) <-chan time.Time
 	jitter func() float64
+	sig    *testSignals
+
+	// handoff is the queue mode's way to deliver claims; dispatchLoop the
+	// pacing's way to claim them (paced or continuous); leaderOnly whether
+	// only the leader claims. New chooses all three, once.
+	handoff      handoff
+	dispatchLoop func(ctx, deliverCtx context.Context)
+	leaderOnly   bool
 
 	// running mirrors state.Running for the hot paths; both change together
 	// under stateMu (see applyState).
 	running atomic.Bool
+	loaded  atomic.Bool // Load has succeeded
 	leader  atomic.Pointer[ims.Leadership]
 	stateMu sync.Mutex
 	state   ims.SchedulerState // the newest stored state seen
 	changed chan struct{}      // a start/stop or leadership change to react to
-	// slots bounds messages claimed and not yet finished: Concurrency in
-	// flight plus as many claimed ahead, so the next claim's round trip
-	// overlaps deliveries instead of leaving workers idle while it runs.
-	slots chan struct{}
-	// workers bounds webhook calls in flight to Concurrency.
+	// workers bounds webhook calls in flight on this instance to
+	// Concurrency, in every mode.
 	workers  chan struct{}
 	complete *completer
-	renew    *renewer
 	wg       sync.WaitGroup
-	// depth and depthAt cache the broker queue depth; only the dispatch
-	// loop touches them.
-	depth   int
-	depthAt time.Time
 }
 
 // New builds an engine; Run starts it.
@@ -151,14 +164,11 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	if deps.Store == nil || deps.Webhook == nil {
 		return nil, errors.New("scheduler: Store and Webhook are required")
 	}
-	if cfg.Mode == ModeRabbitMQ && deps.Queue == nil {
-		return nil, errors.New("scheduler: RabbitMQ mode needs a Queue")
-	}
 	s := &Scheduler{
-		cfg: cfg, store: deps.Store, hook: deps.Webhook, queue: deps.Queue, cache: deps.Cache,
+		cfg: cfg, store: deps.Store, hook: deps.Webhook,
 		obs: deps.Observer, log: deps.Logger, now: deps.Clock, after: deps.After, jitter: deps.Jitter,
+		sig:     deps.signals,
 		changed: make(chan struct{}, 1),
-		slots:   make(chan struct{}, 2*cfg.Concurrency),
 		workers: make(chan struct{}, cfg.Concurrency),
 	}
 	if s.obs == nil {
@@ -177,8 +187,17 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 		s.jitter = rand.Float64
 	}
 	s.leader.Store(&ims.Leadership{})
-	s.complete = newCompleter(s.store, s.cache, s.obs, s.log, s.actor())
-	s.renew = newRenewer(s.store, cfg.Lease)
+	s.complete = newCompleter(s, deps.Cache)
+	h, err := modes[cfg.Mode](s, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.handoff = h
+	// A pace is the fleet's, so only the leader claims when paced.
+	s.dispatchLoop, s.leaderOnly = s.continuousLoop, h.leaderClaims()
+	if cfg.Interval > 0 {
+		s.dispatchLoop, s.leaderOnly = s.pacedLoop, true
+	}
 	return s, nil
 }
 
@@ -186,46 +205,45 @@ func (s *Scheduler) actor() string { return "scheduler:" + s.cfg.Instance }
 
 // Run runs the engine until ctx ends, then stops claiming, lets in-flight
 // deliveries finish within ShutdownTimeout (cancelling the rest), records
-// every outcome it has and gives up leadership.
+// every outcome it can within RecordTimeout more and gives up leadership.
 func (s *Scheduler) Run(ctx context.Context) error {
-	if err := s.Load(ctx); err != nil {
-		return err
+	if !s.loaded.Load() {
+		if err := s.Load(ctx); err != nil {
+			return err
+		}
 	}
 	s.log.Info("scheduler ready", "instance", s.cfg.Instance, "running", s.running.Load(), "mode", s.cfg.Mode,
 		"interval", s.cfg.Interval, "batch_size", s.cfg.BatchSize, "concurrency", s.cfg.Concurrency,
 		"leader", s.leader.Load().Holder)
 
-	// Deliveries outlive ctx by up to ShutdownTimeout, so they get their own.
+	// Deliveries and writes outlive ctx, up to the shutdown's deadlines, so
+	// they get their own contexts.
 	deliverCtx, cancelDeliveries := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDeliveries()
+	writeCtx, giveUpWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer giveUpWrites()
 	completerCtx, stopCompleter := context.WithCancel(context.WithoutCancel(ctx))
 	completerDone := make(chan struct{})
-	go func() { defer close(completerDone); s.complete.run(completerCtx) }()
+	go func() { defer close(completerDone); s.complete.run(completerCtx, writeCtx) }()
 
 	s.goLoop(func() { s.watchState(ctx) })
-	switch s.cfg.Mode {
-	case ModeDB:
-		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
-	case ModeRabbitMQ:
-		renewCtx, stopRenewer := context.WithCancel(context.WithoutCancel(ctx))
-		renewerDone := make(chan struct{})
-		go func() { defer close(renewerDone); s.renew.run(renewCtx) }()
-		defer func() { stopRenewer(); <-renewerDone }()
-		s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
-		s.goLoop(func() { s.consume(ctx, deliverCtx) })
-	}
+	s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
+	stopHandoff := s.handoff.start(ctx, deliverCtx)
 
 	<-ctx.Done()
-	s.drain(cancelDeliveries)
+	finished := make(chan struct{})
+	s.drain(cancelDeliveries, giveUpWrites, finished)
+	stopHandoff()
 	stopCompleter()
 	<-completerDone
-	s.resign()
+	close(finished)
+	s.resign(writeCtx)
 	return nil
 }
 
 // Load reads the stored state (storing AutoStart's for a new database) and
-// the leadership, so LocalStatus is true before Run's loops start. Run calls
-// it; calling it earlier, before the API serves, is harmless.
+// the leadership, so LocalStatus is true before Run's loops start. Call it
+// once at boot, before the API serves; Run calls it only if it was not.
 func (s *Scheduler) Load(ctx context.Context) error {
 	st, err := s.store.InitSchedulerState(ctx, s.cfg.AutoStart, s.actor())
 	if err != nil {
@@ -233,6 +251,7 @@ func (s *Scheduler) Load(ctx context.Context) error {
 	}
 	s.applyState(st)
 	s.refreshLeadership(ctx)
+	s.loaded.Store(true)
 	return nil
 }
 
@@ -242,22 +261,35 @@ func (s *Scheduler) goLoop(f func()) {
 }
 
 // drain waits for the loops and the deliveries they started, cancelling the
-// deliveries still running after ShutdownTimeout (they are then released).
-func (s *Scheduler) drain(cancelDeliveries context.CancelFunc) {
+// deliveries still running after ShutdownTimeout (they are then released),
+// and gives up the writes still failing RecordTimeout later, unless finished
+// closes first. Both deadlines start now, so they bound the whole shutdown.
+func (s *Scheduler) drain(cancelDeliveries, giveUpWrites context.CancelFunc, finished <-chan struct{}) {
+	deliveries := s.after(s.cfg.ShutdownTimeout)
+	writes := s.after(s.cfg.ShutdownTimeout + s.cfg.RecordTimeout)
+	go func() {
+		select {
+		case <-writes:
+			s.log.Warn("shutdown deadline reached: outcomes not yet stored are left to lease expiry")
+			giveUpWrites()
+		case <-finished:
+		}
+	}()
+	s.sig.drainBegan()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return
-	case <-time.After(s.cfg.ShutdownTimeout):
+	case <-deliveries:
 		s.log.Warn("shutdown timeout reached: cancelling in-flight deliveries; they will be released")
 		cancelDeliveries()
 	}
 	<-done
 }
 
-func (s *Scheduler) resign() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+func (s *Scheduler) resign(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if s.leader.Load().Holder != s.cfg.Instance {
 		return
@@ -266,6 +298,18 @@ func (s *Scheduler) resign() {
 		s.log.Warn("resign leadership", "err", err)
 	}
 }
+
+// acquireWorker waits for a free worker; false when ctx ended first.
+func (s *Scheduler) acquireWorker(ctx context.Context) bool {
+	select {
+	case s.workers <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Scheduler) releaseWorker() { <-s.workers }
 
 // signal wakes the dispatch loop without blocking.
 func signal(ch chan struct{}) {

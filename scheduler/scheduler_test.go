@@ -46,17 +46,27 @@ func TestStoppedSchedulerSendsNothing(t *testing.T) {
 	ids := b.create(t, "+905550000001", "+905550000002")
 	b.run(t)
 
+	// The loop goes round at start and once per interval; stopped, it never
+	// dispatches (the database would refuse the claim too, but a stopped
+	// loop must not even ask, nor spend its pace).
+	require.False(t, next(t, b.sig.tick, "the first tick"), "a stopped scheduler dispatches nothing")
 	for range 3 {
 		b.clock.Advance(time.Minute)
+		require.False(t, next(t, b.sig.tick, "the tick of an interval"), "a stopped scheduler dispatches nothing")
 	}
 	st, err := b.sched.Status(context.Background())
 	require.NoError(t, err)
 	require.False(t, st.Running)
 	require.Empty(t, b.hook.callIDs())
+	require.Empty(t, b.sig.claimed)
 	require.Equal(t, int64(2), b.count(t, ims.StatusPending))
 
-	_, err = b.sched.Start(context.Background(), "test")
+	_, err = b.sched.StartFleet(context.Background(), "test")
 	require.NoError(t, err)
+	// Started, it dispatches at once, without the clock moving.
+	for !next(t, b.sig.tick, "a tick that dispatches after the start") {
+	}
+	require.Equal(t, 2, next(t, b.sig.claimed, "the claim"))
 	b.waitStatus(t, ids[0], ims.StatusSent)
 	b.waitStatus(t, ids[1], ims.StatusSent)
 }
@@ -66,22 +76,46 @@ func TestQuickStopStartCyclesDoNotBreakThePace(t *testing.T) {
 	b := setup(t, Config{Interval: time.Minute, BatchSize: 1, AutoStart: true})
 	ids := b.create(t, "+905550000001", "+905550000002", "+905550000003")
 	b.run(t)
+	for !next(t, b.sig.tick, "the first batch's tick") {
+	}
+	require.Equal(t, 1, next(t, b.sig.claimed, "the first batch"))
 	b.waitStatus(t, ids[0], ims.StatusSent)
 
 	ctx := context.Background()
 	for range 20 {
-		_, err := b.sched.Stop(ctx, "test")
+		_, err := b.sched.StopFleet(ctx, "test")
 		require.NoError(t, err)
-		_, err = b.sched.Start(ctx, "test")
+		_, err = b.sched.StartFleet(ctx, "test")
 		require.NoError(t, err)
 	}
 	st, err := b.sched.Status(ctx)
 	require.NoError(t, err)
 	require.True(t, st.Running)
-	require.Equal(t, int64(2), b.count(t, ims.StatusPending), "restarting within an interval must not dispatch early")
+	// Every change wakes the loop; at least one of its rounds starts after
+	// the last start, and then it waits for the clock. None may dispatch.
+	for _, dispatched := range ticksUntilQuiet(t, b) {
+		require.False(t, dispatched, "restarting within an interval must not dispatch early")
+	}
+	require.Empty(t, b.sig.claimed, "restarting within an interval must not dispatch early")
+	require.Equal(t, int64(2), b.count(t, ims.StatusPending))
 
 	b.clock.Advance(time.Minute)
 	b.waitStatus(t, ids[1], ims.StatusSent)
+}
+
+// ticksUntilQuiet collects the dispatch loop's ticks until none comes for a
+// while: the loop has gone round for every wake-up and waits for the clock.
+func ticksUntilQuiet(t *testing.T, b *bundle) []bool {
+	t.Helper()
+	var ticks []bool
+	for {
+		select {
+		case d := <-b.sig.tick:
+			ticks = append(ticks, d)
+		case <-time.After(100 * time.Millisecond):
+			return ticks
+		}
+	}
 }
 
 func TestRetriesThenDeadLetter(t *testing.T) {
@@ -131,24 +165,33 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 
 // advanceUntil moves the fake clock forward a poll interval at a time until
 // the message reaches want, so the dispatch loop wakes wherever it waits.
+// The clock moves only while nothing is in flight (jumping past a live lease
+// would make the next claim overtake the delivery in progress), and each
+// step waits for the loop to go round or for an outcome to be stored.
 func (b *bundle) advanceUntil(t *testing.T, id string, want ims.Status) ims.Message {
 	t.Helper()
-	var m ims.Message
-	require.Eventuallyf(t, func() bool {
-		var err error
-		m, err = b.store.GetMessage(context.Background(), id)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := b.store.GetMessage(context.Background(), id)
 		require.NoError(t, err)
 		if m.Status == want {
-			return true
+			return m
 		}
-		if m.Status != ims.StatusSending {
-			// Only while nothing is in flight: jumping past a live lease
-			// would make the next claim overtake the delivery in progress.
-			b.clock.Advance(time.Second)
+		require.Truef(t, time.Now().Before(deadline), "message %s never became %s: %+v", id, want, &m)
+		if m.Status == ims.StatusSending {
+			select {
+			case <-b.sig.recorded:
+			case <-b.sig.released:
+			case <-time.After(5 * time.Millisecond):
+			}
+			continue
 		}
-		return false
-	}, 10*time.Second, 5*time.Millisecond, "message %s never became %s: %+v", id, want, &m)
-	return m
+		b.clock.Advance(time.Second)
+		select {
+		case <-b.sig.tick:
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func TestShutdownFinishesInFlightDeliveries(t *testing.T) {
@@ -181,6 +224,8 @@ func TestShutdownTimeoutReleasesStuckDeliveries(t *testing.T) {
 	go func() { done <- b.sched.Run(ctx) }()
 	require.Eventually(t, func() bool { return len(b.hook.callIDs()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	cancel()
+	next(t, b.sig.draining, "the shutdown to arm its deadline")
+	b.clock.Advance(10 * time.Millisecond)
 	require.NoError(t, <-done)
 
 	m, err := b.store.GetMessage(context.Background(), ids[0])
@@ -233,7 +278,7 @@ func TestStopReleasesClaimedAheadMessages(t *testing.T) {
 		return len(b.hook.callIDs()) == 1 && b.count(t, ims.StatusSending) == 2
 	}, 10*time.Second, 5*time.Millisecond)
 
-	_, err := b.sched.Stop(context.Background(), "test")
+	_, err := b.sched.StopFleet(context.Background(), "test")
 	require.NoError(t, err)
 	close(b.hook.block) // the call in flight finishes; nothing new may start
 
@@ -246,4 +291,34 @@ func TestStopReleasesClaimedAheadMessages(t *testing.T) {
 	m := b.waitStatus(t, waiting, ims.StatusPending)
 	require.Equal(t, 0, m.Attempts, "released, not counted")
 	require.Len(t, b.hook.callIDs(), 1, "nothing starts after a stop")
+}
+
+// The lease check: a message claimed ahead that waited for a worker until
+// less than DeliveryTimeout of its lease was left is released, not sent: the
+// call could outlive the lease, and another instance could then claim it.
+func TestClaimedAheadMessageWithTooLittleLeaseLeftIsReleased(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: time.Hour, BatchSize: 2, Concurrency: 1, AutoStart: true, ShutdownTimeout: time.Minute})
+	b.hook.block = make(chan struct{})
+	ids := b.create(t, "+905550000001", "+905550000002")
+	b.run(t)
+	require.Equal(t, 2, next(t, b.sig.claimed, "the batch"))
+	require.Eventually(t, func() bool { return len(b.hook.callIDs()) == 1 }, 10*time.Second, time.Millisecond)
+
+	// Lease = DeliveryTimeout (1m, from setup) + 15s: after 20s less than
+	// DeliveryTimeout is left. Well within the hour, so nothing is claimed.
+	b.clock.Advance(20 * time.Second)
+	close(b.hook.block)
+	require.Equal(t, 1, next(t, b.sig.recorded, "the outcome of the call in flight"))
+	require.Equal(t, 1, next(t, b.sig.released, "the release of the message claimed ahead"))
+
+	require.Len(t, b.hook.callIDs(), 1, "no call with too little lease left")
+	waiting := ids[0]
+	if waiting == b.hook.callIDs()[0] {
+		waiting = ids[1]
+	}
+	m, err := b.store.GetMessage(context.Background(), waiting)
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusPending, m.Status)
+	require.Equal(t, 0, m.Attempts, "released, not counted")
 }

@@ -163,7 +163,7 @@ func TestStaleStateReadDoesNotUndoAStop(t *testing.T) {
 
 	h := held.holdState()
 	b.await(t, h.read, "watchState to read the state") // it read running=true
-	_, err := b.sched.Stop(ctx, "test")
+	_, err := b.sched.StopFleet(ctx, "test")
 	require.NoError(t, err)
 	stopped := b.hook.mark()
 	late := b.create(t, "+905550000002") // due now, and the store signals it
@@ -201,7 +201,7 @@ func TestStopDuringRenewalReleasesInsteadOfDelivering(t *testing.T) {
 	h := held.holdRenew()
 	stop := b.start(t)
 	wait(t, h.read, "the consumer to renew its claim") // it saw running=true before
-	_, err = b.sched.Stop(ctx, "test")
+	_, err = b.sched.StopFleet(ctx, "test")
 	require.NoError(t, err)
 	stopped := b.hook.mark()
 	close(h.release)

@@ -312,8 +312,9 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 		BatchSize: cfg.SchedulerBatchSize, Concurrency: cfg.WorkerConcurrency,
 		DeliveryTimeout: cfg.WebhookTimeout, Lease: cfg.Lease(), HandoverLease: cfg.RabbitMQHandoverLease,
 		LeaderTTL: cfg.LeaderTTL, PollInterval: cfg.PollInterval, ShutdownTimeout: drainBudget(cfg.ShutdownTimeout),
-		AutoStart: cfg.SchedulerAutoStart,
-		Retry:     ims.RetryPolicy{MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay},
+		RecordTimeout: cfg.ShutdownTimeout - drainBudget(cfg.ShutdownTimeout),
+		AutoStart:     cfg.SchedulerAutoStart,
+		Retry:         ims.RetryPolicy{MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay},
 	}, deps)
 }
 

@@ -1,0 +1,146 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/insiderone/ims"
+)
+
+// queueHandoff is RabbitMQ mode: the leader claims and publishes the claims;
+// every instance consumes them, renews each claim against the database (it
+// is only a claim: the database stays the source of truth) and delivers it.
+type queueHandoff struct {
+	s     *Scheduler
+	queue ims.Queue
+	renew *renewer
+	// depth and depthAt cache the broker queue depth; only the dispatch
+	// loop touches them.
+	depth   int
+	depthAt time.Time
+}
+
+func newQueueHandoff(s *Scheduler, deps Deps) (handoff, error) {
+	if deps.Queue == nil {
+		return nil, errors.New("scheduler: RabbitMQ mode needs a Queue")
+	}
+	return &queueHandoff{s: s, queue: deps.Queue, renew: newRenewer(deps.Store, s.cfg.Lease)}, nil
+}
+
+// lease is the lease of a claim published and not yet picked up by a
+// consumer; the consumer's renewal replaces it with Lease.
+func (h *queueHandoff) lease() time.Duration { return h.s.cfg.HandoverLease }
+
+// leaderClaims: the leader publishes, so that one instance's room
+// accounting (reserve) bounds the broker queue.
+func (h *queueHandoff) leaderClaims() bool { return true }
+
+// start runs this instance's consumer and the renewer it uses. The renewer
+// outlives the consumer: it stops once the shutdown has waited for every
+// consumer's delivery.
+func (h *queueHandoff) start(ctx, deliverCtx context.Context) func() {
+	renewCtx, stopRenewer := context.WithCancel(context.WithoutCancel(ctx))
+	renewerDone := make(chan struct{})
+	go func() { defer close(renewerDone); h.renew.run(renewCtx) }()
+	h.s.goLoop(func() { h.consume(ctx, deliverCtx) })
+	return func() { stopRenewer(); <-renewerDone }
+}
+
+// QueueDepth is implemented by queues that can tell how many entries wait.
+type QueueDepth interface {
+	Depth(ctx context.Context) (int, error)
+}
+
+// depthCacheFor bounds how stale the leader's view of the queue depth gets.
+const depthCacheFor = 50 * time.Millisecond
+
+// reserve is how many more entries the broker queue may take (MaxQueued in
+// all). Reading the depth costs broker round trips, so it is read at most
+// every depthCacheFor and the entries published since are counted locally.
+func (h *queueHandoff) reserve(ctx context.Context, want int) int {
+	if ctx.Err() != nil {
+		return 0
+	}
+	qd, ok := h.queue.(QueueDepth)
+	if !ok {
+		return want
+	}
+	now := h.s.now()
+	if now.Sub(h.depthAt) >= depthCacheFor {
+		depth, err := qd.Depth(ctx)
+		if err != nil {
+			h.s.logTransient("read queue depth", err)
+			return 0
+		}
+		h.depth, h.depthAt = depth, now
+	}
+	return max(0, min(want, h.s.cfg.MaxQueued-h.depth))
+}
+
+// unreserve has nothing to give back: room is the broker's, read again.
+func (h *queueHandoff) unreserve(int) {}
+
+// handOver publishes the claims; those the broker did not confirm are
+// released, so they are dispatched again.
+func (h *queueHandoff) handOver(ctx, _ context.Context, msgs []ims.Message) {
+	claims := make([]ims.Claim, len(msgs))
+	for i, m := range msgs {
+		claims[i] = m.HandOver()
+	}
+	h.depth += len(claims) // counted until the next depth reading
+	if err := h.queue.Publish(ctx, claims); err != nil {
+		h.s.log.Warn("publish to queue failed; releasing the claims so they are dispatched again", "err", err, "count", len(claims))
+		for _, m := range msgs {
+			h.s.complete.release(m.Claim())
+		}
+	}
+}
+
+// consume runs this instance's queue consumer.
+func (h *queueHandoff) consume(ctx, deliverCtx context.Context) {
+	err := h.queue.Consume(ctx, func(_ context.Context, c ims.Claim) error {
+		return h.handleClaim(deliverCtx, c)
+	})
+	if err != nil && ctx.Err() == nil {
+		h.s.log.Error("queue consumer stopped", "err", err)
+	}
+}
+
+// handleClaim delivers one queue entry. Returning nil acks it, so it returns
+// nil only once the outcome (or the release) is stored.
+func (h *queueHandoff) handleClaim(ctx context.Context, c ims.Claim) error {
+	s := h.s
+	if !s.running.Load() {
+		// Stopped: nothing may be sent. Give the claim back to the database;
+		// the leader dispatches it again after the next start.
+		return s.complete.releaseWait(ctx, c)
+	}
+	m, current, err := h.renew.renew(ctx, c)
+	if err != nil {
+		return fmt.Errorf("renew claim %s: %w", c.MessageID, err)
+	}
+	if !current {
+		stopped, err := s.storedStopped(ctx)
+		if err != nil {
+			return fmt.Errorf("claim %s not renewed: %w", c.MessageID, err)
+		}
+		if stopped {
+			// Renewals are refused once a stop has committed, on every
+			// instance: give it back for the next start.
+			return s.complete.releaseWait(ctx, c)
+		}
+		s.obs.StaleClaim()
+		return nil // a duplicate or a late entry: the database says it is not ours
+	}
+	if !s.acquireWorker(ctx) {
+		return s.complete.releaseWait(ctx, m.Claim())
+	}
+	out, ok := s.deliver(ctx, m)
+	s.releaseWorker()
+	if !ok {
+		return s.complete.releaseWait(ctx, m.Claim())
+	}
+	return s.complete.submitWait(ctx, out)
+}

@@ -6,6 +6,7 @@ package coalesce
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/insiderone/ims"
@@ -16,8 +17,12 @@ import (
 // single-message calls. Every other method is the wrapped store's.
 type Creator struct {
 	ims.MessageStore
-	in       chan request
-	stopped  chan struct{}
+	in chan request
+	// mu orders sends against the end of Run: a send happens under the read
+	// lock and only while !closed, so once Run has set closed under the write
+	// lock every queued request is in the channel, and Run answers it.
+	mu       sync.RWMutex
+	closed   bool
 	maxBatch int
 	timeout  time.Duration
 }
@@ -36,7 +41,7 @@ type reply struct {
 // (or after it returns) calls go straight to the store.
 func New(store ims.MessageStore, maxBatch int) *Creator {
 	return &Creator{
-		MessageStore: store, in: make(chan request, 4*maxBatch), stopped: make(chan struct{}),
+		MessageStore: store, in: make(chan request, 4*maxBatch),
 		maxBatch: max(maxBatch, 1), timeout: 30 * time.Second,
 	}
 }
@@ -52,12 +57,8 @@ func (c *Creator) CreateMessages(ctx context.Context, msgs []ims.NewMessage, act
 		nm.Actor = actor
 	}
 	req := request{msg: nm, reply: make(chan reply, 1)}
-	select {
-	case c.in <- req:
-	case <-c.stopped:
+	if !c.enqueue(req) {
 		return c.MessageStore.CreateMessages(ctx, msgs, actor)
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	select {
 	case r := <-req.reply:
@@ -70,15 +71,43 @@ func (c *Creator) CreateMessages(ctx context.Context, msgs []ims.NewMessage, act
 	}
 }
 
+// enqueue queues req for the next batch, or says no: after Run has ended,
+// or when the queue is full (the store is behind; waiting in line would only
+// add latency, so the request is written on its own).
+func (c *Creator) enqueue(req request) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return false
+	}
+	select {
+	case c.in <- req:
+		return true
+	default:
+		return false
+	}
+}
+
 // Run writes coalesced batches until ctx ends, then the requests already
 // queued (the drain rule of internal/batch; write answers every request, so
-// a drain never stops early).
+// a drain never stops early). A request queued while the drain ran is
+// answered too: after closing, Run writes whatever is left in the queue.
 func (c *Creator) Run(ctx context.Context) {
-	defer close(c.stopped)
-	batch.Run(ctx, c.in, batch.Options{Max: c.maxBatch}, func(b []request) error {
+	flush := func(b []request) error {
 		c.write(b)
 		return nil
-	})
+	}
+	batch.Run(ctx, c.in, batch.Options{Max: c.maxBatch}, flush)
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	for len(c.in) > 0 {
+		b := make([]request, 0, min(len(c.in), c.maxBatch))
+		for len(b) < c.maxBatch && len(c.in) > 0 {
+			b = append(b, <-c.in)
+		}
+		_ = flush(b)
+	}
 }
 
 // write inserts the batch in one call. If the batch as a whole fails (one

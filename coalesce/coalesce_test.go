@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -124,4 +125,33 @@ func TestBatchesAndReplaysGoStraightThrough(t *testing.T) {
 	store.mu.Lock()
 	defer store.mu.Unlock()
 	require.Equal(t, 3, store.calls)
+}
+
+// TestCreatesRacingTheEndOfRunAreAllAnswered creates while Run ends. Before
+// the close was ordered against sends, a request could be queued after Run's
+// drain and wait for an answer that never came.
+func TestCreatesRacingTheEndOfRunAreAllAnswered(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/ims.db")
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(ctx))
+	t.Cleanup(func() { _ = st.Close() })
+	for round := range 20 {
+		c := New(st, 4)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); c.Run(runCtx) }()
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				callCtx, stop := context.WithTimeout(ctx, 10*time.Second)
+				defer stop()
+				_, err := c.CreateMessages(callCtx, []ims.NewMessage{msg(round*100 + i)}, "test")
+				require.NoError(t, err, "every create is answered, before, during or after the end of Run")
+			})
+		}
+		cancel()
+		wg.Wait()
+		<-done
+	}
 }

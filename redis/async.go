@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 	"github.com/insiderone/ims/internal/batch"
 )
 
@@ -34,7 +35,7 @@ type AsyncConfig struct {
 	Timeout time.Duration
 	// LogEvery is the least time between two error lines during an outage.
 	LogEvery time.Duration
-	// Logger defaults to slog.Default().
+	// Logger defaults to none (logging.OrDiscard), like every component's.
 	Logger *slog.Logger
 	// Now tells the time for log rate limiting; defaults to time.Now.
 	Now ims.Clock
@@ -56,9 +57,7 @@ func (c AsyncConfig) withDefaults() AsyncConfig {
 	if c.LogEvery <= 0 {
 		c.LogEvery = DefaultAsyncLogEvery
 	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Logger = logging.OrDiscard(c.Logger)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

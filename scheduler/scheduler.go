@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Config tunes the engine. Zero values take the defaults of validate; a
@@ -174,9 +175,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
+	s.log = logging.OrDiscard(s.log)
 	if s.now == nil {
 		s.now = time.Now
 	}

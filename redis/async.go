@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
-	"github.com/insiderone/ims/internal/logging"
 	"github.com/insiderone/ims/internal/batch"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // Defaults for AsyncConfig fields left zero.

@@ -95,10 +95,22 @@ type NewMessage struct {
 	IdempotencyKey string
 	// IdempotencyScope is the key space IdempotencyKey is looked up in.
 	IdempotencyScope IdempotencyScope
-	// Actor, when set, is recorded on this message's message.created event
-	// instead of the actor passed to CreateMessages, so that requests
-	// coalesced into one insert keep their own request ids in the audit.
+	// Actor is who asked for the message (api:<request id>, ...), recorded on
+	// its message.created event. It travels with the message, not the call,
+	// so that requests coalesced into one insert keep their own request ids.
 	Actor string
+}
+
+// WithActor returns msgs with actor set on every message that has none.
+func WithActor(actor string, msgs []NewMessage) []NewMessage {
+	out := make([]NewMessage, len(msgs))
+	for i, nm := range msgs {
+		if nm.Actor == "" {
+			nm.Actor = actor
+		}
+		out[i] = nm
+	}
+	return out
 }
 
 // CreateResult tells what CreateMessages did for one NewMessage.

@@ -27,7 +27,7 @@ type MessageStore interface {
 	// transaction (all or nothing). A message whose IdempotencyKey already
 	// exists is not inserted: the earlier message is returned with
 	// Created=false, or an ECONFLICT error if it was for another phone/content.
-	CreateMessages(ctx context.Context, msgs []NewMessage, actor string) ([]CreateResult, error)
+	CreateMessages(ctx context.Context, msgs []NewMessage) ([]CreateResult, error)
 	// GetMessage returns one message or ENOTFOUND.
 	GetMessage(ctx context.Context, id string) (Message, error)
 	// ListMessages returns a page of messages; a filter that does not
@@ -143,28 +143,3 @@ type Waker interface {
 	// Wakeups returns a channel that receives after messages become due.
 	Wakeups() <-chan struct{}
 }
-
-// Webhook delivers one message. It never returns an error: every failure is
-// described in the DeliveryResult, which the retry policy then judges.
-type Webhook interface {
-	Deliver(ctx context.Context, m Message) DeliveryResult
-}
-
-// SentCacheEntry is what the sent-cache keeps for a delivered message.
-type SentCacheEntry struct {
-	MessageID         string    `json:"message_id"`
-	ProviderMessageID string    `json:"provider_message_id"`
-	SentAt            time.Time `json:"sent_at"`
-}
-
-// SentCache remembers sent messages (Redis). Callers bound every call with a
-// short timeout: a cache outage must never block or slow delivery.
-type SentCache interface {
-	// Put stores a batch of entries (one pipelined round trip).
-	Put(ctx context.Context, entries []SentCacheEntry) error
-	Get(ctx context.Context, messageID string) (SentCacheEntry, bool, error)
-	Ping(ctx context.Context) error
-}
-
-// Clock tells the time. Production uses time.Now; tests inject a fixed clock.
-type Clock func() time.Time

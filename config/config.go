@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/insiderone/ims"
 )
 
 // Config is every setting of `ims serve`.
@@ -81,18 +83,18 @@ const maxSendAtHorizon = 100 * 8760 * time.Hour
 // UsesPostgres reports whether DATABASE_URL names a PostgreSQL database.
 func (c Config) UsesPostgres() bool { return c.DatabaseURL != "" }
 
-// QueueMode is "rabbitmq" or "db".
+// QueueMode is ims.QueueModeRabbitMQ or ims.QueueModeDB.
 func (c Config) QueueMode() string {
 	if c.RabbitMQEnabled {
-		return "rabbitmq"
+		return ims.QueueModeRabbitMQ
 	}
-	return "db"
+	return ims.QueueModeDB
 }
 
 // Lease is how long a claim holds: a little longer than the webhook timeout,
 // so a delivery still in flight is never claimed by another worker.
 func (c Config) Lease() time.Duration {
-	return c.WebhookTimeout + max(5*time.Second, c.WebhookTimeout/4)
+	return ims.LeaseFor(c.WebhookTimeout)
 }
 
 // Lookup reads one variable; os.LookupEnv in production, a map in tests.

@@ -45,7 +45,7 @@ func parseAuditFilter(r *http.Request) (ims.AuditFilter, error) {
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		return f, invalidParam("until", "must be after since")
 	}
-	if f.Limit, err = parseLimit(q, defaultListLimit); err != nil {
+	if f.Limit, err = parseLimit(q, ims.DefaultPageLimit); err != nil {
 		return f, err
 	}
 	f.Before, err = parseAuditCursor(q)

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
-	"github.com/insiderone/ims/coalesce"
+	"github.com/insiderone/ims/internal/coalesce"
 	"github.com/insiderone/ims/sqlite"
 )
 

@@ -53,12 +53,3 @@ func (s *Server) serveDocsFile(w http.ResponseWriter, r *http.Request, name stri
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(b)
 }
-
-// handleRoot serves the dashboard when there is one, else the API docs.
-func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
-	if s.deps.Dashboard != nil {
-		s.deps.Dashboard.ServeHTTP(w, r)
-		return
-	}
-	http.Redirect(w, r, "/api/docs", http.StatusFound)
-}

@@ -36,7 +36,7 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, unprocessable(err))
 		return
 	}
-	res, err := s.deps.Messages.CreateMessages(r.Context(), []ims.NewMessage{nm}, actor(r))
+	res, err := s.deps.Messages.CreateMessages(r.Context(), ims.WithActor(actor(r), []ims.NewMessage{nm}))
 	if err == nil && len(res) != 1 {
 		err = fmt.Errorf("create message: store returned %d results for 1 message", len(res))
 	}
@@ -77,7 +77,7 @@ func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, unprocessable(err))
 		return
 	}
-	res, err := s.deps.Messages.CreateMessages(r.Context(), msgs, actor(r))
+	res, err := s.deps.Messages.CreateMessages(r.Context(), ims.WithActor(actor(r), msgs))
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
@@ -150,7 +150,7 @@ func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, 
 			return f, err
 		}
 	}
-	if f.Limit, err = parseLimit(q, defaultListLimit); err != nil {
+	if f.Limit, err = parseLimit(q, ims.DefaultPageLimit); err != nil {
 		return f, err
 	}
 	f.Before, err = parseMessageCursor(q)

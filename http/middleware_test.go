@@ -147,11 +147,11 @@ func TestPanicBecomes500JSON(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	b := setup(t, func(o *setupOptions) {
-		o.deps.Dashboard = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom: secret internals") })
+		o.deps.Metrics = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom: secret internals") })
 		o.logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 
-	w := b.do(t, request{method: "GET", path: "/"})
+	w := b.do(t, request{method: "GET", path: "/metrics"})
 	e := decode[apiError](t, w, http.StatusInternalServerError)
 	require.Equal(t, "internal error", e.Error)
 	require.NotContains(t, w.Body.String(), "secret")

@@ -93,9 +93,8 @@ func openAPIDocument(version string, metrics bool) ([]byte, error) {
 
 func openAPIPaths(metrics bool) obj {
 	paths := obj{
-		"/": obj{"get": operation("operations", "Dashboard, or a redirect to the API docs", false, obj{
+		"/": obj{"get": operation("operations", "The operator dashboard (an HTML page)", false, obj{
 			"200": obj{"description": "The dashboard", "content": obj{"text/html": obj{"schema": obj{"type": "string"}}}},
-			"302": obj{"description": "Redirect to /api/docs when no dashboard is configured"},
 		})},
 		"/api/health": obj{"get": operation("operations", "Service health and each component's status", false, obj{
 			"200": jsonResponse("Every required component is up (status ok or degraded)", ref("Health")),
@@ -131,7 +130,7 @@ func openAPIPaths(metrics bool) obj {
 			"200": jsonResponse("How many messages went back to pending", ref("ReplayResult")),
 			"400": errorRef("BadRequest"),
 		}), obj{"name": "limit", "in": "query", "description": "At most this many messages (default 1000)",
-			"schema": obj{"type": "integer", "minimum": 1, "maximum": maxListLimit, "default": ims.DefaultReplayLimit}})},
+			"schema": obj{"type": "integer", "minimum": 1, "maximum": ims.MaxPageLimit, "default": ims.DefaultReplayLimit}})},
 		"/api/messages/{id}": obj{
 			"get": withParams(operation("messages", "One message with its delivery attempts and sent-cache entry", true, obj{
 				"200": jsonResponse("The message", ref("MessageDetail")),
@@ -232,7 +231,7 @@ func openAPIComponents() obj {
 		"parameters": obj{
 			"MessageID": obj{"name": "id", "in": "path", "required": true, "schema": obj{"type": "string", "format": "uuid"}},
 			"Limit": obj{"name": "limit", "in": "query", "description": "Page size",
-				"schema": obj{"type": "integer", "minimum": 1, "maximum": maxListLimit, "default": defaultListLimit}},
+				"schema": obj{"type": "integer", "minimum": 1, "maximum": ims.MaxPageLimit, "default": ims.DefaultPageLimit}},
 			"MessageCursor": obj{"name": "cursor", "in": "query", "description": "next_cursor of the previous page",
 				"schema": obj{"type": "string"}},
 			"Status": obj{"name": "status", "in": "query", "description": "Only messages in this status",

@@ -97,7 +97,7 @@ func openAPISchemas() obj {
 			"running":    boolean("Whether the fleet-wide scheduler is started"),
 			"interval":   obj{"type": "string", "description": "Dispatch interval as a Go duration", "example": "2m0s"},
 			"batch_size": integer("Messages per interval"),
-			"queue_mode": obj{"type": "string", "enum": []string{"db", "rabbitmq"}},
+			"queue_mode": obj{"type": "string", "enum": ims.QueueModes},
 			"instance":   str("This instance's id"),
 			"leader":     str("The instance that paces the fleet"),
 			"is_leader":  boolean("Whether this instance is the leader"),

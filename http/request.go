@@ -20,12 +20,6 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// Query parameter bounds shared by every list.
-const (
-	defaultListLimit = 50
-	maxListLimit     = 1000
-)
-
 // decodeJSON reads exactly one JSON value into dst. Anything but a single
 // well-typed object with known fields is an EINVALID error (400), and a body
 // over the limit keeps its *http.MaxBytesError so that it answers 413.
@@ -206,15 +200,15 @@ func unknownParam(name string, allowed []string) error {
 		Details: map[string]string{name: "is not a known query parameter; " + accepted}}
 }
 
-// parseLimit reads ?limit=, 1..maxListLimit, def when absent.
+// parseLimit reads ?limit=, 1..ims.MaxPageLimit, def when absent.
 func parseLimit(q query, def int) (int, error) {
 	s := q.Get("limit")
 	if s == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxListLimit {
-		return 0, invalidParam("limit", fmt.Sprintf("must be an integer from 1 to %d", maxListLimit))
+	if err != nil || n < 1 || n > ims.MaxPageLimit {
+		return 0, invalidParam("limit", fmt.Sprintf("must be an integer from 1 to %d", ims.MaxPageLimit))
 	}
 	return n, nil
 }

@@ -87,7 +87,6 @@ type Deps struct {
 	Health    []HealthCheck
 	Metrics   http.Handler // nil = no /metrics route
 	Stats     StatsSource  // nil = GET /api/stats answers 503
-	Dashboard http.Handler // nil = "/" redirects to /api/docs
 	// Clock is the time send_at is validated against; nil = time.Now.
 	Clock ims.Clock
 }

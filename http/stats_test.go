@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/stats"
 	"github.com/insiderone/ims/metrics"
 	"github.com/insiderone/ims/sqlite"
-	"github.com/insiderone/ims/stats"
 )
 
 // fixedStats is a StatsSource with a canned answer.

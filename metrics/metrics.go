@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/insiderone/ims"
-	"github.com/insiderone/ims/stats"
+	"github.com/insiderone/ims/internal/stats"
 )
 
 // Metrics owns a registry of its own (no global state) and the collectors.

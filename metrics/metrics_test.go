@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
-	"github.com/insiderone/ims/stats"
+	"github.com/insiderone/ims/internal/stats"
 )
 
 func TestMetricsExposition(t *testing.T) {

@@ -3,7 +3,7 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/insiderone/ims/retention"
+	"github.com/insiderone/ims/internal/retention"
 )
 
 func newPurgedCounter() *prometheus.CounterVec {

@@ -31,7 +31,7 @@ func TestConcurrentClaimsAcrossInstances(t *testing.T) {
 	for i := range nms {
 		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("m%d", i)}
 	}
-	_, err = stores[0].CreateMessages(t.Context(), nms, "test")
+	_, err = stores[0].CreateMessages(t.Context(), ims.WithActor("test", nms))
 	require.NoError(t, err)
 
 	const claimers = 9
@@ -88,7 +88,7 @@ func TestNoClaimCommitsAfterAStop(t *testing.T) {
 	for i := range nms {
 		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("m%d", i)}
 	}
-	_, err = stores[0].CreateMessages(ctx, nms, "test")
+	_, err = stores[0].CreateMessages(ctx, ims.WithActor("test", nms))
 	require.NoError(t, err)
 
 	const claimers = 6
@@ -161,7 +161,7 @@ func TestConcurrentIdempotentCreate(t *testing.T) {
 			for i, content := range tt.contents {
 				wg.Go(func() {
 					nm := ims.NewMessage{PhoneNumber: "+905551234567", Content: content, IdempotencyKey: "key-1"}
-					res, err := stores[i%2].CreateMessages(t.Context(), []ims.NewMessage{nm}, "test")
+					res, err := stores[i%2].CreateMessages(t.Context(), ims.WithActor("test", []ims.NewMessage{nm}))
 					if errs[i] = err; err == nil {
 						results[i] = res[0]
 					}
@@ -232,7 +232,7 @@ func TestCreateRacingCommittedKey(t *testing.T) {
 					{PhoneNumber: "+905551234567", Content: "unrelated"},
 					{PhoneNumber: "+905551234567", Content: tt.content, IdempotencyKey: "k"},
 				}
-				res, err := s.CreateMessages(ctx, batch, "test")
+				res, err := s.CreateMessages(ctx, ims.WithActor("test", batch))
 				done <- result{res, err}
 			}()
 			waitForBlockedCreate(t, s, tx.Conn().PgConn().PID())

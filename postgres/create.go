@@ -25,10 +25,11 @@ import (
 //     snapshot is skipped by ON CONFLICT yet invisible here, so the statement
 //     aborts itself via ims_fail and the caller retries with a new snapshot.
 //
-// $13 and $14 are ims.TransitionCreate's target status and event type.
+// $12 and $13 are ims.TransitionCreate's target status and event type; each
+// message's audit actor is its own (ims.NewMessage.Actor).
 var createSQL = `/* ims: create messages */
 WITH input AS (
-	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $12::text[])
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $11::text[])
 		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, idempotency_scope, ord)
 ),
 existing AS (
@@ -47,17 +48,17 @@ conflict AS (
 ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
 		next_attempt_at, send_at, created_at, updated_at)
-	SELECT id, phone_number, content, $13::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9
+	SELECT id, phone_number, content, $12::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT $14::text, i.id::text, coalesce(nullif(i.actor, ''), $10), i.details, $9 FROM input i JOIN ins USING (id) ORDER BY i.ord
+	SELECT $13::text, i.id::text, i.actor, i.details, $9 FROM input i JOIN ins USING (id) ORDER BY i.ord
 ),
 wake AS (
-	SELECT pg_notify($11, '') FROM ins WHERE next_attempt_at <= $9 LIMIT 1
+	SELECT pg_notify($10, '') FROM ins WHERE next_attempt_at <= $9 LIMIT 1
 )
 SELECT ` + mergedCols("n", "e") + `, i.ord, n.id IS NOT NULL
 FROM input i
@@ -93,7 +94,7 @@ const createRetries = 3
 
 // CreateMessages inserts msgs, their message.created events and a wakeup for
 // due ones in one statement. See ims.MessageStore.
-func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor string) (_ []ims.CreateResult, err error) {
+func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage) (_ []ims.CreateResult, err error) {
 	defer classify(&err)
 	if len(msgs) == 0 {
 		return []ims.CreateResult{}, nil
@@ -103,7 +104,7 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor
 		return nil, err
 	}
 	for range createRetries {
-		results, err := s.insertBatch(ctx, b, actor)
+		results, err := s.insertBatch(ctx, b)
 		if isFail(err, retryCreate) {
 			continue
 		}
@@ -161,7 +162,7 @@ type scopedKey struct {
 }
 
 // insertBatch runs createSQL and returns one result per unique message.
-func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) ([]ims.CreateResult, error) {
+func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateResult, error) {
 	n := len(b.unique)
 	phones, contents := make([]string, n), make([]string, n)
 	sendAts, nextAts := make([]*time.Time, n), make([]time.Time, n)
@@ -180,7 +181,7 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch, actor string) (
 		}
 	}
 	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
-		b.now, actor, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event)
+		b.now, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
 	}

@@ -11,9 +11,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/storetest"
 	"github.com/insiderone/ims/internal/testenv"
 	"github.com/insiderone/ims/postgres"
-	"github.com/insiderone/ims/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -39,7 +39,7 @@ func TestWakeupFromAnotherInstance(t *testing.T) {
 	_, err := writer.InitSchedulerState(t.Context(), true, "test")
 	require.NoError(t, err)
 
-	_, err = writer.CreateMessages(t.Context(), newMessage("hello"), "test")
+	_, err = writer.CreateMessages(t.Context(), ims.WithActor("test", newMessage("hello")))
 	require.NoError(t, err)
 	requireWakeup(t, listener, "a due message created by another instance")
 
@@ -58,7 +58,7 @@ func TestWakeupSurvivesListenerReconnect(t *testing.T) {
 	terminateListeners(t, dsn)
 	requireWakeup(t, listener, "the listener signals after reconnecting, for work it may have missed")
 
-	_, err := writer.CreateMessages(t.Context(), newMessage("after reconnect"), "test")
+	_, err := writer.CreateMessages(t.Context(), ims.WithActor("test", newMessage("after reconnect")))
 	require.NoError(t, err)
 	requireWakeup(t, listener, "a create after the listener reconnected")
 }

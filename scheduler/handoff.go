@@ -34,8 +34,8 @@ type handoff interface {
 
 // Queue modes.
 const (
-	ModeDB       = "db"
-	ModeRabbitMQ = "rabbitmq"
+	ModeDB       = ims.QueueModeDB
+	ModeRabbitMQ = ims.QueueModeRabbitMQ
 )
 
 // modes builds the handoff of each queue mode: the one place that names

@@ -213,7 +213,7 @@ func (b *bundle) create(t *testing.T, phones ...string) []string {
 	for _, p := range phones {
 		in = append(in, ims.NewMessage{PhoneNumber: p, Content: "hi " + p})
 	}
-	res, err := b.store.CreateMessages(context.Background(), in, "test")
+	res, err := b.store.CreateMessages(context.Background(), ims.WithActor("test", in))
 	require.NoError(t, err)
 	ids := make([]string, len(res))
 	for i, r := range res {

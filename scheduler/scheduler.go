@@ -73,7 +73,7 @@ func (c *Config) validate() error {
 	// Leases left zero take defaults; a lease set too short is refused, not
 	// raised behind the operator's back.
 	if c.Lease == 0 {
-		c.Lease = c.DeliveryTimeout + max(5*time.Second, c.DeliveryTimeout/4)
+		c.Lease = ims.LeaseFor(c.DeliveryTimeout)
 	}
 	if c.Lease <= c.DeliveryTimeout {
 		return fmt.Errorf("scheduler: Lease (%s) must exceed DeliveryTimeout (%s): a call still in flight must never be claimed again", c.Lease, c.DeliveryTimeout)

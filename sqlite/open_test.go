@@ -51,7 +51,7 @@ func TestReopen(t *testing.T) {
 	s, err := sqlite.Open(t.Context(), path)
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(t.Context()))
-	res, err := s.CreateMessages(t.Context(), []ims.NewMessage{{PhoneNumber: "+905551234567", Content: "kept"}}, "test")
+	res, err := s.CreateMessages(t.Context(), ims.WithActor("test", []ims.NewMessage{{PhoneNumber: "+905551234567", Content: "kept"}}))
 	require.NoError(t, err)
 	_, err = s.InitSchedulerState(t.Context(), false, "test")
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func TestConcurrentWriters(t *testing.T) {
 		wg.Go(func() {
 			for r := range rounds {
 				nm := ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("w%d r%d", w, r)}
-				if _, err := s.CreateMessages(ctx, []ims.NewMessage{nm}, "test"); err != nil {
+				if _, err := s.CreateMessages(ctx, ims.WithActor("test", []ims.NewMessage{nm})); err != nil {
 					errs <- err
 				}
 				claimed, err := s.ClaimDue(ctx, ims.ClaimParams{Limit: 2, Lease: time.Minute, Actor: "test"})

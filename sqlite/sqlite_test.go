@@ -8,8 +8,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/storetest"
 	"github.com/insiderone/ims/sqlite"
-	"github.com/insiderone/ims/storetest"
 )
 
 func TestMain(m *testing.M) {

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/insiderone/ims/bench"
+	"github.com/insiderone/ims/internal/bench"
 )
 
 // runBench runs the load harness (package bench) against this very binary,

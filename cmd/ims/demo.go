@@ -15,7 +15,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/client"
 	"github.com/insiderone/ims/config"
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 )
 
 // Demo settings: the API key is the one the README's curl examples use, so

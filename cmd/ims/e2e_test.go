@@ -29,7 +29,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/client"
 	"github.com/insiderone/ims/config"
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 )
 
 const (

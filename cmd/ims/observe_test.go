@@ -15,7 +15,7 @@ import (
 
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/config"
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 )
 
 // TestE2EWrongWebhookKeyIsVisible: with a WEBHOOK_AUTH_KEY the provider

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/insiderone/ims/retention"
+	"github.com/insiderone/ims/internal/retention"
 )
 
 // newRetention builds the purge of expired data (RETENTION_*). It asks the

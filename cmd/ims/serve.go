@@ -16,17 +16,16 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
-	"github.com/insiderone/ims/coalesce"
 	"github.com/insiderone/ims/config"
-	"github.com/insiderone/ims/dashboard"
 	imshttp "github.com/insiderone/ims/http"
+	"github.com/insiderone/ims/internal/coalesce"
+	"github.com/insiderone/ims/internal/stats"
 	"github.com/insiderone/ims/metrics"
 	"github.com/insiderone/ims/postgres"
 	"github.com/insiderone/ims/rabbitmq"
 	"github.com/insiderone/ims/redis"
 	"github.com/insiderone/ims/scheduler"
 	"github.com/insiderone/ims/sqlite"
-	"github.com/insiderone/ims/stats"
 	"github.com/insiderone/ims/webhook"
 )
 
@@ -343,8 +342,7 @@ func (m *Main) newServer() error {
 	m.creator = coalesce.New(m.store, 256)
 	deps := imshttp.Deps{
 		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
-		Dashboard: dashboard.Handler(),
-		Stats:     stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
+		Stats: stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
 	}
 	if m.Config.MetricsAddr == "" {
 		deps.Metrics = m.metrics.Handler()

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 )
 
 // runSink serves a local webhook receiver that answers like the provider.

@@ -23,11 +23,11 @@ type countingStore struct {
 	calls int
 }
 
-func (s *countingStore) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor string) ([]ims.CreateResult, error) {
+func (s *countingStore) CreateMessages(ctx context.Context, msgs []ims.NewMessage) ([]ims.CreateResult, error) {
 	s.mu.Lock()
 	s.calls++
 	s.mu.Unlock()
-	return s.Store.CreateMessages(ctx, msgs, actor)
+	return s.Store.CreateMessages(ctx, msgs)
 }
 
 func setup(t *testing.T) (*Creator, *countingStore) {
@@ -60,7 +60,7 @@ func TestConcurrentCreatesShareInsertsAndKeepTheirActors(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := c.CreateMessages(context.Background(), []ims.NewMessage{msg(i)}, fmt.Sprintf("api:req-%d", i))
+			res, err := c.CreateMessages(context.Background(), ims.WithActor(fmt.Sprintf("api:req-%d", i), []ims.NewMessage{msg(i)}))
 			require.NoError(t, err)
 			require.Len(t, res, 1)
 			require.True(t, res[0].Created)
@@ -90,7 +90,7 @@ func TestOneConflictDoesNotFailTheOthers(t *testing.T) {
 	ctx := context.Background()
 	first := msg(1)
 	first.IdempotencyKey = "k"
-	_, err := c.CreateMessages(ctx, []ims.NewMessage{first}, "a")
+	_, err := c.CreateMessages(ctx, ims.WithActor("a", []ims.NewMessage{first}))
 	require.NoError(t, err)
 
 	clash := msg(2)
@@ -110,15 +110,15 @@ func TestBatchesAndReplaysGoStraightThrough(t *testing.T) {
 	t.Parallel()
 	c, store := setup(t)
 	ctx := context.Background()
-	res, err := c.CreateMessages(ctx, []ims.NewMessage{msg(1), msg(2)}, "bulk")
+	res, err := c.CreateMessages(ctx, ims.WithActor("bulk", []ims.NewMessage{msg(1), msg(2)}))
 	require.NoError(t, err)
 	require.Len(t, res, 2)
 
 	again := msg(3)
 	again.IdempotencyKey = "same"
-	a, err := c.CreateMessages(ctx, []ims.NewMessage{again}, "x")
+	a, err := c.CreateMessages(ctx, ims.WithActor("x", []ims.NewMessage{again}))
 	require.NoError(t, err)
-	b, err := c.CreateMessages(ctx, []ims.NewMessage{again}, "y")
+	b, err := c.CreateMessages(ctx, ims.WithActor("y", []ims.NewMessage{again}))
 	require.NoError(t, err)
 	require.Equal(t, a[0].Message.ID, b[0].Message.ID)
 	require.False(t, b[0].Created, "idempotency holds through the coalescer")
@@ -146,7 +146,7 @@ func TestCreatesRacingTheEndOfRunAreAllAnswered(t *testing.T) {
 			wg.Go(func() {
 				callCtx, stop := context.WithTimeout(ctx, 10*time.Second)
 				defer stop()
-				_, err := c.CreateMessages(callCtx, []ims.NewMessage{msg(round*100 + i)}, "test")
+				_, err := c.CreateMessages(callCtx, ims.WithActor("test", []ims.NewMessage{msg(round*100 + i)}))
 				require.NoError(t, err, "every create is answered, before, during or after the end of Run")
 			})
 		}

@@ -40,7 +40,7 @@ func testCreate(t *testing.T, open Opener) {
 		t.Parallel()
 		f := setup(t, open)
 		nms := []ims.NewMessage{f.newMsg(), f.newMsg(), f.newMsg()}
-		res, err := f.s.CreateMessages(f.ctx, nms, actor)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, nms))
 		require.NoError(t, err)
 		require.Len(t, res, 3)
 		seen := map[string]bool{}
@@ -57,7 +57,7 @@ func testCreate(t *testing.T, open Opener) {
 		f := setup(t, open)
 		own := f.newMsg()
 		own.Actor = "api:request-7"
-		res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{own, f.newMsg()}, actor)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{own, f.newMsg()}))
 		require.NoError(t, err)
 		require.Len(t, res, 2)
 		evs := f.events(t, ims.AuditFilter{MessageID: res[0].Message.ID})
@@ -70,7 +70,7 @@ func testCreate(t *testing.T, open Opener) {
 	t.Run("empty batch", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)
-		res, err := f.s.CreateMessages(f.ctx, nil, actor)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, nil))
 		require.NoError(t, err)
 		require.Empty(t, res)
 	})
@@ -100,7 +100,7 @@ func testCreate(t *testing.T, open Opener) {
 		require.Equal(t, "key-1", first.IdempotencyKey)
 
 		f.clock.Advance(time.Minute)
-		res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{nm}, actor)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{nm}))
 		require.NoError(t, err)
 		require.Len(t, res, 1)
 		require.False(t, res[0].Created)
@@ -118,7 +118,7 @@ func testCreate(t *testing.T, open Opener) {
 			"content": {PhoneNumber: nm.PhoneNumber, Content: "other", IdempotencyKey: "key-1"},
 			"phone":   {PhoneNumber: "+14155550100", Content: nm.Content, IdempotencyKey: "key-1"},
 		} {
-			_, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{f.newMsg(), other}, actor)
+			_, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{f.newMsg(), other}))
 			requireCode(t, ims.ECONFLICT, err)
 			require.Equal(t, "Idempotency-Key already used for a different message", ims.ErrorMessage(err), name)
 		}
@@ -149,7 +149,7 @@ func testCreate(t *testing.T, open Opener) {
 		for _, tt := range tests {
 			again := nm
 			again.SendAt = tt.sendAt
-			res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{again}, actor)
+			res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{again}))
 			if tt.conflict {
 				requireCode(t, ims.ECONFLICT, err)
 				continue
@@ -163,7 +163,7 @@ func testCreate(t *testing.T, open Opener) {
 		other.IdempotencyKey = "key-batch"
 		otherLater := other
 		otherLater.SendAt = &later
-		_, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{other, otherLater}, actor)
+		_, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{other, otherLater}))
 		requireCode(t, ims.ECONFLICT, err)
 
 		counts, err := f.s.CountByStatus(f.ctx)
@@ -184,7 +184,7 @@ func testCreate(t *testing.T, open Opener) {
 		require.Equal(t, "k#0", b.IdempotencyKey)
 
 		for _, nm := range []ims.NewMessage{single, item} {
-			res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{nm}, actor)
+			res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{nm}))
 			require.NoError(t, err)
 			require.False(t, res[0].Created, "each replays in its own scope")
 			require.Equal(t, nm.Content, res[0].Message.Content)
@@ -194,7 +194,7 @@ func testCreate(t *testing.T, open Opener) {
 		s2, b2 := f.newMsg(), f.newMsg()
 		s2.IdempotencyKey = "x"
 		b2.IdempotencyKey, b2.IdempotencyScope = "x", ims.ScopeBatch
-		res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{s2, b2}, actor)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{s2, b2}))
 		require.NoError(t, err)
 		require.True(t, res[0].Created)
 		require.True(t, res[1].Created)
@@ -204,7 +204,7 @@ func testCreate(t *testing.T, open Opener) {
 		f := setup(t, open)
 		nm := f.newMsg()
 		nm.IdempotencyKey = "dup"
-		res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{nm, f.newMsg(), nm}, actor)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{nm, f.newMsg(), nm}))
 		require.NoError(t, err)
 		require.Len(t, res, 3)
 		require.True(t, res[0].Created)
@@ -212,7 +212,7 @@ func testCreate(t *testing.T, open Opener) {
 		require.False(t, res[2].Created, "the first of duplicate keys wins")
 		require.Equal(t, res[0].Message, res[2].Message)
 
-		_, err = f.s.CreateMessages(f.ctx, []ims.NewMessage{{PhoneNumber: phone, Content: "x", IdempotencyKey: "k2"}, {PhoneNumber: phone, Content: "y", IdempotencyKey: "k2"}}, actor)
+		_, err = f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{{PhoneNumber: phone, Content: "x", IdempotencyKey: "k2"}, {PhoneNumber: phone, Content: "y", IdempotencyKey: "k2"}}))
 		requireCode(t, ims.ECONFLICT, err)
 		counts, err := f.s.CountByStatus(f.ctx)
 		require.NoError(t, err)
@@ -466,7 +466,7 @@ func testConcurrentReads(t *testing.T, open Opener) {
 		})
 	}
 	wg.Go(func() {
-		_, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{f.newMsg()}, actor)
+		_, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{f.newMsg()}))
 		errs <- err
 	})
 	wg.Wait()

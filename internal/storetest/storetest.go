@@ -108,7 +108,7 @@ func (f *fixture) newMsg() ims.NewMessage {
 // create stores one message and returns it.
 func (f *fixture) create(t *testing.T, nm ims.NewMessage) ims.Message {
 	t.Helper()
-	res, err := f.s.CreateMessages(f.ctx, []ims.NewMessage{nm}, actor)
+	res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{nm}))
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	require.True(t, res[0].Created)
@@ -122,7 +122,7 @@ func (f *fixture) createN(t *testing.T, n int) []ims.Message {
 	for i := range nms {
 		nms[i] = f.newMsg()
 	}
-	res, err := f.s.CreateMessages(f.ctx, nms, actor)
+	res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, nms))
 	require.NoError(t, err)
 	require.Len(t, res, n)
 	msgs := make([]ims.Message, n)

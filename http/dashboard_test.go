@@ -1,4 +1,4 @@
-package dashboard
+package http
 
 import (
 	"net/http/httptest"
@@ -11,7 +11,7 @@ import (
 func TestHandlerServesThePage(t *testing.T) {
 	t.Parallel()
 	rec := httptest.NewRecorder()
-	Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	(&Server{}).handleRoot(rec, httptest.NewRequest("GET", "/", nil))
 	require.Equal(t, 200, rec.Code)
 	require.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
 	body := rec.Body.String()

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 )
 
 // trackShards spreads the per-message map over independently locked shards:

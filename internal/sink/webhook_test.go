@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 	"github.com/insiderone/ims/webhook"
 )
 

@@ -39,7 +39,7 @@ func benchCreate(b *testing.B, open BenchOpener) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := s.CreateMessages(ctx, benchNew(i), "bench"); err != nil {
+		if _, err := s.CreateMessages(ctx, ims.WithActor("bench", benchNew(i))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -98,7 +98,7 @@ func openRunning(b *testing.B, open BenchOpener) ims.Store {
 
 func mustCreate(ctx context.Context, b *testing.B, s ims.Store, i int) {
 	b.Helper()
-	if _, err := s.CreateMessages(ctx, benchNew(i), "bench"); err != nil {
+	if _, err := s.CreateMessages(ctx, ims.WithActor("bench", benchNew(i))); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -48,17 +48,13 @@ func New(store ims.MessageStore, maxBatch int) *Creator {
 
 // CreateMessages implements ims.MessageStore. Batches (bulk creates) go
 // straight through; a single message joins whatever is being written next.
-func (c *Creator) CreateMessages(ctx context.Context, msgs []ims.NewMessage, actor string) ([]ims.CreateResult, error) {
+func (c *Creator) CreateMessages(ctx context.Context, msgs []ims.NewMessage) ([]ims.CreateResult, error) {
 	if len(msgs) != 1 {
-		return c.MessageStore.CreateMessages(ctx, msgs, actor)
+		return c.MessageStore.CreateMessages(ctx, msgs)
 	}
-	nm := msgs[0]
-	if nm.Actor == "" {
-		nm.Actor = actor
-	}
-	req := request{msg: nm, reply: make(chan reply, 1)}
+	req := request{msg: msgs[0], reply: make(chan reply, 1)}
 	if !c.enqueue(req) {
-		return c.MessageStore.CreateMessages(ctx, msgs, actor)
+		return c.MessageStore.CreateMessages(ctx, msgs)
 	}
 	select {
 	case r := <-req.reply:
@@ -120,7 +116,7 @@ func (c *Creator) write(batch []request) {
 	for i, req := range batch {
 		msgs[i] = req.msg
 	}
-	results, err := c.MessageStore.CreateMessages(ctx, msgs, "")
+	results, err := c.MessageStore.CreateMessages(ctx, msgs)
 	if err == nil && len(results) == len(batch) {
 		for i, req := range batch {
 			req.reply <- reply{res: results[i]}
@@ -132,7 +128,7 @@ func (c *Creator) write(batch []request) {
 		return
 	}
 	for _, req := range batch {
-		res, err := c.MessageStore.CreateMessages(ctx, []ims.NewMessage{req.msg}, req.msg.Actor)
+		res, err := c.MessageStore.CreateMessages(ctx, []ims.NewMessage{req.msg})
 		if err != nil {
 			req.reply <- reply{err: err}
 			continue

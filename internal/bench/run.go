@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 )
 
 // stallTimeout ends a run in which nothing arrives for this long although

@@ -12,7 +12,7 @@ import (
 
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/internal/logging"
-	"github.com/insiderone/ims/sink"
+	"github.com/insiderone/ims/internal/sink"
 	"github.com/insiderone/ims/webhook"
 )
 

@@ -1,0 +1,29 @@
+package ims
+
+import "context"
+
+// Queue carries claimed messages from the pacing leader to the workers of
+// every instance (RabbitMQ mode). The database stays the source of truth: a
+// queue entry is only a claim to check with DeliveryStore.RenewClaims.
+type Queue interface {
+	// Publish hands claims over and returns nil only once the broker has
+	// confirmed every one of them.
+	Publish(ctx context.Context, claims []Claim) error
+	// Consume receives claims until ctx ends, reconnecting as needed, and
+	// calls handle for each. An entry is acked only after handle returns nil;
+	// on error it is requeued. An entry that cannot be parsed goes to the
+	// dead-letter queue.
+	Consume(ctx context.Context, handle func(ctx context.Context, c Claim) error) error
+	// Ping reports whether the broker connection is up.
+	Ping(ctx context.Context) error
+}
+
+// Queue modes: how claimed messages reach the workers. The scheduler picks
+// its hand-off by this name, config reports it, the API shows it.
+const (
+	QueueModeDB       = "db"       // the database is the queue (the default)
+	QueueModeRabbitMQ = "rabbitmq" // RabbitMQ carries claims to every instance
+)
+
+// QueueModes lists every queue mode.
+var QueueModes = []string{QueueModeDB, QueueModeRabbitMQ}

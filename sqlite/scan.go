@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/insiderone/ims"
+)
+
+// messageColumns is the column list every message query selects, in the
+// order scanMessage reads.
+const messageColumns = `id, phone_number, content, status, idempotency_key, attempts, next_attempt_at,
+	last_error, provider_message_id, send_at, sent_at, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(row scanner) (ims.Message, error) {
+	var (
+		m                      ims.Message
+		key                    sql.NullString
+		next, created, updated int64
+		sendAt, sentAt         sql.NullInt64
+	)
+	err := row.Scan(&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &key, &m.Attempts, &next,
+		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated)
+	if err != nil {
+		return ims.Message{}, err
+	}
+	m.IdempotencyKey = key.String
+	m.NextAttemptAt = fromMicros(next)
+	m.SendAt, m.SentAt = timePtr(sendAt), timePtr(sentAt)
+	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return m, nil
+}
+
+func scanMessages(rows *sql.Rows) ([]ims.Message, error) {
+	defer rows.Close()
+	var msgs []ims.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan message: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// normalizeID returns id in the stored form, or ENOTFOUND when it cannot be
+// a message ID, so malformed IDs never reach SQL.
+func normalizeID(id string) (string, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", ims.Errorf(ims.ENOTFOUND, "message %s not found", id)
+	}
+	return u.String(), nil
+}

@@ -131,9 +131,6 @@ const (
 	EventCircuitClosed = "webhook.circuit_closed"
 )
 
-// Added to EventTypes until events.go lists them (see expiry.go's init).
-func init() { EventTypes = append(EventTypes, EventCircuitOpened, EventCircuitClosed) }
-
 // CircuitChange is what Observe did to the circuit, for the audit trail and
 // the log.
 type CircuitChange string

@@ -12,6 +12,7 @@ var EventTypes = []string{
 	EventMessageDead, EventMessageReplayed, EventMessageCanceled, EventMessageReleased,
 	EventSchedulerStarted, EventSchedulerStopped, EventLeaderElected,
 	EventSystemStarted, EventSystemStopped, EventQueuePoison, EventRetentionPurged,
+	EventMessageExpired, EventCircuitOpened, EventCircuitClosed, EventThrottled,
 }
 
 // KnownEventType reports whether t is one of EventTypes.

@@ -13,13 +13,6 @@ const StatusExpired Status = "expired"
 // why (an ExpiryReason).
 const EventMessageExpired = "message.expired"
 
-// Until events.go lists it, the type is added here, so that GET
-// /api/audit?type= accepts every type IMS writes (and
-// TestEventTypesListsEveryConstant holds). Whoever moves it into the
-// EventTypes literal deletes this init; the test fails on the duplicate if
-// both stay. breaker.go and ratelimit.go do the same for theirs.
-func init() { EventTypes = append(EventTypes, EventMessageExpired) }
-
 // ExpiryReason says why a message expired, in its message.expired event.
 type ExpiryReason string
 

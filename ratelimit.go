@@ -23,9 +23,6 @@ const (
 // hold the pause and the reduced rate.
 const EventThrottled = "webhook.throttled"
 
-// Added to EventTypes until events.go lists it (see expiry.go's init).
-func init() { EventTypes = append(EventTypes, EventThrottled) }
-
 // tokenEpsilon absorbs float rounding, so that 0.5/s for exactly 2 s
 // grants the one whole call it should.
 const tokenEpsilon = 1e-9

@@ -80,6 +80,10 @@ type Config struct {
 // that timestamps can be written in.
 const maxSendAtHorizon = 100 * 8760 * time.Hour
 
+// DefaultSQLitePath is SQLITE_PATH's default: the embedded database's file,
+// in the working directory (make clean removes it and its -wal/-shm files).
+const DefaultSQLitePath = "ims.db"
+
 // UsesPostgres reports whether DATABASE_URL names a PostgreSQL database.
 func (c Config) UsesPostgres() bool { return c.DatabaseURL != "" }
 
@@ -190,7 +194,7 @@ func LoadServerPort(lookup Lookup) (int, error) {
 
 // The settings read by more than one loader, each with its one default.
 func (r *reader) databaseURL() string { return r.str("DATABASE_URL", "") }
-func (r *reader) sqlitePath() string  { return r.str("SQLITE_PATH", "ims.db") }
+func (r *reader) sqlitePath() string  { return r.str("SQLITE_PATH", DefaultSQLitePath) }
 func (r *reader) logLevel() string {
 	return r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
 }

@@ -46,7 +46,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	RecordTimeout   time.Duration
 	Retry           ims.RetryPolicy
-	AutoStart       bool // running state of a new database
+	// Breaker and Rate are the fleet-wide circuit breaker and rate limit
+	// (WEBHOOK_BREAKER_*, WEBHOOK_RATE_*); zero fields take their defaults.
+	Breaker   ims.BreakerPolicy
+	Rate      ims.RatePolicy
+	AutoStart bool // running state of a new database
 	// MaxQueued bounds entries waiting in the queue (RabbitMQ mode), so a
 	// backlog stays in the database where it is cheap, not in the broker.
 	MaxQueued int
@@ -92,6 +96,18 @@ func (c *Config) validate() error {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
+	}
+	c.Breaker, c.Rate = c.Breaker.WithDefaults(), c.Rate.WithDefaults()
+	if c.Breaker.ProbeLease < c.Lease {
+		// An unanswered probe is given up only once its lease is over: a
+		// slow probe must not get company.
+		c.Breaker.ProbeLease = c.Lease
+	}
+	if err := c.Breaker.Validate(); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	if err := c.Rate.Validate(); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
 	}
 	if c.MaxQueued <= 0 {
 		c.MaxQueued = max(4*c.BatchSize, 1000)
@@ -154,7 +170,12 @@ type Scheduler struct {
 	// Concurrency, in every mode.
 	workers  chan struct{}
 	complete *completer
-	wg       sync.WaitGroup
+	// prov gates calls on the fleet's circuit and rate (provider.go).
+	prov *provider
+	// gateUntil is when the gate said to ask again after it held a claim
+	// back; only the dispatch loop touches it.
+	gateUntil time.Time
+	wg        sync.WaitGroup
 }
 
 // New builds an engine; Run starts it.
@@ -187,6 +208,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	}
 	s.leader.Store(&ims.Leadership{})
 	s.complete = newCompleter(s, deps.Cache)
+	s.prov = newProvider(s)
 	h, err := modes[cfg.Mode](s, deps)
 	if err != nil {
 		return nil, err
@@ -226,6 +248,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	go func() { defer close(completerDone); s.complete.run(completerCtx, writeCtx) }()
 
 	s.goLoop(func() { s.watchState(ctx) })
+	s.goLoop(func() { s.prov.watch(ctx, s.after, s.logTransient) })
 	s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
 	stopHandoff := s.handoff.start(ctx, deliverCtx)
 
@@ -249,6 +272,9 @@ func (s *Scheduler) Load(ctx context.Context) error {
 		return fmt.Errorf("load scheduler state: %w", err)
 	}
 	s.applyState(st)
+	if err := s.prov.refresh(ctx); err != nil {
+		return fmt.Errorf("load provider state: %w", err)
+	}
 	s.refreshLeadership(ctx)
 	s.loaded.Store(true)
 	return nil

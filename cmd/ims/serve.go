@@ -314,6 +314,8 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 		RecordTimeout: cfg.ShutdownTimeout - drainBudget(cfg.ShutdownTimeout),
 		AutoStart:     cfg.SchedulerAutoStart,
 		Retry:         ims.RetryPolicy{MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay},
+		Breaker:       ims.BreakerPolicy{Threshold: cfg.BreakerThreshold, FirstProbe: cfg.BreakerProbe},
+		Rate:          ims.RatePolicy{Limit: cfg.RateLimit, Burst: cfg.RateBurst},
 	}, deps)
 }
 

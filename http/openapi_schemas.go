@@ -93,7 +93,8 @@ func openAPISchemas() obj {
 			"type": "object", "required": []string{"action"}, "additionalProperties": false,
 			"properties": obj{"action": obj{"type": "string", "enum": []string{actionStart, actionStop}}},
 		},
-		"SchedulerStatus": object([]string{"running", "interval", "batch_size", "queue_mode", "instance", "is_leader", "updated_at"}, obj{
+		"SchedulerStatus": object([]string{"running", "interval", "batch_size", "queue_mode", "instance", "is_leader", "updated_at",
+			"rate_limit", "effective_rate", "paused_until", "circuit"}, obj{
 			"running":    boolean("Whether the fleet-wide scheduler is started"),
 			"interval":   obj{"type": "string", "description": "Dispatch interval as a Go duration", "example": "2m0s"},
 			"batch_size": integer("Messages per interval"),
@@ -103,6 +104,15 @@ func openAPISchemas() obj {
 			"is_leader":  boolean("Whether this instance is the leader"),
 			"updated_at": dateTime("Last start or stop"),
 			"updated_by": str("Who gave it"),
+			"rate_limit": obj{"type": "number", "description": "WEBHOOK_RATE_LIMIT: calls per second for the whole fleet, 0 for none"},
+			"effective_rate": obj{"type": "number",
+				"description": "The rate calls may start at now: the limit, less after a throttle (climbing back), 0 while paused or with no limit"},
+			"paused_until": obj{"type": "string", "format": "date-time", "nullable": true,
+				"description": "End of the fleet's pause after a 429 (or a 503 with Retry-After); null when none holds"},
+			"circuit": obj{"type": "string", "enum": []string{string(ims.CircuitClosed), string(ims.CircuitOpen), string(ims.CircuitHalfOpen)},
+				"description": "The fleet-wide circuit breaker"},
+			"circuit_since":      dateTime("While the circuit is not closed: when the outage began"),
+			"circuit_last_error": str("While the circuit is not closed: the provider failure that opened it, e.g. HTTP 401"),
 		}),
 		"AuditEvent": object([]string{"id", "type", "actor", "created_at"}, obj{
 			"id":         integer(""),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/stats"
 )
 
 // providerRefresh bounds how stale an instance's view of the fleet's
@@ -231,6 +232,12 @@ func (p *provider) observe(ctx context.Context, res ims.DeliveryResult) ims.Prov
 	next, err := p.store.UpdateProviderState(ctx, func(cur ims.ProviderState) (ims.ProviderState, []ims.AuditEvent) {
 		var events []ims.AuditEvent
 		cur.Circuit, change = cur.Circuit.Observe(p.breaker, res, now)
+		if ims.IsProviderFailure(res) {
+			// The short reason ("HTTP 401", "connection refused"): the
+			// unauthenticated health check shows it, and the full text
+			// may name the webhook's address. The attempt keeps the text.
+			cur.Circuit.LastError = stats.Reason(res)
+		}
 		if cur.Circuit.Position() != ims.CircuitHalfOpen {
 			cur.ProbeID = ""
 		}

@@ -344,32 +344,34 @@ func TestE2ERetries(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, backends(), func(t *testing.T, b backend) {
 		f := newFaults()
-		f.set(phoneFail500, always(http.StatusInternalServerError))
+		// A 408 is about the message and spends its budget; a 5xx is the
+		// provider's and does not (TestE2EProviderOutage).
+		f.set(phoneFail500, always(http.StatusRequestTimeout))
 		f.set(phoneFail400, always(http.StatusBadRequest))
 		f.set(phoneFail503, firstThen(http.StatusServiceUnavailable, "1"))
 		f.set(phoneFail429, firstThen(http.StatusTooManyRequests, "1"))
 		f.set(phoneHangs, firstThen(statusHang, ""))
 		h := newHarness(t, b, harnessOptions{Receiver: receiverOptions{Webhook: f.handler}})
 		// The failing messages are the oldest, so they are due first.
-		m500 := h.createMessage(t, phoneFail500, "fails with 500")
+		m500 := h.createMessage(t, phoneFail500, "fails with 408")
 		m400 := h.createMessage(t, phoneFail400, "fails with 400")
 		m503 := h.createMessage(t, phoneFail503, "503 then ok")
 		m429 := h.createMessage(t, phoneFail429, "429 then ok")
 		mHang := h.createMessage(t, phoneHangs, "no answer, then ok")
 		healthy := h.createMessage(t, phoneHealthy, "fine")
 
-		t.Run("500 retried with the same key, then dead-lettered", func(t *testing.T) {
+		t.Run("408 retried with the same key, then dead-lettered", func(t *testing.T) {
 			dead := h.waitStatus(t, m500.ID, ims.StatusDead)
 			attempts := h.Config.MaxRetries + 1
 			reqs := h.requestsFor(m500.ID)
 			require.Len(t, reqs, attempts, "the first attempt and WEBHOOK_MAX_RETRIES retries")
 			require.Equal(t, attempts, countTo(h.all(), phoneFail500), "every attempt carried the same Idempotency-Key")
-			require.Contains(t, dead.LastError, "500")
+			require.Contains(t, dead.LastError, "408")
 
 			detail := h.message(t, m500.ID)
 			require.Len(t, detail.Attempts, attempts)
 			for i, a := range detail.Attempts {
-				require.Equal(t, http.StatusInternalServerError, a.StatusCode, "attempt %d", i+1)
+				require.Equal(t, http.StatusRequestTimeout, a.StatusCode, "attempt %d", i+1)
 				want := ims.StatusPending
 				if i == attempts-1 {
 					want = ims.StatusDead

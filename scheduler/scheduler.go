@@ -3,7 +3,8 @@
 // bounded worker pool that calls the webhook, and records outcomes in batches.
 //
 // Follow a message through it in this order: dispatch.go (when to claim, and
-// the claim), handoff.go and the queue mode's handoff_*.go (hand the claims to
+// the claim), provider.go (the fleet's circuit breaker and rate limit, asked
+// before a claim and before a call, told every result), handoff.go and the queue mode's handoff_*.go (hand the claims to
 // this instance's workers, or publish them for every instance's consumers),
 // worker.go (call the webhook, apply the retry policy), completer.go (store
 // outcomes in batches), control.go (start/stop and leadership).

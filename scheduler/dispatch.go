@@ -28,15 +28,25 @@ func (s *Scheduler) pacedLoop(ctx, deliverCtx context.Context) {
 		dispatched := false
 		if s.mayDispatch() {
 			now := s.now()
+			held := time.Duration(0)
 			if !now.Before(next) {
-				s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
-				dispatched = true
-				if next.IsZero() || now.Sub(next) >= s.cfg.Interval {
-					next = now // idle or far behind: restart the grid from now
+				claimed, _ := s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
+				if held = s.gateWait(); claimed > 0 || held == 0 {
+					held = 0
+					dispatched = true
+					if next.IsZero() || now.Sub(next) >= s.cfg.Interval {
+						next = now // idle or far behind: restart the grid from now
+					}
+					next = next.Add(s.cfg.Interval)
 				}
-				next = next.Add(s.cfg.Interval)
 			}
 			wait = next.Sub(s.now())
+			if held > 0 {
+				// The provider gate held the whole batch back (a pause, an
+				// open circuit, no tokens): this interval's batch goes when
+				// the gate opens, not an interval later.
+				wait = held
+			}
 		}
 		timer := s.after(wait)
 		s.sig.ticked(dispatched)

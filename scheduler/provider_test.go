@@ -177,3 +177,27 @@ func TestRateLimitComposesWithPacing(t *testing.T) {
 		require.LessOrEqual(t, len(b.hook.callIDs()), 1+k, "1/s is stricter than 5 per second")
 	}
 }
+
+// Paced mode: the pace holds through an outage too — the probe is the
+// batch of the first tick after it is due — and nothing is dead.
+func TestCircuitPacedProbesAtTheTick(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: time.Minute, BatchSize: 2, AutoStart: true,
+		Breaker: ims.BreakerPolicy{Threshold: 2, FirstProbe: 5 * time.Second, Ramp: time.Nanosecond},
+		Retry:   ims.RetryPolicy{MaxRetries: 0, BaseDelay: time.Second, MaxDelay: time.Minute}})
+	b.hook.answerAll(ims.DeliveryResult{Err: "dial tcp 10.0.0.1:443: connect: connection refused"})
+	ids := b.create(t, phones(3)...)
+	b.run(t)
+	require.Eventually(t, func() bool { return b.sched.LocalStatus().Circuit == ims.CircuitOpen }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, "connection refused", b.sched.LocalStatus().LastError)
+	b.hook.answerAll(ims.DeliveryResult{StatusCode: 202})
+	mark := b.hook.mark()
+	for range 30 {
+		b.clock.Advance(time.Second)
+		settle(t, b)
+	}
+	require.Empty(t, b.hook.callsAfter(mark), "no call before the next tick: the pace holds")
+	b.advanceUntilAll(t, ids, ims.StatusSent)
+	require.Len(t, b.hook.callsAfter(mark), 3, "the probe, then the rest: no stampede, no repeat")
+	require.Zero(t, b.count(t, ims.StatusDead))
+}

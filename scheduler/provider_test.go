@@ -201,3 +201,18 @@ func TestCircuitPacedProbesAtTheTick(t *testing.T) {
 	require.Len(t, b.hook.callsAfter(mark), 3, "the probe, then the rest: no stampede, no repeat")
 	require.Zero(t, b.count(t, ims.StatusDead))
 }
+
+// The healthy path writes nothing: with no limit and every call a success,
+// the stored provider state is never touched.
+func TestHealthyDeliveryWritesNoProviderState(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: 0, BatchSize: 10, Concurrency: 4, AutoStart: true})
+	ids := b.create(t, phones(50)...)
+	b.run(t)
+	for _, id := range ids {
+		b.waitStatus(t, id, ims.StatusSent)
+	}
+	st, err := b.store.ProviderState(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, st.Version, "no write on the closed, unlimited path")
+}

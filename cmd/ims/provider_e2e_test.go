@@ -101,7 +101,7 @@ func requireStory(t *testing.T, a *apiClient, reason string) {
 
 func TestE2EProviderOutage(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, []backend{sqliteBackend, postgresBackend}, func(t *testing.T, b backend) {
+	forEachBackend(t, backends(), func(t *testing.T, b backend) {
 		script := &providerScript{}
 		script.set(http.StatusServiceUnavailable, "")
 		h := newHarness(t, b, harnessOptions{Configure: providerConfigure, Receiver: receiverOptions{Webhook: script.handler}})

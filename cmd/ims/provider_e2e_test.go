@@ -228,3 +228,30 @@ func TestE2ERateLimit(t *testing.T) {
 		requireRateHeld(t, rcv.all(), rate, rate)
 	})
 }
+
+// The circuit is stored: a restarted instance obeys it at once, sending
+// nothing until a probe is due, and the probe's success closes it.
+func TestE2ECircuitSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	script := &providerScript{}
+	script.set(http.StatusUnauthorized, "")
+	h := newHarness(t, sqliteBackend, harnessOptions{
+		Configure: func(cfg *config.Config) {
+			providerConfigure(cfg)
+			cfg.BreakerProbe = 2 * time.Second
+		},
+		Receiver: receiverOptions{Webhook: script.handler},
+	})
+	msgs := h.createMessages(t, 20, phoneA)
+	requireProviderDown(t, h.apiClient, "HTTP 401")
+
+	h.restart(t)
+	st := h.controlState(t)
+	require.NotEqual(t, ims.CircuitClosed, st.Circuit, "the restart keeps the circuit")
+	require.Contains(t, st.LastError, "HTTP 401")
+
+	script.set(0, "")
+	h.waitAllStatus(t, msgs, ims.StatusSent)
+	require.Empty(t, h.deadLetterList(t))
+	requireStory(t, h.apiClient, "HTTP 401")
+}

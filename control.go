@@ -17,6 +17,24 @@ type SchedulerStatus struct {
 	IsLeader  bool      `json:"is_leader"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by,omitempty"`
+	ProviderStatus
+}
+
+// ProviderStatus is how the fleet stands with the provider: the rate limit
+// and the circuit breaker (GET /api/control, health, metrics).
+type ProviderStatus struct {
+	// RateLimit is WEBHOOK_RATE_LIMIT, calls per second, 0 for none.
+	RateLimit float64 `json:"rate_limit"`
+	// EffectiveRate is the rate calls may start at now: RateLimit, less
+	// after a throttle, 0 while paused (and 0 with no limit).
+	EffectiveRate float64 `json:"effective_rate"`
+	// PausedUntil is the end of a throttle pause, nil when none holds.
+	PausedUntil *time.Time   `json:"paused_until"`
+	Circuit     CircuitState `json:"circuit"`
+	// CircuitSince is when the outage began, while the circuit is not
+	// closed; LastError the provider failure that opened it ("HTTP 401").
+	CircuitSince *time.Time `json:"circuit_since,omitempty"`
+	LastError    string     `json:"circuit_last_error,omitempty"`
 }
 
 // SchedulerControl starts and stops the fleet-wide scheduler. The state is

@@ -111,6 +111,9 @@ type Outcome struct {
 	Result   DeliveryResult
 	Decision Decision
 	At       time.Time
+	// Held refunds the attempt: the store adds one to the message's Held
+	// (DecideOutcome's held).
+	Held bool
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -55,6 +55,11 @@ type Message struct {
 	// message is still sending with the same attempt number.
 	Attempts int `json:"attempts"`
 
+	// Held counts the attempts refunded because the provider, not the
+	// message, failed (an outage, a refused key, a throttle): the retry
+	// budget spent is Attempts-Held (see DecideOutcome).
+	Held int `json:"held,omitempty"`
+
 	// NextAttemptAt is when the message becomes due. While sending it is the
 	// lease deadline: past it the claim is considered abandoned.
 	NextAttemptAt time.Time `json:"next_attempt_at"`

@@ -14,7 +14,8 @@ type OutcomeContext struct {
 	ExpiresAt *time.Time
 	// Circuit is the breaker after this result was observed, and
 	// PausedUntil the limiter's pause after any throttle it caused: a held
-	// message is due again no earlier than both.
+	// message is due again no earlier than the pause, and at the next probe
+	// while the circuit is not closed.
 	Circuit     Circuit
 	PausedUntil time.Time
 	Now         time.Time
@@ -27,9 +28,9 @@ type OutcomeContext struct {
 // A result HoldForProvider sends the message back to pending with its
 // attempt refunded (held=true: the store adds one to the message's held
 // count): due after its own backoff (or the Retry-After of a throttle) and
-// no earlier than the circuit's next probe and the fleet's pause. Refunding
-// at once, rather than judging attempts once the circuit has closed, keeps
-// the rule local to one result: the failures in the run-up to an opening
+// no earlier than the fleet's pause; while the circuit is not closed, at
+// its next probe. Refunding at once, rather than judging attempts once the
+// circuit has closed, keeps the rule local to one result: the failures in the run-up to an opening
 // leave no trace on the budget, and nothing needs revisiting after it. The
 // backoff still grows with Held, so a message the provider always answers
 // with a 5xx while others go through does not spin; it waits at
@@ -53,7 +54,13 @@ func (p RetryPolicy) DecideOutcome(r DeliveryResult, oc OutcomeContext) (d Decis
 		}
 	}
 	next := oc.Now.Add(delay)
-	if h := oc.Circuit.HoldUntil(); h.After(next) {
+	// While the circuit is not closed its probes set the pace: a held
+	// message is due at the next one, even when its own backoff is longer.
+	// The backoff grew with the outage's holds (the probe message is held
+	// once per failed probe), and would otherwise keep the message waiting
+	// long after the provider is back. A throttle's longer Retry-After
+	// still stands.
+	if h := oc.Circuit.HoldUntil(); !h.IsZero() && (h.After(next) || !IsThrottle(r)) {
 		next, why = h, ExpiryCircuitOpen
 	}
 	if oc.PausedUntil.After(next) {

@@ -15,6 +15,7 @@ type Store interface {
 	DeliveryStore
 	AuditStore
 	ControlStore
+	ProviderStore
 	RetentionStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -30,6 +31,14 @@ type Config struct {
 	MaxRetries        int
 	RetryBaseDelay    time.Duration
 	RetryMaxDelay     time.Duration
+	// BreakerThreshold consecutive provider failures, fleet-wide, open the
+	// circuit; BreakerProbe is the first wait for a probe (doubling to 2m).
+	BreakerThreshold int
+	BreakerProbe     time.Duration
+	// RateLimit is calls per second for the whole fleet, 0 for none;
+	// RateBurst how many may go at once, 0 for one second's worth.
+	RateLimit float64
+	RateBurst float64
 
 	APIKey           string // required; never equal to WebhookAuthKey
 	ServerPort       int
@@ -131,6 +140,10 @@ func Load(lookup Lookup) (Config, error) {
 		MaxRetries:        r.integer("WEBHOOK_MAX_RETRIES", 3, 0, 100),
 		RetryBaseDelay:    r.duration("WEBHOOK_RETRY_BASE_DELAY", 10*time.Second, time.Millisecond),
 		RetryMaxDelay:     r.duration("WEBHOOK_RETRY_MAX_DELAY", 10*time.Minute, time.Millisecond),
+		BreakerThreshold:  r.integer("WEBHOOK_BREAKER_THRESHOLD", ims.DefaultBreakerThreshold, 1, 1_000_000),
+		BreakerProbe:      r.duration("WEBHOOK_BREAKER_PROBE", ims.DefaultBreakerProbe, 10*time.Millisecond),
+		RateLimit:         r.number("WEBHOOK_RATE_LIMIT", 0, 0, "calls per second for the whole fleet, fractional allowed, 0 for none"),
+		RateBurst:         r.number("WEBHOOK_RATE_BURST", 0, 0, "calls that may go at once, at least 1 (0 or unset: one second's worth)"),
 
 		ServerPort:       r.serverPort(),
 		MessageMaxLength: r.integer("MESSAGE_MAX_LENGTH", 160, 1, 1_000_000),
@@ -233,6 +246,15 @@ func (c Config) validate() error {
 	if c.RetryMaxDelay < c.RetryBaseDelay {
 		return errors.New("WEBHOOK_RETRY_MAX_DELAY must be at least WEBHOOK_RETRY_BASE_DELAY")
 	}
+	if c.BreakerProbe > ims.DefaultBreakerMaxProbe {
+		return fmt.Errorf("WEBHOOK_BREAKER_PROBE must be at most %s (the longest probe delay), got %s", ims.DefaultBreakerMaxProbe, c.BreakerProbe)
+	}
+	if c.RateBurst != 0 && c.RateBurst < 1 {
+		return fmt.Errorf("WEBHOOK_RATE_BURST must be calls that may go at once, at least 1 (0 or unset: one second's worth), got %v", c.RateBurst)
+	}
+	if c.RateBurst != 0 && c.RateLimit == 0 {
+		return errors.New("WEBHOOK_RATE_BURST needs WEBHOOK_RATE_LIMIT: without a limit there is no burst to bound")
+	}
 	if c.RabbitMQEnabled {
 		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
 			return errors.New("RABBITMQ_URL must be an amqp:// or amqps:// URL")
@@ -313,6 +335,20 @@ func (r *reader) integer(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+// number reads a finite decimal number of at least lo.
+func (r *reader) number(name string, def, lo float64, accepts string) float64 {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < lo {
+		r.fail(name, accepts, v)
+		return def
+	}
+	return f
 }
 
 func (r *reader) duration(name string, def, lo time.Duration) time.Duration {

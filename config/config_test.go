@@ -41,6 +41,23 @@ func TestLoadDefaults(t *testing.T) {
 	require.Greater(t, c.Lease(), c.WebhookTimeout)
 	require.Empty(t, c.MetricsAddr, "/metrics is on the API port unless METRICS_ADDR is set")
 	require.Equal(t, 5*time.Second, c.StatsRefresh)
+	require.Equal(t, 20, c.BreakerThreshold)
+	require.Equal(t, 5*time.Second, c.BreakerProbe)
+	require.Zero(t, c.RateLimit, "no rate limit unless set")
+	require.Zero(t, c.RateBurst, "one second's worth, filled in by the limiter")
+}
+
+func TestLoadProviderSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(lookupFrom(minimal(map[string]string{
+		"WEBHOOK_BREAKER_THRESHOLD": "5", "WEBHOOK_BREAKER_PROBE": "250ms",
+		"WEBHOOK_RATE_LIMIT": "0.5", "WEBHOOK_RATE_BURST": "3",
+	})))
+	require.NoError(t, err)
+	require.Equal(t, 5, c.BreakerThreshold)
+	require.Equal(t, 250*time.Millisecond, c.BreakerProbe)
+	require.Equal(t, 0.5, c.RateLimit, "fractional rates are allowed")
+	require.Equal(t, 3.0, c.RateBurst)
 }
 
 func TestLoadOverrides(t *testing.T) {
@@ -89,6 +106,14 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"metrics addr on the api port", minimal(map[string]string{"METRICS_ADDR": ":8080"}), "METRICS_ADDR must use another port than SERVER_PORT"},
 		{"stats refresh too short", minimal(map[string]string{"STATS_REFRESH": "1ms"}), "STATS_REFRESH must be a Go duration"},
 		{"bad redis url", minimal(map[string]string{"REDIS_URL": "localhost:6379"}), "REDIS_URL must be a redis://"},
+		{"zero breaker threshold", minimal(map[string]string{"WEBHOOK_BREAKER_THRESHOLD": "0"}), "WEBHOOK_BREAKER_THRESHOLD must be an integer from 1"},
+		{"bad breaker probe", minimal(map[string]string{"WEBHOOK_BREAKER_PROBE": "5"}), "WEBHOOK_BREAKER_PROBE must be a Go duration"},
+		{"breaker probe past its cap", minimal(map[string]string{"WEBHOOK_BREAKER_PROBE": "5m"}), "WEBHOOK_BREAKER_PROBE must be at most 2m0s"},
+		{"negative rate", minimal(map[string]string{"WEBHOOK_RATE_LIMIT": "-1"}), "WEBHOOK_RATE_LIMIT must be calls per second"},
+		{"rate not a number", minimal(map[string]string{"WEBHOOK_RATE_LIMIT": "fast"}), `WEBHOOK_RATE_LIMIT must be calls per second for the whole fleet, fractional allowed, 0 for none, got "fast"`},
+		{"infinite rate", minimal(map[string]string{"WEBHOOK_RATE_LIMIT": "Inf"}), "WEBHOOK_RATE_LIMIT must be calls per second"},
+		{"burst below one call", minimal(map[string]string{"WEBHOOK_RATE_LIMIT": "10", "WEBHOOK_RATE_BURST": "0.5"}), "WEBHOOK_RATE_BURST must be calls that may go at once, at least 1"},
+		{"burst without a limit", minimal(map[string]string{"WEBHOOK_RATE_BURST": "5"}), "WEBHOOK_RATE_BURST needs WEBHOOK_RATE_LIMIT"},
 		{"retention without unit", minimal(map[string]string{"RETENTION_SENT": "720"}), `RETENTION_SENT must be 0 (keep forever) or a Go duration of at least 1h such as 720h, got "720"`},
 		{"retention too short", minimal(map[string]string{"RETENTION_DEAD": "720s"}), "RETENTION_DEAD must be 0 (keep forever) or a Go duration of at least 1h"},
 		{"negative retention", minimal(map[string]string{"RETENTION_AUDIT": "-1h"}), "RETENTION_AUDIT must be 0 (keep forever)"},

@@ -43,6 +43,17 @@ type degradedError struct{ detail string }
 
 func (e degradedError) Error() string { return "degraded: " + e.detail }
 
+// Down is what a HealthCheck returns when its component is known to be out
+// of service for a reason that may be shown (the webhook's circuit is open
+// because the provider answers HTTP 401): the component is reported "down"
+// with detail. Like any failed check, it makes the service down only when
+// the component is required.
+func Down(detail string) error { return downError{detail: detail} }
+
+type downError struct{ detail string }
+
+func (e downError) Error() string { return "down: " + e.detail }
+
 type healthResponse struct {
 	Status     string                     `json:"status"`
 	Version    string                     `json:"version"`
@@ -124,11 +135,17 @@ func (s *Server) checkHealth(ctx context.Context) healthAnswer {
 	resp := healthResponse{Status: healthOK, Version: s.cfg.Version, Components: map[string]componentHealth{}}
 	for i, hc := range s.deps.Health {
 		c := componentHealth{Status: componentUp, Required: hc.Required, Detail: results[i].detail}
-		var degraded degradedError
+		var (
+			degraded degradedError
+			down     downError
+		)
 		switch err := results[i].err; {
 		case errors.As(err, &degraded):
 			c.Status, c.Detail = componentDegraded, degraded.detail
 			resp.Status = worseHealth(resp.Status, false)
+		case errors.As(err, &down):
+			c.Status, c.Detail = componentDown, down.detail
+			resp.Status = worseHealth(resp.Status, hc.Required)
 		case err != nil:
 			c.Status, c.Error = componentDown, s.healthErrorText(ctx, hc.Name, err)
 			resp.Status = worseHealth(resp.Status, hc.Required)

@@ -77,6 +77,14 @@ func TestHealth(t *testing.T) {
 				"database": {Status: componentUp, Required: true, Detail: "database fine"},
 				"webhook":  {Status: componentDegraded, Detail: "3 of 3 recent attempts failed; last error: HTTP 401"},
 			}, false},
+		{"webhook down with its circuit open: service degraded, still 200", []HealthCheck{check("database", true, nil),
+			{Name: "webhook", Check: func(context.Context) (string, error) {
+				return "", Down("circuit open since 2026-03-01T12:00:00Z: HTTP 401")
+			}}}, http.StatusOK, healthDegraded,
+			map[string]componentHealth{
+				"database": {Status: componentUp, Required: true, Detail: "database fine"},
+				"webhook":  {Status: componentDown, Detail: "circuit open since 2026-03-01T12:00:00Z: HTTP 401"},
+			}, false},
 		{"a degraded required component does not make the service down", []HealthCheck{
 			{Name: "queue", Required: true, Check: func(context.Context) (string, error) { return "", Degraded("slow") }}},
 			http.StatusOK, healthDegraded,

@@ -33,7 +33,8 @@ func TestStats(t *testing.T) {
 		RefreshedAt: &at,
 		Rates:       ims.DeliveryRates{Window: time.Minute, Delivered: 2, Retried: 0.5, Dead: 0.25},
 		Webhook:     ims.WebhookHealth{Degraded: true, Detail: "3 of 4 recent attempts failed; last error: HTTP 401", LastError: "HTTP 401", Attempts: 4, Failures: 3},
-		Scheduler:   ims.SchedulerStatus{Running: true, Interval: 2 * time.Minute, BatchSize: 2, QueueMode: "db", Instance: "i-1", Leader: "i-1", IsLeader: true},
+		Scheduler: ims.SchedulerStatus{Running: true, Interval: 2 * time.Minute, BatchSize: 2, QueueMode: "db", Instance: "i-1", Leader: "i-1", IsLeader: true,
+			ProviderStatus: ims.ProviderStatus{Circuit: ims.CircuitClosed}},
 	}}
 	b := setup(t, func(o *setupOptions) { o.deps.Stats = src })
 
@@ -49,7 +50,8 @@ func TestStats(t *testing.T) {
 			"webhook": map[string]any{"degraded": true, "detail": "3 of 4 recent attempts failed; last error: HTTP 401",
 				"last_error": "HTTP 401", "recent_attempts": 4.0, "recent_failures": 3.0},
 			"scheduler": map[string]any{"running": true, "interval": "2m0s", "batch_size": 2.0, "queue_mode": "db",
-				"instance": "i-1", "leader": "i-1", "is_leader": true, "updated_at": "0001-01-01T00:00:00Z"},
+				"instance": "i-1", "leader": "i-1", "is_leader": true, "updated_at": "0001-01-01T00:00:00Z",
+				"rate_limit": 0.0, "effective_rate": 0.0, "paused_until": nil, "circuit": "closed"},
 		}
 		require.Equal(t, want, got)
 	})

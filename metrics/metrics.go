@@ -27,6 +27,8 @@ type Metrics struct {
 	recorded   prometheus.Histogram
 	recordErrs prometheus.Counter
 	stale      prometheus.Counter
+	circuit    *prometheus.CounterVec
+	throttles  prometheus.Counter
 	purged     *prometheus.CounterVec // see retention.go
 }
 
@@ -66,8 +68,14 @@ func New(src StatusSource) *Metrics {
 		stale: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ims_stale_claims_total", Help: "Queue entries dropped because the database no longer assigns them (duplicates, late entries).",
 		}),
+		circuit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ims_webhook_circuit_changes_total", Help: "Changes of the fleet's circuit made by this instance: opened, closed, probe_failed.",
+		}, []string{"change"}),
+		throttles: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ims_webhook_throttles_total", Help: "Provider throttles (429, or 503 with Retry-After) that paused the fleet, seen by this instance.",
+		}),
 	}
-	m.registry.MustRegister(m.claimed, m.deliveries, m.webhook, m.recorded, m.recordErrs, m.stale,
+	m.registry.MustRegister(m.claimed, m.deliveries, m.webhook, m.recorded, m.recordErrs, m.stale, m.circuit, m.throttles,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
 	m.purged = newPurgedCounter()
@@ -111,6 +119,14 @@ func (m *Metrics) Recorded(n int, _ time.Duration, err error) {
 // StaleClaim implements scheduler.Observer.
 func (m *Metrics) StaleClaim() { m.stale.Inc() }
 
+// CircuitChanged counts a change of the circuit (scheduler.ProviderObserver).
+func (m *Metrics) CircuitChanged(change ims.CircuitChange) {
+	m.circuit.WithLabelValues(string(change)).Inc()
+}
+
+// Throttled counts a throttle that paused the fleet.
+func (m *Metrics) Throttled() { m.throttles.Inc() }
+
 func answerClass(r ims.DeliveryResult) string {
 	if r.Err != "" || r.StatusCode == 0 {
 		return "error"
@@ -129,6 +145,10 @@ var (
 	countedAtDesc = prometheus.NewDesc("ims_messages_counted_at_seconds", "When ims_messages was counted (Unix time); the count is refreshed every STATS_REFRESH.", nil, nil)
 	runningDesc   = prometheus.NewDesc("ims_scheduler_running", "1 when the fleet's scheduler is started.", nil, nil)
 	leaderDesc    = prometheus.NewDesc("ims_scheduler_leader", "1 when this instance paces the fleet.", nil, nil)
+	circuitDesc   = prometheus.NewDesc("ims_webhook_circuit_state", "The fleet's circuit breaker: 0 closed, 1 half_open, 2 open.", nil, nil)
+	rateDesc      = prometheus.NewDesc("ims_webhook_effective_rate", "Webhook calls per second the fleet may start now (0 while paused, and with no WEBHOOK_RATE_LIMIT).", nil, nil)
+	rateLimitDesc = prometheus.NewDesc("ims_webhook_rate_limit", "WEBHOOK_RATE_LIMIT, calls per second for the fleet (0 = none).", nil, nil)
+	pausedDesc    = prometheus.NewDesc("ims_webhook_paused", "1 while a provider throttle pauses the fleet.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -136,6 +156,10 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- countedAtDesc
 	ch <- runningDesc
 	ch <- leaderDesc
+	ch <- circuitDesc
+	ch <- rateDesc
+	ch <- rateLimitDesc
+	ch <- pausedDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -154,12 +178,26 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		st := c.src.Scheduler()
 		ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, boolFloat(st.Running))
 		ch <- prometheus.MustNewConstMetric(leaderDesc, prometheus.GaugeValue, boolFloat(st.IsLeader))
+		ch <- prometheus.MustNewConstMetric(circuitDesc, prometheus.GaugeValue, circuitValue(st.Circuit))
+		ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, st.EffectiveRate)
+		ch <- prometheus.MustNewConstMetric(rateLimitDesc, prometheus.GaugeValue, st.RateLimit)
+		ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, boolFloat(st.PausedUntil != nil))
 	}
 }
 
 func boolFloat(b bool) float64 {
 	if b {
 		return 1
+	}
+	return 0
+}
+
+func circuitValue(s ims.CircuitState) float64 {
+	switch s {
+	case ims.CircuitHalfOpen:
+		return 1
+	case ims.CircuitOpen:
+		return 2
 	}
 	return 0
 }

@@ -19,8 +19,14 @@ func TestMetricsExposition(t *testing.T) {
 		Counts: func() stats.CountsSnapshot {
 			return stats.CountsSnapshot{Counts: map[ims.Status]int64{ims.StatusPending: 7, ims.StatusSent: 3}, RefreshedAt: countedAt}
 		},
-		Scheduler: func() ims.SchedulerStatus { return ims.SchedulerStatus{Running: true, IsLeader: true} },
+		Scheduler: func() ims.SchedulerStatus {
+			paused := countedAt.Add(time.Second)
+			return ims.SchedulerStatus{Running: true, IsLeader: true, ProviderStatus: ims.ProviderStatus{
+				RateLimit: 20, EffectiveRate: 0, PausedUntil: &paused, Circuit: ims.CircuitOpen}}
+		},
 	})
+	m.CircuitChanged(ims.ChangeOpened)
+	m.Throttled()
 
 	m.Claimed(4)
 	m.Delivered(ims.Outcome{Result: ims.DeliveryResult{StatusCode: 202, Latency: 3 * time.Millisecond}, Decision: ims.Decision{Status: ims.StatusSent}})
@@ -45,6 +51,12 @@ func TestMetricsExposition(t *testing.T) {
 		"ims_messages_counted_at_seconds 1.767366245e+09",
 		"ims_scheduler_running 1",
 		"ims_stale_claims_total 1",
+		"ims_webhook_circuit_state 2",
+		"ims_webhook_paused 1",
+		"ims_webhook_effective_rate 0",
+		"ims_webhook_rate_limit 20",
+		`ims_webhook_circuit_changes_total{change="opened"} 1`,
+		"ims_webhook_throttles_total 1",
 		"go_goroutines",
 	} {
 		require.Contains(t, string(body), want)

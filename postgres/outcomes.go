@@ -13,13 +13,14 @@ import (
 // attempt row; only outcomes whose claim is still current move the message
 // and write an audit event. What each outcome writes is ims.PlanOutcome's
 // (a NULL next_attempt_at keeps the column; sent says SetSent). $15 is
-// ims.OutcomeFrom, $16 the actor.
+// ims.OutcomeFrom, $16 the actor, $17 whether the attempt is refunded
+// (ims.Outcome.Held).
 var recordSQL = `/* ims: record outcomes */
 WITH o AS (
 	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
-		$7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+		$7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $17::bool[])
 		WITH ORDINALITY AS t(id, attempt, status, at, next_attempt_at, sent,
-			status_code, latency_ns, error, last_error, response, provider_message_id, event, details, ord)
+			status_code, latency_ns, error, last_error, response, provider_message_id, event, details, held, ord)
 ),
 updated AS (
 	UPDATE messages m SET
@@ -27,6 +28,7 @@ updated AS (
 		sent_at = CASE WHEN o.sent THEN o.at ELSE m.sent_at END,
 		provider_message_id = CASE WHEN o.sent THEN o.provider_message_id ELSE m.provider_message_id END,
 		last_error = o.last_error,
+		held = m.held + CASE WHEN o.held THEN 1 ELSE 0 END,
 		next_attempt_at = coalesce(o.next_attempt_at, m.next_attempt_at),
 		updated_at = o.at
 	FROM o
@@ -61,7 +63,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 	var n int
 	err = s.pool.QueryRow(ctx, recordSQL, a.ids, a.attempts, a.statuses, a.ats, a.nextAts, a.sent,
 		a.codes, a.latencies, a.errors, a.lastErrors, a.responses, a.providerIDs, a.events, a.details,
-		ims.StatusStrings(ims.OutcomeFrom), actor).Scan(&n)
+		ims.StatusStrings(ims.OutcomeFrom), actor, a.held).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
@@ -76,7 +78,7 @@ type outcomeArrays struct {
 	events, details                                      []string
 	ats                                                  []time.Time
 	nextAts                                              []*time.Time // nil (NULL) keeps the column
-	sent                                                 []bool
+	sent, held                                           []bool
 	latencies                                            []int64
 }
 
@@ -87,7 +89,7 @@ func newOutcomeArrays(outcomes []ims.Outcome) (outcomeArrays, error) {
 		statuses: make([]string, 0, n), errors: make([]string, 0, n), lastErrors: make([]string, 0, n),
 		responses: make([]string, 0, n), providerIDs: make([]string, 0, n), events: make([]string, 0, n),
 		details: make([]string, 0, n), ats: make([]time.Time, 0, n), nextAts: make([]*time.Time, 0, n),
-		sent: make([]bool, 0, n), latencies: make([]int64, 0, n),
+		sent: make([]bool, 0, n), held: make([]bool, 0, n), latencies: make([]int64, 0, n),
 	}
 	for _, o := range outcomes {
 		w, err := ims.PlanOutcome(o)
@@ -108,6 +110,7 @@ func newOutcomeArrays(outcomes []ims.Outcome) (outcomeArrays, error) {
 		}
 		a.nextAts = append(a.nextAts, next)
 		a.sent = append(a.sent, w.SetSent)
+		a.held = append(a.held, o.Held)
 		a.codes = append(a.codes, int32(o.Result.StatusCode))
 		a.latencies = append(a.latencies, int64(o.Result.Latency)) // nanoseconds: see ims.Attempt.Latency
 		a.errors = append(a.errors, o.Result.ErrorText())

@@ -14,7 +14,7 @@ import (
 // messageColumns is the column list every message query returns, in the
 // order scanMessage reads it.
 var messageColumns = []string{
-	"id", "phone_number", "content", "status", "coalesce(idempotency_key, '')", "attempts",
+	"id", "phone_number", "content", "status", "coalesce(idempotency_key, '')", "attempts", "held",
 	"next_attempt_at", "last_error", "provider_message_id", "send_at", "sent_at", "created_at", "updated_at",
 }
 
@@ -39,7 +39,7 @@ func messageCols(alias string) string {
 func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 	var m ims.Message
 	dest := append([]any{
-		&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &m.IdempotencyKey, &m.Attempts,
+		&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &m.IdempotencyKey, &m.Attempts, &m.Held,
 		&m.NextAttemptAt, &m.LastError, &m.ProviderMessageID, &m.SendAt, &m.SentAt, &m.CreatedAt, &m.UpdatedAt,
 	}, extra...)
 	if err := row.Scan(dest...); err != nil {

@@ -61,7 +61,7 @@ func (s *Store) CancelMessage(ctx context.Context, id, actor string) (_ ims.Mess
 // event type.
 const replayCTEs = `
 r AS (
-	UPDATE messages m SET status = $5::text, attempts = 0, next_attempt_at = $1, last_error = '', updated_at = $1
+	UPDATE messages m SET status = $5::text, attempts = 0, held = 0, next_attempt_at = $1, last_error = '', updated_at = $1
 	FROM pick WHERE m.id = pick.id AND m.status = ANY($6::text[])
 	RETURNING m.*
 ),

@@ -94,7 +94,7 @@ func TestMigrate(t *testing.T) {
 		WHERE schemaname = $1`, u.Query().Get("search_path")).Scan(&tables)
 	require.NoError(t, err)
 	require.Equal(t, []string{"audit_events", "delivery_attempts", "goose_db_version", "leader_lease",
-		"messages", "scheduler_state"}, tables, "everything lives in the search_path schema")
+		"messages", "provider_state", "scheduler_state"}, tables, "everything lives in the search_path schema")
 }
 
 func TestOpenUnreachable(t *testing.T) {

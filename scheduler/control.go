@@ -57,7 +57,7 @@ func (s *Scheduler) status(st ims.SchedulerState) ims.SchedulerStatus {
 	return ims.SchedulerStatus{
 		Running: st.Running, Interval: s.cfg.Interval, BatchSize: s.cfg.BatchSize, QueueMode: s.cfg.Mode,
 		Instance: s.cfg.Instance, Leader: l.Holder, IsLeader: l.Holder == s.cfg.Instance,
-		UpdatedAt: st.UpdatedAt, UpdatedBy: st.UpdatedBy,
+		UpdatedAt: st.UpdatedAt, UpdatedBy: st.UpdatedBy, ProviderStatus: s.prov.status(),
 	}
 }
 

@@ -28,15 +28,25 @@ func (s *Scheduler) pacedLoop(ctx, deliverCtx context.Context) {
 		dispatched := false
 		if s.mayDispatch() {
 			now := s.now()
+			held := time.Duration(0)
 			if !now.Before(next) {
-				s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
-				dispatched = true
-				if next.IsZero() || now.Sub(next) >= s.cfg.Interval {
-					next = now // idle or far behind: restart the grid from now
+				claimed, _ := s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
+				if held = s.gateWait(); claimed > 0 || held == 0 {
+					held = 0
+					dispatched = true
+					if next.IsZero() || now.Sub(next) >= s.cfg.Interval {
+						next = now // idle or far behind: restart the grid from now
+					}
+					next = next.Add(s.cfg.Interval)
 				}
-				next = next.Add(s.cfg.Interval)
 			}
 			wait = next.Sub(s.now())
+			if held > 0 {
+				// The provider gate held the whole batch back (a pause, an
+				// open circuit, no tokens): this interval's batch goes when
+				// the gate opens, not an interval later.
+				wait = held
+			}
 		}
 		timer := s.after(wait)
 		s.sig.ticked(dispatched)
@@ -64,8 +74,10 @@ func (s *Scheduler) continuousLoop(ctx, deliverCtx context.Context) {
 			dispatched = true
 			claimed, drained := s.dispatch(ctx, deliverCtx, s.cfg.BatchSize)
 			if !drained {
-				if claimed == 0 { // no room (a full queue): give the consumers a moment
-					timer := s.after(depthCacheFor)
+				if wait := s.gateWait(); wait > 0 || claimed == 0 {
+					// Held back by the gate until gateUntil, or no room (a
+					// full queue): give the consumers a moment.
+					timer := s.after(max(wait, depthCacheFor))
 					s.sig.ticked(true)
 					select {
 					case <-ctx.Done():
@@ -98,7 +110,19 @@ func (s *Scheduler) dispatch(ctx, deliverCtx context.Context, budget int) (claim
 		if n == 0 {
 			return claimed, ctx.Err() != nil
 		}
-		msgs, err := s.claim(ctx, n)
+		a, err := s.prov.admit(ctx, n)
+		if err != nil {
+			s.handoff.unreserve(n)
+			s.logTransient("read the provider state", err)
+			return claimed, true
+		}
+		if a.n == 0 { // held back: paused, the circuit open, no tokens
+			s.handoff.unreserve(n)
+			s.gateUntil = a.until
+			return claimed, false
+		}
+		msgs, err := s.claim(ctx, a.n)
+		s.prov.claimed(ctx, a, msgs)
 		s.handoff.unreserve(n - len(msgs))
 		if err != nil {
 			s.logTransient("claim due messages", err)
@@ -108,8 +132,12 @@ func (s *Scheduler) dispatch(ctx, deliverCtx context.Context, budget int) (claim
 			s.handoff.handOver(ctx, deliverCtx, msgs)
 		}
 		claimed += len(msgs)
-		if len(msgs) < n {
+		if len(msgs) < a.n || a.probe {
 			return claimed, true
+		}
+		if a.n < n { // the gate granted less than asked: ask again later
+			s.gateUntil = a.until
+			return claimed, false
 		}
 	}
 	return claimed, false
@@ -122,4 +150,16 @@ func (s *Scheduler) claim(ctx context.Context, n int) ([]ims.Message, error) {
 		s.sig.claimedN(len(msgs))
 	}
 	return msgs, err
+}
+
+// gateWait is how long the provider gate asked the dispatch loop to wait,
+// bounded by PollInterval (a change elsewhere in the fleet, a probe
+// answered, is seen by then); 0 when it did not hold anything back.
+func (s *Scheduler) gateWait() time.Duration {
+	until := s.gateUntil
+	s.gateUntil = time.Time{}
+	if until.IsZero() {
+		return 0
+	}
+	return min(max(until.Sub(s.now()), time.Millisecond), s.cfg.PollInterval)
 }

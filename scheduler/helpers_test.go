@@ -78,6 +78,8 @@ type fakeWebhook struct {
 	calls   []ims.Message
 	stamps  []int64 // stamps[i] is calls[i]'s place in the sequence
 	answers map[string]ims.DeliveryResult
+	// all, when set, answers every phone number not in answers.
+	all *ims.DeliveryResult
 	// block, when set, makes Deliver wait until it is closed or ctx ends.
 	block chan struct{}
 }
@@ -92,11 +94,21 @@ func (w *fakeWebhook) answer(phone string, r ims.DeliveryResult) {
 	w.answers[phone] = r
 }
 
+// answerAll scripts the answer for every phone number without its own.
+func (w *fakeWebhook) answerAll(r ims.DeliveryResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all = &r
+}
+
 func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
 	w.mu.Lock()
 	w.calls = append(w.calls, m)
 	w.stamps = append(w.stamps, w.seq.Add(1))
 	r, ok := w.answers[m.PhoneNumber]
+	if !ok && w.all != nil {
+		r, ok = *w.all, true
+	}
 	block := w.block
 	w.mu.Unlock()
 	if block != nil {

@@ -46,6 +46,22 @@ func (m multiObserver) StaleClaim() {
 	}
 }
 
+func (m multiObserver) CircuitChanged(change ims.CircuitChange) {
+	for _, o := range m {
+		if po, ok := o.(ProviderObserver); ok {
+			po.CircuitChanged(change)
+		}
+	}
+}
+
+func (m multiObserver) Throttled() {
+	for _, o := range m {
+		if po, ok := o.(ProviderObserver); ok {
+			po.Throttled()
+		}
+	}
+}
+
 type nopObserver struct{}
 
 func (nopObserver) Claimed(int)                        {}

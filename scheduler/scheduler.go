@@ -3,7 +3,8 @@
 // bounded worker pool that calls the webhook, and records outcomes in batches.
 //
 // Follow a message through it in this order: dispatch.go (when to claim, and
-// the claim), handoff.go and the queue mode's handoff_*.go (hand the claims to
+// the claim), provider.go (the fleet's circuit breaker and rate limit, asked
+// before a claim and before a call, told every result), handoff.go and the queue mode's handoff_*.go (hand the claims to
 // this instance's workers, or publish them for every instance's consumers),
 // worker.go (call the webhook, apply the retry policy), completer.go (store
 // outcomes in batches), control.go (start/stop and leadership).
@@ -46,7 +47,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	RecordTimeout   time.Duration
 	Retry           ims.RetryPolicy
-	AutoStart       bool // running state of a new database
+	// Breaker and Rate are the fleet-wide circuit breaker and rate limit
+	// (WEBHOOK_BREAKER_*, WEBHOOK_RATE_*); zero fields take their defaults.
+	Breaker   ims.BreakerPolicy
+	Rate      ims.RatePolicy
+	AutoStart bool // running state of a new database
 	// MaxQueued bounds entries waiting in the queue (RabbitMQ mode), so a
 	// backlog stays in the database where it is cheap, not in the broker.
 	MaxQueued int
@@ -92,6 +97,18 @@ func (c *Config) validate() error {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
+	}
+	c.Breaker, c.Rate = c.Breaker.WithDefaults(), c.Rate.WithDefaults()
+	if c.Breaker.ProbeLease < c.Lease {
+		// An unanswered probe is given up only once its lease is over: a
+		// slow probe must not get company.
+		c.Breaker.ProbeLease = c.Lease
+	}
+	if err := c.Breaker.Validate(); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	if err := c.Rate.Validate(); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
 	}
 	if c.MaxQueued <= 0 {
 		c.MaxQueued = max(4*c.BatchSize, 1000)
@@ -154,7 +171,12 @@ type Scheduler struct {
 	// Concurrency, in every mode.
 	workers  chan struct{}
 	complete *completer
-	wg       sync.WaitGroup
+	// prov gates calls on the fleet's circuit and rate (provider.go).
+	prov *provider
+	// gateUntil is when the gate said to ask again after it held a claim
+	// back; only the dispatch loop touches it.
+	gateUntil time.Time
+	wg        sync.WaitGroup
 }
 
 // New builds an engine; Run starts it.
@@ -187,6 +209,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 	}
 	s.leader.Store(&ims.Leadership{})
 	s.complete = newCompleter(s, deps.Cache)
+	s.prov = newProvider(s)
 	h, err := modes[cfg.Mode](s, deps)
 	if err != nil {
 		return nil, err
@@ -226,6 +249,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	go func() { defer close(completerDone); s.complete.run(completerCtx, writeCtx) }()
 
 	s.goLoop(func() { s.watchState(ctx) })
+	s.goLoop(func() { s.prov.watch(ctx, s.after, s.logTransient) })
 	s.goLoop(func() { s.dispatchLoop(ctx, deliverCtx) })
 	stopHandoff := s.handoff.start(ctx, deliverCtx)
 
@@ -249,6 +273,9 @@ func (s *Scheduler) Load(ctx context.Context) error {
 		return fmt.Errorf("load scheduler state: %w", err)
 	}
 	s.applyState(st)
+	if err := s.prov.refresh(ctx); err != nil {
+		return fmt.Errorf("load provider state: %w", err)
+	}
 	s.refreshLeadership(ctx)
 	s.loaded.Store(true)
 	return nil

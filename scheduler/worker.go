@@ -32,13 +32,22 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	if !s.running.Load() {
 		return ims.Outcome{}, false
 	}
+	// Nor does a call start while the fleet is paused by a throttle or the
+	// circuit is open, the probe excepted: the claim goes back, uncounted.
+	if !s.prov.mayStart(ctx, m) {
+		return ims.Outcome{}, false
+	}
 	res := s.hook.Deliver(ctx, m)
 	if ctx.Err() != nil {
 		return ims.Outcome{}, false
 	}
+	pst := s.prov.observe(ctx, res)
 	now := s.now()
-	d := s.cfg.Retry.Decide(m.Attempts, res, now, s.jitter())
-	out := ims.Outcome{Claim: m.Claim(), Result: res, Decision: d, At: now}
+	d, held := s.cfg.Retry.DecideOutcome(res, ims.OutcomeContext{
+		Attempt: m.Attempts, Held: m.Held, Circuit: pst.Circuit, PausedUntil: pst.Rate.PausedUntil,
+		Now: now, Jitter: s.jitter(),
+	})
+	out := ims.Outcome{Claim: m.Claim(), Result: res, Decision: d, At: now, Held: held}
 	s.obs.Delivered(out)
 	if d.Status != ims.StatusSent {
 		s.log.Debug("delivery failed", "message_id", m.ID, "attempt", m.Attempts, "outcome", d.Status, "reason", d.Reason)

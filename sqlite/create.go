@@ -42,7 +42,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 	// statement runs once per row, and every bound value costs that row.
 	tr := ims.TransitionCreate
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`, idempotency_scope)
-		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
+		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}

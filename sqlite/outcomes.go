@@ -30,7 +30,8 @@ func prepareOutcome(ctx context.Context, tx *sql.Tx) (*outcomeStmts, error) {
 	guard := statusIn("status", ims.OutcomeFrom)
 	update, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?1,
 		next_attempt_at = COALESCE(?2, next_attempt_at), sent_at = COALESCE(?3, sent_at),
-		provider_message_id = COALESCE(?4, provider_message_id), last_error = ?5, updated_at = ?6
+		provider_message_id = COALESCE(?4, provider_message_id), last_error = ?5, updated_at = ?6,
+		held = held + ?9
 		WHERE id = ?7 AND attempts = ?8 AND `+guard)
 	if err != nil {
 		return nil, errorsJoinClose(fmt.Errorf("prepare outcome update: %w", err), attempt)
@@ -108,7 +109,7 @@ func (st *outcomeStmts) record(ctx context.Context, o ims.Outcome, w ims.Outcome
 	if w.SetSent {
 		sentAt, provider = at, r.ProviderMessageID
 	}
-	res, err := st.update.ExecContext(ctx, string(w.Transition.To), next, sentAt, provider, w.LastError, at, id, o.Claim.Attempt)
+	res, err := st.update.ExecContext(ctx, string(w.Transition.To), next, sentAt, provider, w.LastError, at, id, o.Claim.Attempt, heldIncrement(o.Held))
 	if err != nil {
 		return fmt.Errorf("update message %s: %w", id, err)
 	}
@@ -118,4 +119,12 @@ func (st *outcomeStmts) record(ctx context.Context, o ims.Outcome, w ims.Outcome
 		return nil // stale claim: the attempt is on record, the message is not ours to change
 	}
 	return st.audit.exec(ctx, w.Transition.Event, id, actor, w.Details, o.At)
+}
+
+// heldIncrement is what an outcome adds to the message's held count.
+func heldIncrement(held bool) int {
+	if held {
+		return 1
+	}
+	return 0
 }

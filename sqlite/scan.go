@@ -11,7 +11,7 @@ import (
 
 // messageColumns is the column list every message query selects, in the
 // order scanMessage reads.
-const messageColumns = `id, phone_number, content, status, idempotency_key, attempts, next_attempt_at,
+const messageColumns = `id, phone_number, content, status, idempotency_key, attempts, held, next_attempt_at,
 	last_error, provider_message_id, send_at, sent_at, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -23,7 +23,7 @@ func scanMessage(row scanner) (ims.Message, error) {
 		next, created, updated int64
 		sendAt, sentAt         sql.NullInt64
 	)
-	err := row.Scan(&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &key, &m.Attempts, &next,
+	err := row.Scan(&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &key, &m.Attempts, &m.Held, &next,
 		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated)
 	if err != nil {
 		return ims.Message{}, err

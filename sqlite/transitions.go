@@ -51,7 +51,7 @@ type move struct {
 var (
 	cancelMove = move{Transition: ims.TransitionCancel, set: `updated_at = ?1`}
 	replayMove = move{Transition: ims.TransitionReplay,
-		set: `attempts = 0, next_attempt_at = ?1, last_error = '', updated_at = ?1`}
+		set: `attempts = 0, held = 0, next_attempt_at = ?1, last_error = '', updated_at = ?1`}
 )
 
 // CancelMessage moves a pending message to canceled.

@@ -344,32 +344,34 @@ func TestE2ERetries(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, backends(), func(t *testing.T, b backend) {
 		f := newFaults()
-		f.set(phoneFail500, always(http.StatusInternalServerError))
+		// A 408 is about the message and spends its budget; a 5xx is the
+		// provider's and does not (TestE2EProviderOutage).
+		f.set(phoneFail500, always(http.StatusRequestTimeout))
 		f.set(phoneFail400, always(http.StatusBadRequest))
 		f.set(phoneFail503, firstThen(http.StatusServiceUnavailable, "1"))
 		f.set(phoneFail429, firstThen(http.StatusTooManyRequests, "1"))
 		f.set(phoneHangs, firstThen(statusHang, ""))
 		h := newHarness(t, b, harnessOptions{Receiver: receiverOptions{Webhook: f.handler}})
 		// The failing messages are the oldest, so they are due first.
-		m500 := h.createMessage(t, phoneFail500, "fails with 500")
+		m500 := h.createMessage(t, phoneFail500, "fails with 408")
 		m400 := h.createMessage(t, phoneFail400, "fails with 400")
 		m503 := h.createMessage(t, phoneFail503, "503 then ok")
 		m429 := h.createMessage(t, phoneFail429, "429 then ok")
 		mHang := h.createMessage(t, phoneHangs, "no answer, then ok")
 		healthy := h.createMessage(t, phoneHealthy, "fine")
 
-		t.Run("500 retried with the same key, then dead-lettered", func(t *testing.T) {
+		t.Run("408 retried with the same key, then dead-lettered", func(t *testing.T) {
 			dead := h.waitStatus(t, m500.ID, ims.StatusDead)
 			attempts := h.Config.MaxRetries + 1
 			reqs := h.requestsFor(m500.ID)
 			require.Len(t, reqs, attempts, "the first attempt and WEBHOOK_MAX_RETRIES retries")
 			require.Equal(t, attempts, countTo(h.all(), phoneFail500), "every attempt carried the same Idempotency-Key")
-			require.Contains(t, dead.LastError, "500")
+			require.Contains(t, dead.LastError, "408")
 
 			detail := h.message(t, m500.ID)
 			require.Len(t, detail.Attempts, attempts)
 			for i, a := range detail.Attempts {
-				require.Equal(t, http.StatusInternalServerError, a.StatusCode, "attempt %d", i+1)
+				require.Equal(t, http.StatusRequestTimeout, a.StatusCode, "attempt %d", i+1)
 				want := ims.StatusPending
 				if i == attempts-1 {
 					want = ims.StatusDead
@@ -460,7 +462,9 @@ func TestE2EReplay(t *testing.T) {
 		})
 
 		t.Run("one dead message", func(t *testing.T) {
-			f.set(phoneFlakyOne, always(http.StatusInternalServerError))
+			// A 408 is the message's failure: a 5xx would be the
+			// provider's, held and never dead-lettered.
+			f.set(phoneFlakyOne, always(http.StatusRequestTimeout))
 			m := h.createMessage(t, phoneFlakyOne, "dead, then replayed")
 			h.waitStatus(t, m.ID, ims.StatusDead)
 			f.set(phoneFlakyOne, nil) // the provider is back
@@ -477,7 +481,7 @@ func TestE2EReplay(t *testing.T) {
 		})
 
 		t.Run("bulk replay of the dead letters", func(t *testing.T) {
-			f.set(phoneFlakyAll, always(http.StatusInternalServerError))
+			f.set(phoneFlakyAll, always(http.StatusRequestTimeout))
 			msgs := h.createMessages(t, 3, phoneFlakyAll)
 			h.waitAllStatus(t, msgs, ims.StatusDead)
 			require.Len(t, h.deadLetterList(t), 3)
@@ -499,7 +503,7 @@ func TestE2EAuditTrail(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, backends(), func(t *testing.T, b backend) {
 		f := newFaults()
-		f.set(phoneFlakyOne, always(http.StatusInternalServerError))
+		f.set(phoneFlakyOne, always(http.StatusRequestTimeout))
 		h := newHarness(t, b, harnessOptions{
 			Configure: func(cfg *config.Config) { cfg.MaxRetries = 1 },
 			Receiver:  receiverOptions{Webhook: f.handler},

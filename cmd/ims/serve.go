@@ -314,6 +314,8 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 		RecordTimeout: cfg.ShutdownTimeout - drainBudget(cfg.ShutdownTimeout),
 		AutoStart:     cfg.SchedulerAutoStart,
 		Retry:         ims.RetryPolicy{MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay},
+		Breaker:       ims.BreakerPolicy{Threshold: cfg.BreakerThreshold, FirstProbe: cfg.BreakerProbe},
+		Rate:          ims.RatePolicy{Limit: cfg.RateLimit, Burst: cfg.RateBurst},
 	}, deps)
 }
 
@@ -396,6 +398,9 @@ func (m *Main) healthChecks() []imshttp.HealthCheck {
 	checks = append(checks, imshttp.HealthCheck{
 		Name: "webhook", Required: false,
 		Check: func(context.Context) (string, error) {
+			if err := providerHealth(m.sched.LocalStatus().ProviderStatus); err != nil {
+				return "", err
+			}
 			h := m.outcomes.Webhook()
 			if h.Degraded {
 				return "", imshttp.Degraded(h.Detail)
@@ -525,4 +530,22 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// providerHealth is the webhook component's verdict from the fleet's
+// circuit and pause: down while the circuit is not closed, naming the
+// error that opened it and since when; degraded during a throttle pause.
+func providerHealth(p ims.ProviderStatus) error {
+	if p.Circuit != ims.CircuitClosed && p.Circuit != "" {
+		since := ""
+		if p.CircuitSince != nil {
+			since = " since " + p.CircuitSince.UTC().Format(time.RFC3339)
+		}
+		return imshttp.Down(fmt.Sprintf("circuit %s%s: %s; no webhook calls but the probe, messages wait without spending retries",
+			p.Circuit, since, orNone(p.LastError)))
+	}
+	if p.PausedUntil != nil {
+		return imshttp.Degraded("throttled by the provider: the fleet pauses until " + p.PausedUntil.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"Leadership", testLeadership},
 		{"Waker", testWaker},
 		{"Ping", testPing},
+		{"ProviderState", testProviderState},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

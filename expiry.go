@@ -117,3 +117,8 @@ func ExpiryReasonFor(schedulerRunning bool, c Circuit, r RateState, now time.Tim
 func ExpiredDecision(why ExpiryReason) Decision {
 	return Decision{Status: StatusExpired, Reason: "expired: " + string(why)}
 }
+
+// ReplayExpiredDetails is the audit text of replaying an expired message.
+func ReplayExpiredDetails(expiresAt time.Time) string {
+	return "expired message replayed; expires_at " + expiresAt.UTC().Format(time.RFC3339Nano)
+}

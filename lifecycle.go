@@ -52,6 +52,16 @@ var (
 		Event: EventMessageCanceled, Refusal: "only pending messages can be canceled"}
 	TransitionReplay = Transition{Name: "replay", From: []Status{StatusDead}, To: StatusPending,
 		Event: EventMessageReplayed, Refusal: "only dead messages can be replayed"}
+	// TransitionExpire moves a message not sent by its expiry to expired:
+	// from pending (the sweep, see ExpireDue), or from sending when a retry
+	// would fall after the expiry (an outcome) or the lease of a claimed
+	// one ran out after it (the sweep). Its event's details say why.
+	TransitionExpire = Transition{Name: "expire", From: []Status{StatusPending, StatusSending}, To: StatusExpired,
+		Event: EventMessageExpired}
+	// TransitionRevive gives an expired message another chance, only
+	// with a new expiry (see ReplayExpired): pending, due now.
+	TransitionRevive = Transition{Name: "revive", From: []Status{StatusExpired}, To: StatusPending,
+		Event: EventMessageReplayed, Refusal: "only expired messages can be replayed with a new expiry"}
 )
 
 // Transitions lists every transition. The state diagram of the README is
@@ -59,6 +69,7 @@ var (
 var Transitions = []Transition{
 	TransitionCreate, TransitionClaim, TransitionRenew, TransitionRelease,
 	TransitionSent, TransitionRetry, TransitionDead, TransitionCancel, TransitionReplay,
+	TransitionExpire, TransitionRevive,
 }
 
 // OutcomeFrom is the status every outcome transition starts from: a claim
@@ -100,7 +111,7 @@ func (t Transition) Refuse(current Status) error {
 }
 
 // OutcomeTransition returns the transition a delivery decision leads to:
-// sent, retry (back to pending) or dead. Any other decision status is
+// sent, retry (back to pending), dead or expired. Any other decision status is
 // EINVALID, on every store: nothing else may follow an attempt.
 func OutcomeTransition(s Status) (Transition, error) {
 	switch s {
@@ -110,8 +121,10 @@ func OutcomeTransition(s Status) (Transition, error) {
 		return TransitionRetry, nil
 	case StatusDead:
 		return TransitionDead, nil
+	case StatusExpired:
+		return TransitionExpire, nil
 	}
-	return Transition{}, Errorf(EINVALID, "decision status %q is not an outcome: want sent, pending or dead", s)
+	return Transition{}, Errorf(EINVALID, "decision status %q is not an outcome: want sent, pending, dead or expired", s)
 }
 
 // OutcomeWrite is what recording one outcome writes to its message, decided
@@ -187,6 +200,9 @@ func (f MessageFilter) Validate() error {
 	if f.Status != "" && !f.Status.Valid() {
 		return Errorf(EINVALID, "unknown status %q", f.Status)
 	}
+	if f.Priority != "" && !f.Priority.Valid() {
+		return Errorf(EINVALID, "unknown priority %q", f.Priority)
+	}
 	return nil
 }
 
@@ -204,4 +220,4 @@ const FirstSchedulerVersion = 1
 
 // PurgeableStatuses are the statuses retention may delete, in the order a
 // retention run visits them. Purgeable decides with this list.
-var PurgeableStatuses = []Status{StatusSent, StatusCanceled, StatusDead}
+var PurgeableStatuses = []Status{StatusSent, StatusCanceled, StatusDead, StatusExpired}

@@ -59,7 +59,7 @@ var (
 	TransitionExpire = Transition{Name: "expire", From: []Status{StatusPending, StatusSending}, To: StatusExpired,
 		Event: EventMessageExpired}
 	// TransitionRevive gives an expired message another chance, only
-	// with a new expiry (see ReplayExpired): pending, due now.
+	// with a new expiry (see ReplayWithExpiry): pending, due now.
 	TransitionRevive = Transition{Name: "revive", From: []Status{StatusExpired}, To: StatusPending,
 		Event: EventMessageReplayed, Refusal: "only expired messages can be replayed with a new expiry"}
 )

@@ -30,7 +30,7 @@ func TestTransitionAllows(t *testing.T) {
 		"cancel":  {ims.StatusPending},
 		"replay":  {ims.StatusDead},
 		"expire":  {ims.StatusPending, ims.StatusSending},
-		"revive":  {ims.StatusExpired},
+		"revive":  {ims.StatusDead, ims.StatusExpired},
 	}
 	require.Len(t, ims.Transitions, len(allowed))
 	for _, tr := range ims.Transitions {

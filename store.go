@@ -42,11 +42,11 @@ type MessageStore interface {
 	// ReplayMessage moves a dead message back to pending, due now, with its
 	// attempt count reset: ENOTFOUND, or ECONFLICT when it is not dead.
 	ReplayMessage(ctx context.Context, id, actor string) (Message, error)
-	// ReplayExpired moves an expired message back to pending, due now, with
-	// its attempt count reset and expiresAt as its new expiry: ENOTFOUND, or
-	// ECONFLICT when it is not expired. The caller checks that expiresAt
-	// lies ahead (ResolveExpiry).
-	ReplayExpired(ctx context.Context, id, actor string, expiresAt time.Time) (Message, error)
+	// ReplayWithExpiry moves a dead or expired message back to pending, due
+	// now, with its attempt count reset and expiresAt as its new expiry
+	// (TransitionRevive): ENOTFOUND, or ECONFLICT when it is neither. The
+	// caller checks that expiresAt lies ahead (ReplayInput).
+	ReplayWithExpiry(ctx context.Context, id, actor string, expiresAt time.Time) (Message, error)
 	// ReplayDeadLetters replays up to limit dead messages, oldest first, and
 	// returns how many it replayed; a limit ≤ 0 means DefaultReplayLimit.
 	ReplayDeadLetters(ctx context.Context, actor string, limit int) (int, error)

@@ -134,9 +134,9 @@ wake AS (
 )
 SELECT ` + messageCols("r") + ` FROM r CROSS JOIN (SELECT count(*) FROM wake) w`
 
-// ReplayExpired moves an expired message back to pending, due now, with a
+// ReplayWithExpiry moves an expired message back to pending, due now, with a
 // new expiry.
-func (s *Store) ReplayExpired(ctx context.Context, id, actor string, expiresAt time.Time) (_ ims.Message, err error) {
+func (s *Store) ReplayWithExpiry(ctx context.Context, id, actor string, expiresAt time.Time) (_ ims.Message, err error) {
 	defer classify(&err)
 	canonical, ok := normalizeID(id)
 	if !ok {
@@ -144,7 +144,7 @@ func (s *Store) ReplayExpired(ctx context.Context, id, actor string, expiresAt t
 	}
 	tr := ims.TransitionRevive
 	m, err := scanMessage(s.pool.QueryRow(ctx, replayExpiredSQL, s.now(), actor, s.channel, canonical,
-		string(tr.To), tr.FromStrings(), tr.Event, micro(expiresAt), ims.ReplayExpiredDetails(expiresAt)))
+		string(tr.To), tr.FromStrings(), tr.Event, micro(expiresAt), ims.ReplayWithExpiryDetails(expiresAt)))
 	if isNoRows(err) {
 		return ims.Message{}, s.transitionRefused(ctx, id, tr)
 	} else if err != nil {

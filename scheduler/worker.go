@@ -20,7 +20,9 @@ func (s *Scheduler) work(ctx context.Context, m ims.Message) {
 // deliver calls the webhook and applies the retry policy. It returns false
 // when the delivery did not happen and the claim must be released: the lease
 // would run out during the call (another instance could then claim it), the
-// scheduler is stopped, or the call was cancelled by shutdown.
+// scheduler is stopped, the message has expired while it waited for a worker
+// (released, it is never claimed again and the sweeper expires it), or the
+// call was cancelled by shutdown.
 func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bool) {
 	if !s.now().Add(s.cfg.DeliveryTimeout).Before(m.NextAttemptAt) {
 		s.log.Warn("lease too short to deliver safely; releasing", "message_id", m.ID, "now", s.now(), "lease_until", m.NextAttemptAt, "attempt", m.Attempts, "status", m.Status)
@@ -32,12 +34,19 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	if !s.running.Load() {
 		return ims.Outcome{}, false
 	}
+	if ims.Expired(m.ExpiresAt, s.now()) {
+		s.log.Debug("expired before its call; releasing for the sweeper", "message_id", m.ID, "expires_at", m.ExpiresAt)
+		return ims.Outcome{}, false
+	}
 	res := s.hook.Deliver(ctx, m)
 	if ctx.Err() != nil {
 		return ims.Outcome{}, false
 	}
 	now := s.now()
 	d := s.cfg.Retry.Decide(m.Attempts, res, now, s.jitter())
+	if d.Status == ims.StatusPending && ims.ExpireInsteadOfRetry(m.ExpiresAt, d.NextAttemptAt) {
+		d = ims.ExpiredDecision(ims.ExpiryRetryAfterExpiry)
+	}
 	out := ims.Outcome{Claim: m.Claim(), Result: res, Decision: d, At: now}
 	s.obs.Delivered(out)
 	if d.Status != ims.StatusSent {

@@ -64,9 +64,9 @@ func (s *Store) ExpireDue(ctx context.Context, why ims.ExpiryReason, actor strin
 	return n, nil
 }
 
-// ReplayExpired moves an expired message back to pending, due now, with a
+// ReplayWithExpiry moves an expired message back to pending, due now, with a
 // new expiry: a replay of a dead letter that also sets expires_at.
-func (s *Store) ReplayExpired(ctx context.Context, id, actor string, expiresAt time.Time) (ims.Message, error) {
+func (s *Store) ReplayWithExpiry(ctx context.Context, id, actor string, expiresAt time.Time) (ims.Message, error) {
 	key, err := normalizeID(id)
 	if err != nil {
 		return ims.Message{}, err
@@ -85,7 +85,7 @@ func (s *Store) ReplayExpired(ctx context.Context, id, actor string, expiresAt t
 			return fmt.Errorf("update message: %w", err)
 		}
 		m = got
-		return insertAudit(ctx, tx, tr.Event, m.ID, actor, ims.ReplayExpiredDetails(expiresAt), now)
+		return insertAudit(ctx, tx, tr.Event, m.ID, actor, ims.ReplayWithExpiryDetails(expiresAt), now)
 	})
 	if err != nil {
 		return ims.Message{}, fmt.Errorf("replay expired message: %w", err)

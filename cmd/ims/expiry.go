@@ -1,0 +1,24 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/insiderone/ims/internal/expiry"
+)
+
+// newExpiry builds the sweeper that moves messages past their expiry to
+// expired. Like retention it runs on the leader only. The reason it gives
+// reads the scheduler's state; the circuit and the rate limit are not
+// wired yet (nil reads as closed and unpaused) until the breaker lands.
+func (m *Main) newExpiry() (*expiry.Service, error) {
+	s, err := expiry.New(expiry.Config{Actor: "expiry:" + m.Config.InstanceID}, expiry.Deps{
+		Store:    m.store,
+		IsLeader: func() bool { return m.sched.LocalStatus().IsLeader },
+		Running:  func() bool { return m.sched.LocalStatus().Running },
+		Observer: m.metrics, Logger: m.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expiry: %w", err)
+	}
+	return s, nil
+}

@@ -58,10 +58,12 @@ var (
 	// one ran out after it (the sweep). Its event's details say why.
 	TransitionExpire = Transition{Name: "expire", From: []Status{StatusPending, StatusSending}, To: StatusExpired,
 		Event: EventMessageExpired}
-	// TransitionRevive gives an expired message another chance, only
-	// with a new expiry (see ReplayWithExpiry): pending, due now.
-	TransitionRevive = Transition{Name: "revive", From: []Status{StatusExpired}, To: StatusPending,
-		Event: EventMessageReplayed, Refusal: "only expired messages can be replayed with a new expiry"}
+	// TransitionRevive replays a message with a new expiry (see
+	// ReplayWithExpiry): the only way back for an expired one, and open to a
+	// dead one too, whose old expiry may have passed. Pending, due now,
+	// like a replay.
+	TransitionRevive = Transition{Name: "revive", From: []Status{StatusDead, StatusExpired}, To: StatusPending,
+		Event: EventMessageReplayed, Refusal: "only dead or expired messages can be replayed"}
 )
 
 // Transitions lists every transition. The state diagram of the README is

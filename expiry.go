@@ -117,3 +117,32 @@ func ExpiryReasonFor(schedulerRunning bool, c Circuit, r RateState, now time.Tim
 func ExpiredDecision(why ExpiryReason) Decision {
 	return Decision{Status: StatusExpired, Reason: "expired: " + string(why)}
 }
+
+// ReplayWithExpiryDetails is the audit text of a replay with a new expiry.
+func ReplayWithExpiryDetails(expiresAt time.Time) string {
+	return "new expires_at " + expiresAt.UTC().Format(time.RFC3339Nano)
+}
+
+// ReplayInput is the body of a replay of one message: a new expiry, which
+// an expired message needs (its old one has passed) and a dead one may be
+// given. Both fields absent is a plain replay of a dead letter.
+type ReplayInput struct {
+	TTLSeconds *int64  `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *string `json:"expires_at,omitempty"`
+}
+
+// Validate resolves the new expiry, a TTL counting from now (nil when none
+// is given), or reports EINVALID with the problems by field.
+func (in ReplayInput) Validate(now time.Time) (*time.Time, error) {
+	exp, problems := ResolveExpiry(in.TTLSeconds, in.ExpiresAt, nil, 0, now)
+	if len(problems) > 0 {
+		return nil, &Error{Code: EINVALID, Message: "invalid replay", Details: problems}
+	}
+	return exp, nil
+}
+
+// ReplayNeedsExpiry is the ECONFLICT of replaying an expired message
+// without a new expiry: it would expire again at once.
+func ReplayNeedsExpiry() error {
+	return Errorf(ECONFLICT, `message is expired, it can only be replayed with a new expiry: give {"ttl_seconds": N} or {"expires_at": "<RFC 3339>"}`)
+}

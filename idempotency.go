@@ -15,10 +15,23 @@ const (
 // SameRequest reports whether two create requests that carry one idempotency
 // key ask for the same message: the same phone number, the same content and
 // the same send_at (the same instant to the microsecond a store keeps, or
-// both absent). A replay must match on every field; anything else is an
+// both absent), the same priority and the same expiry. A replay must match on every field; anything else is an
 // ECONFLICT. Both stores decide with this function.
 func SameRequest(a, b NewMessage) bool {
-	return a.PhoneNumber == b.PhoneNumber && a.Content == b.Content && sameInstant(a.SendAt, b.SendAt)
+	return a.PhoneNumber == b.PhoneNumber && a.Content == b.Content && sameInstant(a.SendAt, b.SendAt) &&
+		a.Priority.Rank() == b.Priority.Rank() && sameExpiry(a, b)
+}
+
+// sameExpiry compares expiries. An absolute expires_at must name the same
+// instant. A TTL (ttl_seconds or MESSAGE_TTL) counts from when its request
+// was made, so a retry of the same request resolves to a later instant: it
+// matches any expiry, and keeps the one the first request fixed. Never
+// expiring matches only never expiring.
+func sameExpiry(a, b NewMessage) bool {
+	if a.ExpiresAt == nil || b.ExpiresAt == nil {
+		return a.ExpiresAt == nil && b.ExpiresAt == nil
+	}
+	return !(a.ExpiryFixed || b.ExpiryFixed) || sameInstant(a.ExpiresAt, b.ExpiresAt)
 }
 
 func sameInstant(a, b *time.Time) bool {
@@ -30,7 +43,8 @@ func sameInstant(a, b *time.Time) bool {
 
 // Request is the create request m was stored from, for SameRequest.
 func (m Message) Request() NewMessage {
-	return NewMessage{PhoneNumber: m.PhoneNumber, Content: m.Content, SendAt: m.SendAt, IdempotencyKey: m.IdempotencyKey}
+	return NewMessage{PhoneNumber: m.PhoneNumber, Content: m.Content, SendAt: m.SendAt, Priority: m.Priority,
+		ExpiresAt: m.ExpiresAt, IdempotencyKey: m.IdempotencyKey}
 }
 
 // IdempotencyConflict is the error of a key reused for another request.

@@ -52,6 +52,18 @@ var (
 		Event: EventMessageCanceled, Refusal: "only pending messages can be canceled"}
 	TransitionReplay = Transition{Name: "replay", From: []Status{StatusDead}, To: StatusPending,
 		Event: EventMessageReplayed, Refusal: "only dead messages can be replayed"}
+	// TransitionExpire moves a message not sent by its expiry to expired:
+	// from pending (the sweep, see ExpireDue), or from sending when a retry
+	// would fall after the expiry (an outcome) or the lease of a claimed
+	// one ran out after it (the sweep). Its event's details say why.
+	TransitionExpire = Transition{Name: "expire", From: []Status{StatusPending, StatusSending}, To: StatusExpired,
+		Event: EventMessageExpired}
+	// TransitionRevive replays a message with a new expiry (see
+	// ReplayWithExpiry): the only way back for an expired one, and open to a
+	// dead one too, whose old expiry may have passed. Pending, due now,
+	// like a replay.
+	TransitionRevive = Transition{Name: "revive", From: []Status{StatusDead, StatusExpired}, To: StatusPending,
+		Event: EventMessageReplayed, Refusal: "only dead or expired messages can be replayed"}
 )
 
 // Transitions lists every transition. The state diagram of the README is
@@ -59,6 +71,7 @@ var (
 var Transitions = []Transition{
 	TransitionCreate, TransitionClaim, TransitionRenew, TransitionRelease,
 	TransitionSent, TransitionRetry, TransitionDead, TransitionCancel, TransitionReplay,
+	TransitionExpire, TransitionRevive,
 }
 
 // OutcomeFrom is the status every outcome transition starts from: a claim
@@ -100,7 +113,7 @@ func (t Transition) Refuse(current Status) error {
 }
 
 // OutcomeTransition returns the transition a delivery decision leads to:
-// sent, retry (back to pending) or dead. Any other decision status is
+// sent, retry (back to pending), dead or expired. Any other decision status is
 // EINVALID, on every store: nothing else may follow an attempt.
 func OutcomeTransition(s Status) (Transition, error) {
 	switch s {
@@ -110,8 +123,10 @@ func OutcomeTransition(s Status) (Transition, error) {
 		return TransitionRetry, nil
 	case StatusDead:
 		return TransitionDead, nil
+	case StatusExpired:
+		return TransitionExpire, nil
 	}
-	return Transition{}, Errorf(EINVALID, "decision status %q is not an outcome: want sent, pending or dead", s)
+	return Transition{}, Errorf(EINVALID, "decision status %q is not an outcome: want sent, pending, dead or expired", s)
 }
 
 // OutcomeWrite is what recording one outcome writes to its message, decided
@@ -187,6 +202,9 @@ func (f MessageFilter) Validate() error {
 	if f.Status != "" && !f.Status.Valid() {
 		return Errorf(EINVALID, "unknown status %q", f.Status)
 	}
+	if f.Priority != "" && !f.Priority.Valid() {
+		return Errorf(EINVALID, "unknown priority %q", f.Priority)
+	}
 	return nil
 }
 
@@ -204,4 +222,4 @@ const FirstSchedulerVersion = 1
 
 // PurgeableStatuses are the statuses retention may delete, in the order a
 // retention run visits them. Purgeable decides with this list.
-var PurgeableStatuses = []Status{StatusSent, StatusCanceled, StatusDead}
+var PurgeableStatuses = []Status{StatusSent, StatusCanceled, StatusDead, StatusExpired}

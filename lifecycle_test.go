@@ -29,6 +29,8 @@ func TestTransitionAllows(t *testing.T) {
 		"dead":    {ims.StatusSending},
 		"cancel":  {ims.StatusPending},
 		"replay":  {ims.StatusDead},
+		"expire":  {ims.StatusPending, ims.StatusSending},
+		"revive":  {ims.StatusDead, ims.StatusExpired},
 	}
 	require.Len(t, ims.Transitions, len(allowed))
 	for _, tr := range ims.Transitions {

@@ -13,6 +13,7 @@ import (
 //	   │                  └──lease expired (crash)──▶ claimable again
 //	   ├──────────replay──────────────────────────── dead
 //	pending ──cancel──▶ canceled
+//	pending, sending ──not sent by expires_at──▶ expired
 //
 // Each move is a Transition (lifecycle.go); the stores apply them.
 type Status string
@@ -26,7 +27,7 @@ const (
 )
 
 // Statuses lists every status, in lifecycle order.
-var Statuses = []Status{StatusPending, StatusSending, StatusSent, StatusDead, StatusCanceled}
+var Statuses = []Status{StatusPending, StatusSending, StatusSent, StatusDead, StatusCanceled, StatusExpired}
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
@@ -46,6 +47,8 @@ type Message struct {
 	PhoneNumber string `json:"phone_number"`
 	Content     string `json:"content"`
 	Status      Status `json:"status"`
+	// Priority orders claims: high first, then normal, then low.
+	Priority Priority `json:"priority"`
 
 	// IdempotencyKey is the client's key from POST /api/messages, if any.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
@@ -68,14 +71,17 @@ type Message struct {
 	ProviderMessageID string     `json:"provider_message_id,omitempty"`
 	SendAt            *time.Time `json:"send_at,omitempty"`
 	SentAt            *time.Time `json:"sent_at,omitempty"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
+	// ExpiresAt is when the message may no longer be sent (nil: never); a
+	// message not sent by then becomes expired.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 // Final reports whether s is a state no message leaves on its own (replay
 // is an explicit action): nothing more is planned for it.
 func (s Status) Final() bool {
-	return s == StatusSent || s == StatusDead || s == StatusCanceled
+	return s == StatusSent || s == StatusDead || s == StatusCanceled || s == StatusExpired
 }
 
 // MarshalJSON leaves next_attempt_at out of final messages: nothing is due
@@ -94,9 +100,16 @@ func (m Message) MarshalJSON() ([]byte, error) {
 
 // NewMessage is a validated request to create a message.
 type NewMessage struct {
-	PhoneNumber    string
-	Content        string
-	SendAt         *time.Time
+	PhoneNumber string
+	Content     string
+	SendAt      *time.Time
+	// Priority is the claim order; "" is stored as DefaultPriority.
+	Priority Priority
+	// ExpiresAt is the resolved expiry (ResolveExpiry); nil never expires.
+	ExpiresAt *time.Time
+	// ExpiryFixed tells that ExpiresAt came from an absolute expires_at,
+	// not from a TTL: an idempotent replay must then name the same instant.
+	ExpiryFixed    bool
 	IdempotencyKey string
 	// IdempotencyScope is the key space IdempotencyKey is looked up in.
 	IdempotencyScope IdempotencyScope
@@ -144,7 +157,8 @@ type Attempt struct {
 
 // MessageFilter selects messages for listing. Lists are newest first.
 type MessageFilter struct {
-	Status Status // empty = all
+	Status   Status   // empty = all
+	Priority Priority // empty = all
 	// Before is the cursor: only messages with an ID below it are returned.
 	Before string
 	Limit  int

@@ -37,6 +37,18 @@ func (p Priority) Rank() int {
 	return 1
 }
 
+// PriorityOfRank is the priority a stored rank stands for (see Rank); an
+// unknown rank reads as normal, as Rank writes an unknown priority.
+func PriorityOfRank(rank int) Priority {
+	switch rank {
+	case 0:
+		return PriorityHigh
+	case 2:
+		return PriorityLow
+	}
+	return PriorityNormal
+}
+
 // Valid reports whether p is a known priority.
 func (p Priority) Valid() bool { return p == PriorityHigh || p == PriorityNormal || p == PriorityLow }
 

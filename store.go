@@ -17,6 +17,7 @@ type Store interface {
 	ControlStore
 	ProviderStore
 	RetentionStore
+	ExpiryStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -42,11 +43,27 @@ type MessageStore interface {
 	// ReplayMessage moves a dead message back to pending, due now, with its
 	// attempt count reset: ENOTFOUND, or ECONFLICT when it is not dead.
 	ReplayMessage(ctx context.Context, id, actor string) (Message, error)
+	// ReplayWithExpiry moves a dead or expired message back to pending, due
+	// now, with its attempt count reset and expiresAt as its new expiry
+	// (TransitionRevive): ENOTFOUND, or ECONFLICT when it is neither. The
+	// caller checks that expiresAt lies ahead (ReplayInput).
+	ReplayWithExpiry(ctx context.Context, id, actor string, expiresAt time.Time) (Message, error)
 	// ReplayDeadLetters replays up to limit dead messages, oldest first, and
 	// returns how many it replayed; a limit ≤ 0 means DefaultReplayLimit.
 	ReplayDeadLetters(ctx context.Context, actor string, limit int) (int, error)
 	// CountByStatus returns how many messages are in each status.
 	CountByStatus(ctx context.Context) (map[Status]int64, error)
+}
+
+// ExpiryStore is the sweeper's side of the store.
+type ExpiryStore interface {
+	// ExpireDue moves up to limit messages past their expiry (Expired at
+	// the store's now) to expired, each with a message.expired event whose
+	// details are ExpiredDecision(why).Reason, and returns how many it
+	// moved: pending ones, and sending ones whose lease has run out (a
+	// claim still held keeps its message until its outcome). Callers repeat
+	// it while it returns limit.
+	ExpireDue(ctx context.Context, why ExpiryReason, actor string, limit int) (int, error)
 }
 
 // ClaimParams says what to claim.
@@ -62,8 +79,9 @@ type ClaimParams struct {
 // DeliveryStore is the delivery pipeline's side of the store.
 type DeliveryStore interface {
 	// ClaimDue atomically moves up to p.Limit due messages (pending with
-	// next_attempt_at ≤ now, or sending with an expired lease), oldest due
-	// first, to sending, increments their Attempts and sets their lease. Two
+	// next_attempt_at ≤ now, or sending with an expired lease, and not past
+	// their expiry), highest priority first and oldest due first within a
+	// priority (CompareClaimOrder), to sending, increments their Attempts and sets their lease. Two
 	// concurrent callers never get the same message. It claims nothing
 	// unless the stored scheduler state is running, judged in the same
 	// statement or transaction: no claim commits after a stop has committed.

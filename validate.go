@@ -32,6 +32,11 @@ type MessageInput struct {
 	PhoneNumber *string `json:"phone_number"`
 	Content     *string `json:"content"`
 	SendAt      *string `json:"send_at,omitempty"`
+	// Priority is high, normal or low; absent is normal.
+	Priority *string `json:"priority,omitempty"`
+	// TTLSeconds and ExpiresAt give the expiry, never both (ResolveExpiry).
+	TTLSeconds *int64  `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *string `json:"expires_at,omitempty"`
 }
 
 // CreateRules are what a create request is validated against. Now is an
@@ -40,7 +45,10 @@ type CreateRules struct {
 	MaxContentLength int           // characters (runes); ≤ 0 means DefaultMaxContentLength
 	SendAtHorizon    time.Duration // how far after Now send_at may be; ≤ 0 means DefaultSendAtHorizon
 	MaxBatchSize     int           // items of one batch; ≤ 0 means no batch limit is checked
-	Now              time.Time
+	// DefaultTTL is MESSAGE_TTL: the expiry of a message that gives none,
+	// counted from when it is due; 0 means such messages never expire.
+	DefaultTTL time.Duration
+	Now        time.Time
 }
 
 func (r CreateRules) maxContentLength() int {
@@ -106,6 +114,23 @@ func (in MessageInput) validate(rules CreateRules, problems map[string]string) N
 		} else {
 			nm.SendAt = &at
 		}
+	}
+
+	if p, problem := ValidatePriority(in.Priority); problem != "" {
+		problems["priority"] = problem
+	} else {
+		nm.Priority = p
+	}
+
+	// A bad send_at is reported on its own: the expiry is only judged
+	// against a send_at that is valid.
+	if _, bad := problems["send_at"]; !bad {
+		exp, expProblems := ResolveExpiry(in.TTLSeconds, in.ExpiresAt, nm.SendAt, rules.DefaultTTL, rules.Now)
+		for field, p := range expProblems {
+			problems[field] = p
+		}
+		nm.ExpiresAt = exp
+		nm.ExpiryFixed = exp != nil && in.ExpiresAt != nil && *in.ExpiresAt != ""
 	}
 	return nm
 }

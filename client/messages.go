@@ -21,6 +21,20 @@ type NewMessage struct {
 	Content     string `json:"content"`
 	// SendAt, when set, delays the first delivery until then.
 	SendAt *time.Time `json:"send_at,omitempty"`
+	// Priority is ims.PriorityHigh, PriorityNormal or PriorityLow; "" is
+	// normal.
+	Priority ims.Priority `json:"priority,omitempty"`
+	// TTLSeconds or ExpiresAt (never both) give the expiry: a message not
+	// sent by then is expired, never sent. Neither: the server's MESSAGE_TTL.
+	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+}
+
+// NewExpiry is a new expiry for a replay (ReplayMessageWithExpiry): a TTL
+// counted from the replay, or an instant, never both.
+type NewExpiry struct {
+	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
 // BatchResult is the answer of POST /api/messages/batch.
@@ -57,14 +71,19 @@ type CacheEntry struct {
 // the previous page; the iterators follow it for you.
 type MessageFilter struct {
 	Status ims.Status // empty = every status; ignored by ListSent and ListDeadLetters
-	Limit  int        // page size; 0 = the server's default (50), at most 1000
-	Cursor string
+	// Priority is empty for every priority.
+	Priority ims.Priority
+	Limit    int // page size; 0 = the server's default (50), at most 1000
+	Cursor   string
 }
 
 func (f MessageFilter) query(withStatus bool) url.Values {
 	q := url.Values{}
 	if withStatus && f.Status != "" {
 		q.Set("status", string(f.Status))
+	}
+	if f.Priority != "" {
+		q.Set("priority", string(f.Priority))
 	}
 	setPage(q, f.Limit, f.Cursor)
 	return q
@@ -158,9 +177,23 @@ func (c *Client) CancelMessage(ctx context.Context, id string) (ims.Message, err
 }
 
 // ReplayMessage sends a dead-lettered message back to pending, due now, and
-// returns it: ENOTFOUND, or ECONFLICT when it is not dead.
+// returns it: ENOTFOUND, or ECONFLICT when it is not dead (an expired
+// message needs ReplayMessageWithExpiry).
 func (c *Client) ReplayMessage(ctx context.Context, id string) (ims.Message, error) {
 	return c.messageAction(ctx, http.MethodPost, id, "/retry")
+}
+
+// ReplayMessageWithExpiry sends a dead or expired message back to pending,
+// due now, with a new expiry: EINVALID when the expiry is not ahead,
+// ECONFLICT when the message is neither dead nor expired.
+func (c *Client) ReplayMessageWithExpiry(ctx context.Context, id string, exp NewExpiry) (ims.Message, error) {
+	path, err := messagePath(id, "/retry")
+	if err != nil {
+		return ims.Message{}, err
+	}
+	var out ims.Message
+	_, err = c.do(ctx, call{method: http.MethodPost, path: path, body: exp}, &out)
+	return out, err
 }
 
 func (c *Client) messageAction(ctx context.Context, method, id, suffix string) (ims.Message, error) {

@@ -45,6 +45,9 @@ type Config struct {
 	MessageMaxLength int
 	// SendAtHorizon is how far ahead a message's send_at may lie.
 	SendAtHorizon time.Duration
+	// MessageTTL is the expiry of a message whose create gives neither
+	// ttl_seconds nor expires_at, counted from when it is due; 0 = none.
+	MessageTTL time.Duration
 
 	SchedulerInterval  time.Duration
 	SchedulerBatchSize int
@@ -148,6 +151,7 @@ func Load(lookup Lookup) (Config, error) {
 		ServerPort:       r.serverPort(),
 		MessageMaxLength: r.integer("MESSAGE_MAX_LENGTH", 160, 1, 1_000_000),
 		SendAtHorizon:    r.duration("SEND_AT_HORIZON", 8760*time.Hour, time.Minute),
+		MessageTTL:       r.duration("MESSAGE_TTL", 0, 0),
 
 		SchedulerInterval:  r.duration("SCHEDULER_INTERVAL", 2*time.Minute, 0),
 		SchedulerBatchSize: r.integer("SCHEDULER_BATCH_SIZE", 2, 1, 100_000),
@@ -242,6 +246,10 @@ func (c Config) validate() error {
 	}
 	if c.SendAtHorizon > maxSendAtHorizon {
 		return fmt.Errorf("SEND_AT_HORIZON must be at most %s (100 years), got %s", maxSendAtHorizon, c.SendAtHorizon)
+	}
+	if c.MessageTTL != 0 && (c.MessageTTL < time.Second || c.MessageTTL > ims.MaxTTL) {
+		return fmt.Errorf("MESSAGE_TTL must be 0 (messages never expire) or a Go duration from 1s to %s (10 years), got %s",
+			ims.MaxTTL, c.MessageTTL)
 	}
 	if c.RetryMaxDelay < c.RetryBaseDelay {
 		return errors.New("WEBHOOK_RETRY_MAX_DELAY must be at least WEBHOOK_RETRY_BASE_DELAY")

@@ -101,7 +101,7 @@ func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
 // createRules are the rules of every create, single or batch, as of now.
 func (s *Server) createRules() ims.CreateRules {
 	return ims.CreateRules{MaxContentLength: s.cfg.MaxContentLength, SendAtHorizon: s.cfg.SendAtHorizon,
-		MaxBatchSize: s.cfg.MaxBatchSize, Now: s.now()}
+		MaxBatchSize: s.cfg.MaxBatchSize, DefaultTTL: s.cfg.MessageTTL, Now: s.now()}
 }
 
 func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +136,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, status ims
 }
 
 func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, error) {
-	allowed := []string{"limit", "cursor"}
+	allowed := []string{"limit", "cursor", "priority"}
 	if status == "" {
 		allowed = append(allowed, "status")
 	}
@@ -149,6 +149,9 @@ func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, 
 		if f.Status, err = parseStatus(q); err != nil {
 			return f, err
 		}
+	}
+	if f.Priority, err = parsePriority(q); err != nil {
+		return f, err
 	}
 	if f.Limit, err = parseLimit(q, ims.DefaultPageLimit); err != nil {
 		return f, err
@@ -260,16 +263,38 @@ func (s *Server) handleCancelMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, s.logger, http.StatusOK, m)
 }
 
+// handleReplayMessage replays one dead or expired message. An expired one
+// needs a new expiry in the body ({"ttl_seconds": N} or {"expires_at":
+// ...}); a dead one may be given one; no body is a plain dead-letter replay.
 func (s *Server) handleReplayMessage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathMessageID(r)
 	if err == nil {
 		err = noQuery(r)
 	}
+	var in ims.ReplayInput
+	if err == nil {
+		_, err = decodeOptionalJSON(r, &in)
+	}
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	m, err := s.deps.Messages.ReplayMessage(r.Context(), id, actor(r))
+	exp, err := in.Validate(s.now())
+	if err != nil {
+		writeError(w, r, s.logger, unprocessable(err))
+		return
+	}
+	var m ims.Message
+	if exp != nil {
+		m, err = s.deps.Messages.ReplayWithExpiry(r.Context(), id, actor(r), *exp)
+	} else {
+		m, err = s.deps.Messages.ReplayMessage(r.Context(), id, actor(r))
+		if ims.ErrorCode(err) == ims.ECONFLICT {
+			if cur, gerr := s.deps.Messages.GetMessage(r.Context(), id); gerr == nil && cur.Status == ims.StatusExpired {
+				err = ims.ReplayNeedsExpiry()
+			}
+		}
+	}
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return

@@ -57,6 +57,12 @@ func withBody(op obj, description string, schema obj) obj {
 	return op
 }
 
+// withOptionalBody is withBody for a body that may be left out.
+func withOptionalBody(op obj, description string, schema obj) obj {
+	op["requestBody"] = obj{"required": false, "description": description, "content": jsonContent(schema)}
+	return op
+}
+
 func paramRef(name string) obj { return obj{"$ref": "#/components/parameters/" + name} }
 
 // openAPIDocument renders the document. metrics says whether /metrics is
@@ -115,17 +121,17 @@ func openAPIPaths(metrics bool) obj {
 			"get": withParams(operation("messages", "List messages, newest first", true, obj{
 				"200": jsonResponse("One page of messages", ref("MessagePage")),
 				"400": errorRef("BadRequest"),
-			}), paramRef("Status"), paramRef("Limit"), paramRef("MessageCursor")),
+			}), paramRef("Status"), paramRef("Priority"), paramRef("Limit"), paramRef("MessageCursor")),
 		},
 		"/api/messages/batch": obj{"post": createBatchOp()},
 		"/api/messages/sent": obj{"get": withParams(operation("messages", "List sent messages, newest first", true, obj{
 			"200": jsonResponse("One page of sent messages", ref("MessagePage")),
 			"400": errorRef("BadRequest"),
-		}), paramRef("Limit"), paramRef("MessageCursor"))},
+		}), paramRef("Priority"), paramRef("Limit"), paramRef("MessageCursor"))},
 		"/api/messages/dead-letter": obj{"get": withParams(operation("dead letters", "List dead-lettered messages (with last_error), newest first", true, obj{
 			"200": jsonResponse("One page of dead messages", ref("MessagePage")),
 			"400": errorRef("BadRequest"),
-		}), paramRef("Limit"), paramRef("MessageCursor"))},
+		}), paramRef("Priority"), paramRef("Limit"), paramRef("MessageCursor"))},
 		"/api/messages/dead-letter/retry": obj{"post": withParams(operation("dead letters", "Replay dead-lettered messages, oldest first", true, obj{
 			"200": jsonResponse("How many messages went back to pending", ref("ReplayResult")),
 			"400": errorRef("BadRequest"),
@@ -144,12 +150,15 @@ func openAPIPaths(metrics bool) obj {
 				"409": errorRef("Conflict"),
 			}), paramRef("MessageID")),
 		},
-		"/api/messages/{id}/retry": obj{"post": withParams(operation("dead letters", "Replay one dead-lettered message", true, obj{
-			"200": jsonResponse("The message, pending again", ref("Message")),
-			"400": errorRef("BadRequest"),
-			"404": errorRef("NotFound"),
-			"409": errorRef("Conflict"),
-		}), paramRef("MessageID"))},
+		"/api/messages/{id}/retry": obj{"post": withOptionalBody(withParams(operation("dead letters",
+			"Replay one dead-lettered or expired message (an expired one only with a new expiry)", true, obj{
+				"200": jsonResponse("The message, pending again", ref("Message")),
+				"400": errorRef("BadRequest"),
+				"404": errorRef("NotFound"),
+				"409": errorRef("Conflict"),
+				"413": errorRef("TooLarge"),
+				"422": errorRef("Unprocessable"),
+			}), paramRef("MessageID")), "A new expiry; no body replays a dead message as it is", ref("ReplayInput"))},
 		"/api/control": obj{
 			"get": operation("scheduler", "Scheduler status", true, obj{
 				"200": jsonResponse("The scheduler status", ref("SchedulerStatus")),
@@ -198,7 +207,7 @@ func createMessageOp() obj {
 		"422": errorRef("Unprocessable"),
 	})
 	withParams(op, obj{"name": IdempotencyKeyHeader, "in": "header", "required": false,
-		"description": "Makes retries safe: the same key returns the same message; reusing it for another phone_number, content or send_at is 409. Valid UTF-8, no control characters.",
+		"description": "Makes retries safe: the same key returns the same message; reusing it for another phone_number, content, send_at, priority or expiry is 409 (a ttl_seconds retried later keeps the first expiry). Valid UTF-8, no control characters.",
 		"schema":      obj{"type": "string", "maxLength": 255}})
 	return withBody(op, "The message", ref("MessageInput"))
 }
@@ -236,6 +245,8 @@ func openAPIComponents() obj {
 				"schema": obj{"type": "string"}},
 			"Status": obj{"name": "status", "in": "query", "description": "Only messages in this status",
 				"schema": ref("Status")},
+			"Priority": obj{"name": "priority", "in": "query", "description": "Only messages of this priority",
+				"schema": ref("Priority")},
 		},
 		"responses": obj{
 			"BadRequest":    jsonResponse("The request cannot be understood", ref("Error")),

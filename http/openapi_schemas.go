@@ -1,6 +1,10 @@
 package http
 
-import "github.com/insiderone/ims"
+import (
+	"time"
+
+	"github.com/insiderone/ims"
+)
 
 func str(description string) obj { return obj{"type": "string", "description": description} }
 
@@ -27,7 +31,13 @@ func openAPISchemas() obj {
 	for i, s := range ims.Statuses {
 		statuses[i] = string(s)
 	}
+	priorities := make([]string, len(ims.Priorities))
+	for i, p := range ims.Priorities {
+		priorities[i] = string(p)
+	}
 	return obj{
+		"Priority": obj{"type": "string", "enum": priorities, "default": string(ims.DefaultPriority),
+			"description": "Claim order: every due high message before any normal one, every normal before any low; oldest due first within one"},
 		"Error": object([]string{"error"}, obj{
 			"error":   str("What went wrong, safe to show"),
 			"details": obj{"description": "Structured context; for validation, field → problem", "type": "object", "additionalProperties": true},
@@ -39,7 +49,19 @@ func openAPISchemas() obj {
 				"phone_number": obj{"type": "string", "description": "E.164: + and 8 to 15 digits", "example": "+905551234567"},
 				"content": obj{"type": "string", "example": "Hello from IMS!", "description": "At most MESSAGE_MAX_LENGTH characters (default 160); " +
 					"not blank (white space and invisible characters such as U+200B count as blank); valid UTF-8 without NUL or control characters other than newline and tab"},
-				"send_at": dateTime("Deliver no earlier than this (RFC 3339); default now. At most 24h in the past and SEND_AT_HORIZON (default 8760h) ahead"),
+				"send_at":  dateTime("Deliver no earlier than this (RFC 3339); default now. At most 24h in the past and SEND_AT_HORIZON (default 8760h) ahead"),
+				"priority": ref("Priority"),
+				"ttl_seconds": obj{"type": "integer", "minimum": 1, "maximum": int64(ims.MaxTTL / time.Second),
+					"description": "The message may wait this long to be sent, counted from when it is due (send_at, or now); past it, it is expired and never sent. Not with expires_at; default MESSAGE_TTL (0: never expires)"},
+				"expires_at": dateTime("Not sent after this instant (RFC 3339): must lie ahead and after send_at, else 422. Not with ttl_seconds"),
+			},
+		},
+		"ReplayInput": obj{
+			"type": "object", "additionalProperties": false,
+			"description": "A new expiry: required to replay an expired message (409 without one), optional for a dead one. Not both fields; ttl_seconds counts from now",
+			"properties": obj{
+				"ttl_seconds": obj{"type": "integer", "minimum": 1, "maximum": int64(ims.MaxTTL / time.Second)},
+				"expires_at":  dateTime("Must lie ahead"),
 			},
 		},
 		"Message": object([]string{"id", "phone_number", "content", "status", "attempts", "created_at", "updated_at"}, obj{
@@ -47,6 +69,7 @@ func openAPISchemas() obj {
 			"phone_number":    str("E.164 phone number"),
 			"content":         str("The text"),
 			"status":          ref("Status"),
+			"priority":        ref("Priority"),
 			"idempotency_key": str("The client's Idempotency-Key, if any"),
 			"attempts":        integer("Delivery attempts started"),
 			"held": integer("Attempts refunded because the provider, not the message, failed (an outage, a refused key, a throttle): " +
@@ -56,6 +79,7 @@ func openAPISchemas() obj {
 			"provider_message_id": str("The webhook's messageId"),
 			"send_at":             dateTime("Requested earliest delivery"),
 			"sent_at":             dateTime("When the webhook accepted it"),
+			"expires_at":          dateTime("Not sent after this; absent when the message never expires"),
 			"created_at":          dateTime(""),
 			"updated_at":          dateTime(""),
 		}),
@@ -142,7 +166,7 @@ func openAPISchemas() obj {
 		}),
 		"Stats": object([]string{"counts", "refreshed_at", "rates", "webhook", "scheduler"}, obj{
 			"counts": obj{"type": "object", "description": "Messages per status, fleet-wide, as of refreshed_at (every status present)",
-				"additionalProperties": obj{"type": "integer"}, "example": obj{"pending": 3, "sending": 0, "sent": 120, "dead": 2, "canceled": 1}},
+				"additionalProperties": obj{"type": "integer"}, "example": obj{"pending": 3, "sending": 0, "sent": 120, "dead": 2, "canceled": 1, "expired": 0}},
 			"refreshed_at": obj{"type": "string", "format": "date-time", "nullable": true,
 				"description": "When counts were counted (every STATS_REFRESH); null before the first count"},
 			"count_error": str("Set when the latest count failed (counts are then the previous ones) or none finished yet"),

@@ -32,6 +32,23 @@ func decodeJSON(r *http.Request, dst any) error {
 	if err != nil {
 		return decodeError(err)
 	}
+	return decodeRaw(raw, dst)
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may be left out: an
+// empty (or all-space) body leaves dst as it is and reports false.
+func decodeOptionalJSON(r *http.Request, dst any) (bool, error) {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return false, decodeError(err)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return false, nil
+	}
+	return true, decodeRaw(raw, dst)
+}
+
+func decodeRaw(raw []byte, dst any) error {
 	if err := checkRawJSON(raw); err != nil {
 		return err
 	}
@@ -214,6 +231,18 @@ func parseLimit(q query, def int) (int, error) {
 }
 
 // parseStatus reads ?status=, empty meaning all.
+func parsePriority(q query) (ims.Priority, error) {
+	v := q.Get("priority")
+	if v == "" {
+		return "", nil
+	}
+	p, err := ims.ParsePriority(v)
+	if err != nil {
+		return "", invalidParam("priority", err.Error())
+	}
+	return p, nil
+}
+
 func parseStatus(q query) (ims.Status, error) {
 	s := ims.Status(q.Get("status"))
 	if s == "" || s.Valid() {

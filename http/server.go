@@ -31,6 +31,9 @@ type Config struct {
 	// SendAtHorizon bounds how far ahead send_at may lie (SEND_AT_HORIZON);
 	// zero means ims.DefaultSendAtHorizon.
 	SendAtHorizon time.Duration
+	// MessageTTL is the expiry of a message that gives none (MESSAGE_TTL);
+	// zero means such messages never expire.
+	MessageTTL time.Duration
 	// Version is reported by /api/health and the OpenAPI document.
 	Version string
 	// Clock tells the time, e.g. the age of a cached health answer; nil is

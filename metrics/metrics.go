@@ -30,6 +30,7 @@ type Metrics struct {
 	circuit    *prometheus.CounterVec
 	throttles  prometheus.Counter
 	purged     *prometheus.CounterVec // see retention.go
+	expired    *prometheus.CounterVec // see expiry.go
 }
 
 // StatusSource reports what the gauges show at scrape time. Both must answer
@@ -52,7 +53,7 @@ func New(src StatusSource) *Metrics {
 			Name: "ims_messages_claimed_total", Help: "Messages claimed for delivery (each attempt counts).",
 		}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ims_deliveries_total", Help: "Webhook deliveries by outcome: sent, retry (pending again) or dead.",
+			Name: "ims_deliveries_total", Help: "Webhook deliveries by outcome: sent, retry (pending again), dead or expired (the retry would fall after the expiry).",
 		}, []string{"outcome"}),
 		webhook: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "ims_webhook_request_duration_seconds", Help: "Webhook call latency by answer class (2xx, 4xx, 5xx, error).",
@@ -79,7 +80,8 @@ func New(src StatusSource) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
 	m.purged = newPurgedCounter()
-	m.registry.MustRegister(m.purged)
+	m.expired = newExpiredCounter()
+	m.registry.MustRegister(m.purged, m.expired)
 	return m
 }
 
@@ -100,6 +102,9 @@ func (m *Metrics) Delivered(out ims.Outcome) {
 		outcome = "sent"
 	case ims.StatusDead:
 		outcome = "dead"
+	case ims.StatusExpired:
+		outcome = "expired"
+		m.expired.WithLabelValues(string(expiredReason(out.Decision))).Inc()
 	}
 	m.deliveries.WithLabelValues(outcome).Inc()
 	m.webhook.WithLabelValues(answerClass(r)).Observe(r.Latency.Seconds())

@@ -25,12 +25,16 @@ import (
 //     snapshot is skipped by ON CONFLICT yet invisible here, so the statement
 //     aborts itself via ims_fail and the caller retries with a new snapshot.
 //
-// $12 and $13 are ims.TransitionCreate's target status and event type; each
+// $12 and $13 are ims.TransitionCreate's target status and event type, $14
+// the priority ranks, $15 the expiries and $16 whether each is fixed (see
+// ims.SameRequest); each
 // message's audit actor is its own (ims.NewMessage.Actor).
 var createSQL = `/* ims: create messages */
 WITH input AS (
-	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $11::text[])
-		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, idempotency_scope, ord)
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $11::text[],
+		$14::smallint[], $15::timestamptz[], $16::bool[])
+		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, idempotency_scope,
+			priority, expires_at, expiry_fixed, ord)
 ),
 existing AS (
 	SELECT i.ord, m.* FROM input i
@@ -43,12 +47,15 @@ conflict AS (
 	SELECT EXISTS (
 		SELECT 1 FROM existing e JOIN input i USING (ord)
 		WHERE e.phone_number <> i.phone_number OR e.content <> i.content OR e.send_at IS DISTINCT FROM i.send_at
+			OR e.priority <> i.priority OR (e.expires_at IS NULL) <> (i.expires_at IS NULL)
+			OR (i.expiry_fixed AND e.expires_at <> i.expires_at)
 	) AS found
 ),
 ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
-		next_attempt_at, send_at, created_at, updated_at)
-	SELECT id, phone_number, content, $12::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9
+		next_attempt_at, send_at, created_at, updated_at, priority, expires_at)
+	SELECT id, phone_number, content, $12::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
+		priority, expires_at
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
@@ -167,8 +174,10 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 	phones, contents := make([]string, n), make([]string, n)
 	sendAts, nextAts := make([]*time.Time, n), make([]time.Time, n)
 	keys, details, actors := make([]*string, n), make([]string, n), make([]string, n)
-	scopes := make([]string, n)
+	scopes, ranks := make([]string, n), make([]int16, n)
+	expiries, fixed := make([]*time.Time, n), make([]bool, n)
 	for i, nm := range b.unique {
+		ranks[i], expiries[i], fixed[i] = int16(nm.Priority.Rank()), microPtr(nm.ExpiresAt), nm.ExpiryFixed
 		phones[i], contents[i], actors[i] = nm.PhoneNumber, nm.Content, nm.Actor
 		scopes[i] = string(nm.IdempotencyScope)
 		sendAts[i], nextAts[i] = microPtr(nm.SendAt), b.now
@@ -181,7 +190,7 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 		}
 	}
 	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
-		b.now, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event)
+		b.now, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event, ranks, expiries, fixed)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
 	}

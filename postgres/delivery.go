@@ -3,17 +3,31 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/insiderone/ims"
 )
 
 // claimSQL applies ims.TransitionClaim to the due messages in one
-// statement. SKIP LOCKED makes concurrent claimers take disjoint rows instead
-// of waiting or double claiming; a row updated after the snapshot is
-// re-checked against the WHERE before it is locked, so it is never claimed
-// unless still due. The source statuses are literals (see statusIn): they
-// must match the predicate of the partial index messages_due_idx.
+// statement, highest priority first and oldest due first within one
+// (ims.CompareClaimOrder). SKIP LOCKED makes concurrent claimers take
+// disjoint rows instead of waiting or double claiming; a row updated after
+// the snapshot is re-checked against the WHERE before it is locked, so it is
+// never claimed unless still due. The source statuses are literals (see
+// statusIn): they must match the predicate of the partial index
+// messages_due_idx (priority, next_attempt_at, id).
+//
+// Each priority is read by its own range of that index, in a LATERAL per
+// rank, and the outer LIMIT stops pulling once enough rows are locked: the
+// due high messages come first, the normal ones are read only when the high
+// ones do not fill the claim, and so on. One ORDER BY priority,
+// next_attempt_at over the whole index would do as well for due rows, but
+// would read through every not-yet-due row of a higher rank (scheduled
+// messages, retries waiting) before reaching the next rank.
+//
+// A message past its expiry is never claimed (ims.Expired: at the instant
+// itself it is expired); the sweeper moves it to expired.
 //
 // running gates the claim on the stored scheduler state. FOR SHARE makes a
 // stop (an UPDATE of that row) wait for claims in flight, and a claim that
@@ -26,11 +40,16 @@ WITH running AS MATERIALIZED (
 	SELECT 1 FROM scheduler_state WHERE id = 1 AND running FOR SHARE
 ),
 due AS (
-	SELECT id, next_attempt_at AS due_at FROM messages
-	WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND next_attempt_at <= $1 AND EXISTS (SELECT 1 FROM running)
-	ORDER BY next_attempt_at, id
+	SELECT d.id, d.priority, d.due_at FROM (VALUES ` + rankValues() + `) AS r(rank)
+	CROSS JOIN LATERAL (
+		SELECT id, priority, next_attempt_at AS due_at FROM messages
+		WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND priority = r.rank AND next_attempt_at <= $1
+			AND (expires_at IS NULL OR expires_at > $1) AND EXISTS (SELECT 1 FROM running)
+		ORDER BY next_attempt_at, id
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED
+	) d
 	LIMIT $2
-	FOR UPDATE SKIP LOCKED
 ),
 claimed AS (
 	UPDATE messages m SET status = $5::text, attempts = m.attempts + 1, next_attempt_at = $3, updated_at = $1
@@ -39,9 +58,18 @@ claimed AS (
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT $6::text, c.id::text, $4, format($7::text, c.attempts), $1 FROM claimed c ORDER BY c.due_at, c.id
+	SELECT $6::text, c.id::text, $4, format($7::text, c.attempts), $1 FROM claimed c ORDER BY c.priority, c.due_at, c.id
 )
-SELECT ` + messageCols("") + ` FROM claimed ORDER BY due_at, id`
+SELECT ` + messageCols("") + ` FROM claimed ORDER BY priority, due_at, id`
+
+// rankValues lists the priority ranks, highest first, as VALUES rows.
+func rankValues() string {
+	rows := make([]string, len(ims.Priorities))
+	for i, p := range ims.Priorities {
+		rows[i] = fmt.Sprintf("(%d::smallint)", p.Rank())
+	}
+	return strings.Join(rows, ", ")
+}
 
 // ClaimDue claims up to p.Limit due messages, oldest due first.
 func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message, error) {

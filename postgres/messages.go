@@ -30,7 +30,7 @@ func (s *Store) GetMessage(ctx context.Context, id string) (_ ims.Message, err e
 
 // ListMessages returns messages newest first, the ID being the cursor. The
 // query is built per filter so each shape gets its own plan and index
-// ((status, id) or the primary key) instead of one generic plan full of ORs.
+// ((status, id), (priority, id) or the primary key) instead of one generic plan full of ORs.
 func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.MessagePage, err error) {
 	defer classify(&err)
 	if err := f.Validate(); err != nil {
@@ -46,6 +46,10 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.Me
 	if f.Status != "" {
 		args = append(args, string(f.Status))
 		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+	}
+	if f.Priority != "" {
+		args = append(args, int16(f.Priority.Rank()))
+		where = append(where, fmt.Sprintf("priority = $%d", len(args)))
 	}
 	if f.Before != "" {
 		args = append(args, before)

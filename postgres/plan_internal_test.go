@@ -41,13 +41,15 @@ func TestQueryPlans(t *testing.T) {
 	// EXECUTE takes its arguments as literals: no parameters reach it.
 	now := "'" + time.Now().UTC().Format(time.RFC3339Nano) + "'"
 	text := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	claim, replay := ims.TransitionClaim, ims.TransitionReplay
+	claim, replay, expire := ims.TransitionClaim, ims.TransitionReplay, ims.TransitionExpire
 	tests := []struct {
 		name, query, index string
 		args               []string
 	}{
 		{"claim reads the due index", claimSQL, "messages_due_idx",
 			[]string{now, "10", now, "'a'", text(string(claim.To)), text(claim.Event), text(claim.Details)}},
+		{"expiry sweep reads the expiry index", expireSQL, "messages_expiry_idx",
+			[]string{now, "10", text(string(expire.To)), text(expire.Event), "'x'", "'a'"}},
 		{"bulk replay walks dead messages by id", replayDeadSQL, "messages_status_id_idx",
 			[]string{now, "'a'", text(s.channel), "10", text(string(replay.To)),
 				"ARRAY[" + text(string(replay.From[0])) + "]", text(replay.Event)}},

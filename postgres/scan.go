@@ -16,6 +16,7 @@ import (
 var messageColumns = []string{
 	"id", "phone_number", "content", "status", "coalesce(idempotency_key, '')", "attempts", "held",
 	"next_attempt_at", "last_error", "provider_message_id", "send_at", "sent_at", "created_at", "updated_at",
+	"priority", "expires_at",
 }
 
 // messageCols returns messageColumns qualified with alias (e.g. "m").
@@ -38,9 +39,11 @@ func messageCols(alias string) string {
 // selected after them.
 func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 	var m ims.Message
+	var rank int16
 	dest := append([]any{
 		&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &m.IdempotencyKey, &m.Attempts, &m.Held,
 		&m.NextAttemptAt, &m.LastError, &m.ProviderMessageID, &m.SendAt, &m.SentAt, &m.CreatedAt, &m.UpdatedAt,
+		&rank, &m.ExpiresAt,
 	}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return ims.Message{}, err
@@ -50,6 +53,8 @@ func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 	m.UpdatedAt = m.UpdatedAt.UTC()
 	m.SendAt = utcPtr(m.SendAt)
 	m.SentAt = utcPtr(m.SentAt)
+	m.ExpiresAt = utcPtr(m.ExpiresAt)
+	m.Priority = ims.PriorityOfRank(int(rank))
 	return m, nil
 }
 

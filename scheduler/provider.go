@@ -319,3 +319,8 @@ func (p *provider) status() ims.ProviderStatus {
 	}
 	return out
 }
+
+// ProviderState is this instance's view of the fleet's circuit and rate
+// limiter (refreshed every few hundred milliseconds), for readers that must
+// not query the database: the expiry sweeper's reasons, say.
+func (s *Scheduler) ProviderState() ims.ProviderState { return s.prov.cached() }

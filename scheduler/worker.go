@@ -20,7 +20,9 @@ func (s *Scheduler) work(ctx context.Context, m ims.Message) {
 // deliver calls the webhook and applies the retry policy. It returns false
 // when the delivery did not happen and the claim must be released: the lease
 // would run out during the call (another instance could then claim it), the
-// scheduler is stopped, or the call was cancelled by shutdown.
+// scheduler is stopped, the message has expired while it waited for a worker
+// (released, it is never claimed again and the sweeper expires it), or the
+// call was cancelled by shutdown.
 func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bool) {
 	if !s.now().Add(s.cfg.DeliveryTimeout).Before(m.NextAttemptAt) {
 		s.log.Warn("lease too short to deliver safely; releasing", "message_id", m.ID, "now", s.now(), "lease_until", m.NextAttemptAt, "attempt", m.Attempts, "status", m.Status)
@@ -30,6 +32,10 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	// waited for a worker or a renewal, is given back after a stop, not sent.
 	// Every path to the webhook passes here.
 	if !s.running.Load() {
+		return ims.Outcome{}, false
+	}
+	if ims.Expired(m.ExpiresAt, s.now()) {
+		s.log.Debug("expired before its call; releasing for the sweeper", "message_id", m.ID, "expires_at", m.ExpiresAt)
 		return ims.Outcome{}, false
 	}
 	// Nor does a call start while the fleet is paused by a throttle or the
@@ -44,8 +50,8 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	pst := s.prov.observe(ctx, res)
 	now := s.now()
 	d, held := s.cfg.Retry.DecideOutcome(res, ims.OutcomeContext{
-		Attempt: m.Attempts, Held: m.Held, Circuit: pst.Circuit, PausedUntil: pst.Rate.PausedUntil,
-		Now: now, Jitter: s.jitter(),
+		Attempt: m.Attempts, Held: m.Held, ExpiresAt: m.ExpiresAt, Circuit: pst.Circuit,
+		PausedUntil: pst.Rate.PausedUntil, Now: now, Jitter: s.jitter(),
 	})
 	out := ims.Outcome{Claim: m.Claim(), Result: res, Decision: d, At: now, Held: held}
 	s.obs.Delivered(out)

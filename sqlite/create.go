@@ -42,7 +42,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 	// statement runs once per row, and every bound value costs that row.
 	tr := ims.TransitionCreate
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`, idempotency_scope)
-		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, 0, ?, '', '', ?, NULL, ?, ?, ?)`)
+		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, 0, ?, '', '', ?, NULL, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -75,7 +75,8 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 			return nil, err
 		}
 		if _, err := insert.ExecContext(ctx, m.ID, m.PhoneNumber, m.Content, nullString(m.IdempotencyKey),
-			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now), string(nm.IdempotencyScope)); err != nil {
+			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now), m.Priority.Rank(),
+			nullMicros(m.ExpiresAt), string(nm.IdempotencyScope)); err != nil {
 			return nil, fmt.Errorf("insert message: %w", err)
 		}
 		if err := audit.exec(ctx, tr.Event, m.ID, nm.Actor, ims.CreatedDetails(m.SendAt), now); err != nil {
@@ -120,6 +121,11 @@ func newMessage(nm ims.NewMessage, now time.Time) (ims.Message, error) {
 	m := ims.Message{
 		ID: id.String(), PhoneNumber: nm.PhoneNumber, Content: nm.Content, Status: ims.TransitionCreate.To,
 		IdempotencyKey: nm.IdempotencyKey, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+		Priority: ims.PriorityOfRank(nm.Priority.Rank()),
+	}
+	if nm.ExpiresAt != nil {
+		at := nm.ExpiresAt.UTC().Truncate(time.Microsecond)
+		m.ExpiresAt = &at
 	}
 	if nm.SendAt != nil {
 		at := nm.SendAt.UTC().Truncate(time.Microsecond)

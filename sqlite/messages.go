@@ -41,6 +41,9 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	}
+	if f.Priority != "" {
+		where, args = append(where, "priority = ?"), append(args, f.Priority.Rank())
+	}
 	if f.Before != "" {
 		before, err := uuid.Parse(f.Before)
 		if err != nil {

@@ -113,3 +113,61 @@ func TestMigrationStoresLatencyInNanoseconds(t *testing.T) {
 	require.NoError(t, s.write.QueryRowContext(ctx, `SELECT latency_us FROM delivery_attempts`).Scan(&us))
 	require.Equal(t, int64(15250), us)
 }
+
+// TestMigrationPriorityExpiryRebuildsTable checks the rebuild of 00006: the
+// rows and their delivery attempts survive it both ways (dropping the old
+// table must not cascade), foreign keys are on again afterwards, and an
+// expired message becomes dead on the way down.
+func TestMigrationPriorityExpiryRebuildsTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	require.NoError(t, err)
+	_, err = p.UpTo(ctx, 5)
+	require.NoError(t, err)
+
+	const id = "0190a0b0-0000-7000-8000-000000000002"
+	now := time.Now().UnixMicro()
+	_, err = s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, created_at, updated_at)
+		VALUES (?, '+905551234567', 'hi', 'pending', ?, ?, ?)`, id, now, now, now)
+	require.NoError(t, err)
+	_, err = s.write.ExecContext(ctx, `INSERT INTO delivery_attempts (message_id, number, latency_ns, outcome, created_at)
+		VALUES (?, 1, 1000, 'pending', ?)`, id, now)
+	require.NoError(t, err)
+
+	countAttempts := func() int {
+		var n int
+		require.NoError(t, s.write.QueryRowContext(ctx, `SELECT count(*) FROM delivery_attempts`).Scan(&n))
+		return n
+	}
+	foreignKeys := func() int {
+		var on int
+		require.NoError(t, s.write.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&on))
+		return on
+	}
+
+	_, err = p.UpTo(ctx, 6)
+	require.NoError(t, err)
+	require.Equal(t, 1, countAttempts())
+	require.Equal(t, 1, foreignKeys())
+	m, err := s.GetMessage(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, ims.PriorityNormal, m.Priority)
+	require.Nil(t, m.ExpiresAt)
+	_, err = s.write.ExecContext(ctx, `UPDATE messages SET status = 'expired' WHERE id = ?`, id)
+	require.NoError(t, err)
+
+	_, err = p.DownTo(ctx, 5)
+	require.NoError(t, err)
+	require.Equal(t, 1, countAttempts())
+	require.Equal(t, 1, foreignKeys())
+	var status string
+	require.NoError(t, s.write.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&status))
+	require.Equal(t, "dead", status)
+}

@@ -12,7 +12,7 @@ import (
 // messageColumns is the column list every message query selects, in the
 // order scanMessage reads.
 const messageColumns = `id, phone_number, content, status, idempotency_key, attempts, held, next_attempt_at,
-	last_error, provider_message_id, send_at, sent_at, created_at, updated_at`
+	last_error, provider_message_id, send_at, sent_at, created_at, updated_at, priority, expires_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -22,9 +22,11 @@ func scanMessage(row scanner) (ims.Message, error) {
 		key                    sql.NullString
 		next, created, updated int64
 		sendAt, sentAt         sql.NullInt64
+		rank                   int
+		expiresAt              sql.NullInt64
 	)
 	err := row.Scan(&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &key, &m.Attempts, &m.Held, &next,
-		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated)
+		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated, &rank, &expiresAt)
 	if err != nil {
 		return ims.Message{}, err
 	}
@@ -32,6 +34,7 @@ func scanMessage(row scanner) (ims.Message, error) {
 	m.NextAttemptAt = fromMicros(next)
 	m.SendAt, m.SentAt = timePtr(sendAt), timePtr(sentAt)
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
+	m.Priority, m.ExpiresAt = ims.PriorityOfRank(rank), timePtr(expiresAt)
 	return m, nil
 }
 

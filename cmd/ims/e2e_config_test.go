@@ -177,6 +177,7 @@ func configEnv(cfg config.Config) []string {
 		"SERVER_PORT":               strconv.Itoa(cfg.ServerPort),
 		"MESSAGE_MAX_LENGTH":        strconv.Itoa(cfg.MessageMaxLength),
 		"SEND_AT_HORIZON":           cfg.SendAtHorizon.String(),
+		"MESSAGE_TTL":               cfg.MessageTTL.String(),
 		"SCHEDULER_INTERVAL":        cfg.SchedulerInterval.String(),
 		"SCHEDULER_BATCH_SIZE":      strconv.Itoa(cfg.SchedulerBatchSize),
 		"SCHEDULER_AUTO_START":      strconv.FormatBool(cfg.SchedulerAutoStart),

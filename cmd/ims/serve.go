@@ -108,7 +108,7 @@ type Main struct {
 	// The background goroutines, each set only once it is started, so that
 	// Close after a failure at any step of Run waits only for what runs.
 	schedTask, creatorTask, cacheTask, countsTask, failuresTask *task
-	retentionTask                                               *task
+	retentionTask, expiryTask                                   *task
 	serving                                                     bool // Run got to the end: the system.started event is written
 
 	closeOnce sync.Once
@@ -184,6 +184,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sweeper, err := m.newExpiry()
+	if err != nil {
+		return err
+	}
 	if m.metricsSrv, m.MetricsAddr, err = startMetrics(cfg.MetricsAddr, m.metrics.Handler(), m.Logger); err != nil {
 		return err
 	}
@@ -203,6 +207,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	})
 	m.retentionTask = startTask(ctx, "the retention purge", purger.Run)
+	m.expiryTask = startTask(ctx, "the expiry sweep", sweeper.Run)
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -355,6 +360,7 @@ func (m *Main) newServer() error {
 	handler, err := imshttp.NewServer(imshttp.Config{
 		APIKey: m.Config.APIKey, MaxContentLength: m.Config.MessageMaxLength, Version: version,
 		SendAtHorizon: m.Config.SendAtHorizon,
+		MessageTTL:    m.Config.MessageTTL,
 	}, deps, m.Logger)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -479,7 +485,7 @@ func (m *Main) shutdown(ctx context.Context) error {
 	}
 	// The coalescer writes the creates the API accepted; the cache writer
 	// stops after the scheduler, so the last deliveries are still cached.
-	errs = append(errs, m.retentionTask.stop(ctx))
+	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx))
 	// The failure log flushes after the last deliveries were judged.
 	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx),
 		m.failuresTask.stop(ctx), m.countsTask.stop(ctx))

@@ -1,5 +1,5 @@
-// Package retention deletes what has outlived its retention: sent, canceled
-// and dead messages (with their attempts) and old audit events. It runs on
+// Package retention deletes what has outlived its retention: sent, canceled,
+// dead and expired messages (with their attempts) and old audit events. It runs on
 // the leader only, every Config.Every, in small batches, and writes one
 // retention.purged audit event per run that deleted anything.
 package retention
@@ -22,13 +22,14 @@ const (
 	KindSent     = "sent"
 	KindCanceled = "canceled"
 	KindDead     = "dead"
+	KindExpired  = "expired"
 	KindAudit    = "audit"
 )
 
 // Config says how long things are kept. A retention of 0 keeps them forever.
 type Config struct {
 	Sent  time.Duration // sent and canceled messages, from sent_at / updated_at
-	Dead  time.Duration // dead messages, from updated_at
+	Dead  time.Duration // dead and expired messages, from updated_at
 	Audit time.Duration // audit events, from created_at
 	// Every is the time between runs (default 1m).
 	Every time.Duration
@@ -175,6 +176,7 @@ func (s *Service) purgeAll(ctx context.Context, now time.Time, counts Counts) er
 		{KindSent, s.cfg.Sent, messages(ims.StatusSent)},
 		{KindCanceled, s.cfg.Sent, messages(ims.StatusCanceled)},
 		{KindDead, s.cfg.Dead, messages(ims.StatusDead)},
+		{KindExpired, s.cfg.Dead, messages(ims.StatusExpired)},
 		{KindAudit, s.cfg.Audit, s.store.PurgeAudit},
 	}
 	var errs []error
@@ -221,7 +223,7 @@ func (s *Service) purge(ctx context.Context, kind string, cut time.Time,
 // record writes the run's one audit event. Its details are JSON with a count
 // per kind, e.g. {"audit":120,"canceled":0,"dead":3,"sent":4000}.
 func (s *Service) record(ctx context.Context, counts Counts) error {
-	details := map[string]int{KindSent: 0, KindCanceled: 0, KindDead: 0, KindAudit: 0}
+	details := map[string]int{KindSent: 0, KindCanceled: 0, KindDead: 0, KindExpired: 0, KindAudit: 0}
 	for k, v := range counts {
 		details[k] = v
 	}
@@ -238,6 +240,6 @@ func (s *Service) record(ctx context.Context, counts Counts) error {
 		return fmt.Errorf("record purge: %w", err)
 	}
 	s.log.Info("retention purged", "sent", details[KindSent], "canceled", details[KindCanceled],
-		"dead", details[KindDead], "audit", details[KindAudit])
+		"dead", details[KindDead], "expired", details[KindExpired], "audit", details[KindAudit])
 	return nil
 }

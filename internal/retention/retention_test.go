@@ -201,6 +201,7 @@ func TestRunOncePurgesWhatExpired(t *testing.T) {
 		rowsAt(KindSent, 5, old), rowsAt(KindSent, 2, recent),
 		rowsAt(KindCanceled, 1, old),
 		rowsAt(KindDead, 3, old), rowsAt(KindDead, 1, recent),
+		rowsAt(KindExpired, 2, old), rowsAt(KindExpired, 1, recent),
 		rowsAt(KindAudit, 4, old), rowsAt(KindAudit, 1, recent),
 		rowsAt("pending", 2, old),
 	)
@@ -214,22 +215,22 @@ func TestRunOncePurgesWhatExpired(t *testing.T) {
 		{
 			name:      "every kind, in batches of two",
 			cfg:       Config{Sent: 30 * day, Dead: 90 * day, Audit: 90 * day, BatchSize: 2},
-			want:      Counts{KindSent: 5, KindCanceled: 1, KindDead: 3, KindAudit: 4},
-			wantLeft:  map[string]int{KindSent: 2, KindDead: 1, KindAudit: 1, "pending": 2},
+			want:      Counts{KindSent: 5, KindCanceled: 1, KindDead: 3, KindExpired: 2, KindAudit: 4},
+			wantLeft:  map[string]int{KindSent: 2, KindDead: 1, KindExpired: 1, KindAudit: 1, "pending": 2},
 			wantEvent: true,
 		},
 		{
 			name:      "0 keeps a kind forever",
 			cfg:       Config{Sent: 0, Dead: 90 * day, Audit: 0, BatchSize: 1000},
-			want:      Counts{KindDead: 3},
-			wantLeft:  map[string]int{KindSent: 7, KindCanceled: 1, KindDead: 1, KindAudit: 5, "pending": 2},
+			want:      Counts{KindDead: 3, KindExpired: 2},
+			wantLeft:  map[string]int{KindSent: 7, KindCanceled: 1, KindDead: 1, KindExpired: 1, KindAudit: 5, "pending": 2},
 			wantEvent: true,
 		},
 		{
 			name:     "retentions longer than every age purge nothing and write no event",
 			cfg:      Config{Sent: 1000 * day, Dead: 1000 * day, Audit: 1000 * day},
 			want:     Counts{},
-			wantLeft: map[string]int{KindSent: 7, KindCanceled: 1, KindDead: 4, KindAudit: 5, "pending": 2},
+			wantLeft: map[string]int{KindSent: 7, KindCanceled: 1, KindDead: 4, KindExpired: 3, KindAudit: 5, "pending": 2},
 		},
 	}
 	for _, tc := range tests {
@@ -243,7 +244,8 @@ func TestRunOncePurgesWhatExpired(t *testing.T) {
 			require.Equal(t, map[string]int(tc.want), b.obs.counts, "the metric counts what was purged")
 			for _, c := range b.store.calls {
 				require.LessOrEqual(t, c.limit, max(tc.cfg.BatchSize, 1000), "no delete is larger than a batch")
-				keep := map[string]time.Duration{KindSent: tc.cfg.Sent, KindCanceled: tc.cfg.Sent, KindDead: tc.cfg.Dead, KindAudit: tc.cfg.Audit}[c.kind]
+				keep := map[string]time.Duration{KindSent: tc.cfg.Sent, KindCanceled: tc.cfg.Sent, KindDead: tc.cfg.Dead,
+					KindExpired: tc.cfg.Dead, KindAudit: tc.cfg.Audit}[c.kind]
 				require.Equal(t, start.Add(-keep), c.cut, "the cut of %s is now minus its retention", c.kind)
 			}
 			if !tc.wantEvent {
@@ -254,7 +256,7 @@ func TestRunOncePurgesWhatExpired(t *testing.T) {
 			e := b.store.events[0]
 			require.Equal(t, ims.EventRetentionPurged, e.Type)
 			require.Equal(t, "retention", e.Actor)
-			want := map[string]int{KindSent: 0, KindCanceled: 0, KindDead: 0, KindAudit: 0}
+			want := map[string]int{KindSent: 0, KindCanceled: 0, KindDead: 0, KindExpired: 0, KindAudit: 0}
 			for k, v := range tc.want {
 				want[k] = v
 			}

@@ -81,7 +81,7 @@ func TestCountsCache(t *testing.T) {
 		c.Refresh(ctx)
 		snap := c.Snapshot()
 		require.NoError(t, snap.Err)
-		require.Equal(t, map[ims.Status]int64{ims.StatusPending: 3, ims.StatusSending: 0, ims.StatusSent: 0, ims.StatusDead: 1, ims.StatusCanceled: 0}, snap.Counts)
+		require.Equal(t, map[ims.Status]int64{ims.StatusPending: 3, ims.StatusSending: 0, ims.StatusSent: 0, ims.StatusDead: 1, ims.StatusCanceled: 0, ims.StatusExpired: 0}, snap.Counts)
 		require.Equal(t, clk.Now(), snap.RefreshedAt)
 	})
 	t.Run("readers get a copy", func(t *testing.T) {

@@ -33,7 +33,7 @@ func testLifecycleAgreement(t *testing.T, open Opener) {
 		t.Parallel()
 		f := setup(t, open)
 		f.create(t, f.newMsg())
-		for _, status := range []ims.Status{"bogus", "PENDING", "expired"} {
+		for _, status := range []ims.Status{"bogus", "PENDING", "EXPIRED"} {
 			_, err := f.s.ListMessages(f.ctx, ims.MessageFilter{Status: status})
 			requireCode(t, ims.EINVALID, err)
 		}

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"RenewHandedOverClaim", testRenewHandedOverClaim},
 		{"ReleaseClaims", testReleaseClaims},
 		{"Replay", testReplay},
+		{"Priority", testPriority},
+		{"Expiry", testExpiry},
 		{"LifecycleAgreement", testLifecycleAgreement},
 		{"CountByStatus", testCountByStatus},
 		{"ConcurrentReads", testConcurrentReads},

@@ -196,3 +196,35 @@ func TestSchedulerStateSupersedes(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyProviderChange(t *testing.T) {
+	t.Parallel()
+	cur := ims.ProviderState{Version: 7}
+	ev := []ims.AuditEvent{{Type: ims.EventCircuitOpened}}
+	tests := []struct {
+		name        string
+		change      func(ims.ProviderState) (ims.ProviderState, []ims.AuditEvent)
+		wantChanged bool
+		wantVersion int64
+		wantEvents  int
+	}{
+		{"the same state writes nothing, whatever its events",
+			func(st ims.ProviderState) (ims.ProviderState, []ims.AuditEvent) { return st, ev }, false, 7, 0},
+		{"a change that only touches the version is no change",
+			func(st ims.ProviderState) (ims.ProviderState, []ims.AuditEvent) { st.Version = 99; return st, nil }, false, 7, 0},
+		{"a real change takes the next version and keeps its events",
+			func(st ims.ProviderState) (ims.ProviderState, []ims.AuditEvent) {
+				st.Circuit.State = ims.CircuitOpen
+				return st, ev
+			}, true, 8, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			next, events, changed := ims.ApplyProviderChange(cur, tt.change)
+			require.Equal(t, tt.wantChanged, changed)
+			require.Equal(t, tt.wantVersion, next.Version)
+			require.Len(t, events, tt.wantEvents)
+		})
+	}
+}

@@ -29,3 +29,18 @@ type ProviderStore interface {
 	// state as stored.
 	UpdateProviderState(ctx context.Context, fn func(ProviderState) (ProviderState, []AuditEvent)) (ProviderState, error)
 }
+
+// ApplyProviderChange is the rule every store's UpdateProviderState applies
+// under its lock: run change on the stored state cur; if the result is the
+// same state, nothing is written (the healthy path writes nothing) and its
+// events are dropped; otherwise the next state carries the version after
+// cur's, for the store's compare-and-swap on cur.Version.
+func ApplyProviderChange(cur ProviderState, change func(ProviderState) (ProviderState, []AuditEvent)) (next ProviderState, events []AuditEvent, changed bool) {
+	next, events = change(cur)
+	next.Version = cur.Version
+	if next == cur {
+		return cur, nil, false
+	}
+	next.Version = cur.Version + 1
+	return next, events, true
+}

@@ -53,13 +53,11 @@ func (s *Store) UpdateProviderState(ctx context.Context, fn func(ims.ProviderSta
 		if err != nil {
 			return err
 		}
-		next, events := fn(cur)
-		next.Version = cur.Version
-		if next == cur {
+		next, events, changed := ims.ApplyProviderChange(cur, fn)
+		if !changed {
 			out = cur
 			return nil
 		}
-		next.Version = cur.Version + 1
 		raw, err := json.Marshal(next)
 		if err != nil {
 			return err

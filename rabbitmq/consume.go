@@ -49,6 +49,10 @@ type consumer struct {
 	wg     sync.WaitGroup // handlers and channel closers
 }
 
+// consumerTag names the one subscription on each session's channel (tags
+// are per channel), so that a stopping session can cancel it.
+const consumerTag = "ims-worker"
+
 // run subscribes again and again until ctx or the queue ends.
 func (c *consumer) run(ctx context.Context) error {
 	b := backoff{min: c.q.cfg.ReconnectMin, max: c.q.cfg.ReconnectMax}
@@ -110,7 +114,7 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 	if err := ch.Qos(c.q.cfg.Prefetch, 0, false); err != nil {
 		return false, fmt.Errorf("set prefetch: %w", err)
 	}
-	deliveries, err := ch.Consume(c.q.topo.Queue, "", false, false, false, false, nil)
+	deliveries, err := ch.Consume(c.q.topo.Queue, consumerTag, false, false, false, false, nil)
 	if err != nil {
 		return false, fmt.Errorf("consume %s: %w", c.q.topo.Queue, err)
 	}
@@ -145,11 +149,16 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 
 // closeAfter closes ch once its handlers are done, so that their acks still
 // reach the broker; entries prefetched but not handled are then requeued.
+// It cancels the subscription first and waits for the broker to confirm:
+// a quorum queue may otherwise see the channel close before the acks just
+// sent, and hand the acknowledged entries out again (seen on RabbitMQ 3.10
+// in TestPublishConsumeExactlyOnce).
 func (c *consumer) closeAfter(ch *amqp.Channel, inflight *sync.WaitGroup) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		inflight.Wait()
+		_ = ch.Cancel(consumerTag, false)
 		_ = ch.Close()
 	}()
 }

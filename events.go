@@ -13,6 +13,7 @@ var EventTypes = []string{
 	EventSchedulerStarted, EventSchedulerStopped, EventLeaderElected,
 	EventSystemStarted, EventSystemStopped, EventQueuePoison, EventRetentionPurged,
 	EventMessageExpired, EventCircuitOpened, EventCircuitClosed, EventThrottled,
+	EventMessageDeferred,
 }
 
 // KnownEventType reports whether t is one of EventTypes.

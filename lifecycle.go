@@ -64,6 +64,12 @@ var (
 	// like a replay.
 	TransitionRevive = Transition{Name: "revive", From: []Status{StatusDead, StatusExpired}, To: StatusPending,
 		Event: EventMessageReplayed, Refusal: "only dead or expired messages can be replayed"}
+	// TransitionDefer hands a claimed message back to pending because quiet
+	// hours hold it (quiethours.go): due at the window's end, the attempt
+	// not counted (as a release), and a message.deferred event. No webhook
+	// call was made, so no attempt row is written either.
+	TransitionDefer = Transition{Name: "defer", From: []Status{StatusSending}, To: StatusPending,
+		Event: EventMessageDeferred}
 )
 
 // Transitions lists every transition. The state diagram of the README is
@@ -71,7 +77,7 @@ var (
 var Transitions = []Transition{
 	TransitionCreate, TransitionClaim, TransitionRenew, TransitionRelease,
 	TransitionSent, TransitionRetry, TransitionDead, TransitionCancel, TransitionReplay,
-	TransitionExpire, TransitionRevive,
+	TransitionExpire, TransitionRevive, TransitionDefer,
 }
 
 // OutcomeFrom is the status every outcome transition starts from: a claim

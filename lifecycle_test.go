@@ -31,6 +31,7 @@ func TestTransitionAllows(t *testing.T) {
 		"replay":  {ims.StatusDead},
 		"expire":  {ims.StatusPending, ims.StatusSending},
 		"revive":  {ims.StatusDead, ims.StatusExpired},
+		"defer":   {ims.StatusSending},
 	}
 	require.Len(t, ims.Transitions, len(allowed))
 	for _, tr := range ims.Transitions {

@@ -76,6 +76,22 @@ type Message struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
+
+	// SMS-native fields (issue 10, parts 1-3), computed once at create and
+	// stored: lists, the rate limiter and quiet hours read them as they are.
+	//
+	// Encoding and Segments are how the content travels (Segment).
+	Encoding Encoding `json:"encoding"`
+	Segments int      `json:"segments"`
+	// Country is the recipient's ISO 3166-1 alpha-2 region, "" when the
+	// number maps to none (see ParsePhone).
+	Country string `json:"country"`
+	// TimeZone is the IANA zone quiet hours are judged in: the number's
+	// own when it maps to exactly one, else QUIET_HOURS_DEFAULT_TZ as it
+	// was at create.
+	TimeZone string `json:"time_zone"`
+	// QuietHours is false when the message opted out of quiet hours.
+	QuietHours bool `json:"quiet_hours"`
 }
 
 // Final reports whether s is a state no message leaves on its own (replay
@@ -117,6 +133,19 @@ type NewMessage struct {
 	// its message.created event. It travels with the message, not the call,
 	// so that requests coalesced into one insert keep their own request ids.
 	Actor string
+
+	// SMS-native fields (issue 10, parts 1-3); see Message. Validate fills
+	// them; a NewMessage built by hand may leave them zero.
+	Encoding Encoding
+	Segments int
+	Country  string
+	TimeZone string
+	// QuietHoursOptOut is the create's "quiet_hours": false. The zero value
+	// honours quiet hours, so a message built without it is held like any.
+	QuietHoursOptOut bool
+	// Deferral is what quiet hours decided at create: nothing, hold until
+	// a window's end, or expire at once (see QuietHours.Defer).
+	Deferral Deferral
 }
 
 // WithActor returns msgs with actor set on every message that has none.

@@ -37,6 +37,9 @@ type MessageInput struct {
 	// TTLSeconds and ExpiresAt give the expiry, never both (ResolveExpiry).
 	TTLSeconds *int64  `json:"ttl_seconds,omitempty"`
 	ExpiresAt  *string `json:"expires_at,omitempty"`
+	// QuietHours false opts the message out of QUIET_HOURS; absent or true
+	// honours them.
+	QuietHours *bool `json:"quiet_hours,omitempty"`
 }
 
 // CreateRules are what a create request is validated against. Now is an
@@ -49,6 +52,13 @@ type CreateRules struct {
 	// counted from when it is due; 0 means such messages never expire.
 	DefaultTTL time.Duration
 	Now        time.Time
+
+	// SMS-native rules (issue 10). MaxSegments is MESSAGE_MAX_SEGMENTS (0
+	// = no cap); PhoneValidation is PHONE_VALIDATION ("" = e164);
+	// QuietHours is QUIET_HOURS with its default zone (zero = off).
+	MaxSegments     int
+	PhoneValidation PhoneValidation
+	QuietHours      QuietHours
 }
 
 func (r CreateRules) maxContentLength() int {
@@ -91,6 +101,9 @@ func (in MessageInput) validate(rules CreateRules, problems map[string]string) N
 		problems["phone_number"] = "must be in E.164 format: + followed by 8 to 15 digits, e.g. +905551234567"
 	default:
 		nm.PhoneNumber = *in.PhoneNumber
+		if p := nm.describeRecipient(rules); p != "" {
+			problems["phone_number"] = p
+		}
 	}
 
 	maxLen := rules.maxContentLength()
@@ -105,6 +118,11 @@ func (in MessageInput) validate(rules CreateRules, problems map[string]string) N
 		problems["content"] = "must be at most " + itoa(maxLen) + " characters, got " + itoa(utf8.RuneCountInString(*in.Content))
 	default:
 		nm.Content = *in.Content
+		si := Segment(nm.Content)
+		nm.Encoding, nm.Segments = si.Encoding, si.Segments
+		if p := SegmentProblem(si, rules.MaxSegments); p != "" {
+			problems["content"] = p
+		}
 	}
 
 	if in.SendAt != nil && *in.SendAt != "" {
@@ -132,7 +150,33 @@ func (in MessageInput) validate(rules CreateRules, problems map[string]string) N
 		nm.ExpiresAt = exp
 		nm.ExpiryFixed = exp != nil && in.ExpiresAt != nil && *in.ExpiresAt != ""
 	}
+
+	nm.QuietHoursOptOut = in.QuietHours != nil && !*in.QuietHours
+	if len(problems) == 0 {
+		nm.Deferral = rules.QuietHours.Defer(nm.due(rules.Now), nm.TimeZone, nm.Priority, !nm.QuietHoursOptOut, nm.ExpiresAt)
+	}
 	return nm
+}
+
+// describeRecipient fills the country and time zone of nm's number and
+// returns the problem PHONE_VALIDATION=strict finds with it, or "". A
+// number whose country has several zones, and that does not map to one of
+// them, gets the quiet hours' default zone.
+func (nm *NewMessage) describeRecipient(rules CreateRules) string {
+	info, problem := ParsePhone(nm.PhoneNumber, rules.PhoneValidation)
+	nm.Country, nm.TimeZone = info.Country, info.TimeZone
+	if nm.TimeZone == "" {
+		nm.TimeZone = rules.QuietHours.Location("").String()
+	}
+	return problem
+}
+
+// due is when a message created at now is first due: its send_at, or now.
+func (nm NewMessage) due(now time.Time) time.Time {
+	if nm.SendAt != nil && nm.SendAt.After(now) {
+		return *nm.SendAt
+	}
+	return now
 }
 
 // checkSendAt parses send_at and bounds it around now: not more than

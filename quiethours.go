@@ -203,3 +203,33 @@ func (c *zoneCache) load(name string, def *time.Location) *time.Location {
 	c.mu.Unlock()
 	return loc
 }
+
+// CreatePlan is how a create stores nm at now, as quiet hours decided
+// (nm.Deferral): pending and due at its send_at or now, the common case;
+// pending and due at the window's end with a message.deferred event; or
+// expired at once with a message.expired event saying why. The extra event
+// follows message.created. Both stores apply it.
+type CreatePlan struct {
+	Status       Status
+	Due          time.Time
+	Event        string // "" when there is none besides message.created
+	EventDetails string
+}
+
+// PlanCreate decides the CreatePlan of nm created at now.
+func (nm NewMessage) PlanCreate(now time.Time) CreatePlan {
+	p := CreatePlan{Status: TransitionCreate.To, Due: now}
+	if nm.SendAt != nil {
+		p.Due = *nm.SendAt
+	}
+	switch d := nm.Deferral; {
+	case !d.Deferred():
+	case d.Expire:
+		p.Status, p.Event = TransitionExpire.To, TransitionExpire.Event
+		p.EventDetails = ExpiredDecision(ExpiryQuietHours).Reason + "; " + d.Details
+	default:
+		p.Due, p.Event, p.EventDetails = d.Until, EventMessageDeferred, d.Details
+	}
+	p.Due = p.Due.UTC().Truncate(time.Microsecond)
+	return p
+}

@@ -159,3 +159,44 @@ func SegmentProblem(si SegmentInfo, maxSegments int) string {
 	}
 	return p
 }
+
+// WithSegments returns m with its encoding and segments computed from the
+// content when they were not stored: rows created before IMS stored them
+// read as if they had been.
+func (m Message) WithSegments() Message {
+	if m.Segments == 0 {
+		si := Segment(m.Content)
+		m.Encoding, m.Segments = si.Encoding, si.Segments
+	}
+	return m
+}
+
+// Cost is what delivering m costs the rate limiter in unit: one call, or
+// its segments (WEBHOOK_RATE_UNIT=segments).
+func (m Message) Cost(unit RateUnit) int {
+	if unit == RateUnitSegments {
+		return max(m.Segments, 1)
+	}
+	return 1
+}
+
+// RateUnit is WEBHOOK_RATE_UNIT: what WEBHOOK_RATE_LIMIT counts.
+type RateUnit string
+
+const (
+	RateUnitMessages RateUnit = "messages"
+	// RateUnitSegments counts SMS segments: providers throttle in
+	// segments per second, so a 3-part message costs 3.
+	RateUnitSegments RateUnit = "segments"
+)
+
+// ParseRateUnit reads WEBHOOK_RATE_UNIT; "" is messages.
+func ParseRateUnit(s string) (RateUnit, error) {
+	switch RateUnit(s) {
+	case "", RateUnitMessages:
+		return RateUnitMessages, nil
+	case RateUnitSegments:
+		return RateUnitSegments, nil
+	}
+	return "", fmt.Errorf("must be messages or segments, got %q", s)
+}

@@ -105,6 +105,13 @@ type DeliveryStore interface {
 	// ReleaseClaims returns claimed messages to pending, due now, without
 	// counting the attempt: used on shutdown and when a hand-over fails.
 	ReleaseClaims(ctx context.Context, claims []Claim) error
+	// DeferClaims hands claims back because quiet hours hold them
+	// (DeferredClaim.Write): each current claim's message goes back to
+	// pending, due at the window's end, or to expired when its expiry comes
+	// first, with its attempt not counted and its event (actor actor). No
+	// webhook call was made, so no attempt row is written. Stale claims are
+	// skipped.
+	DeferClaims(ctx context.Context, claims []DeferredClaim, actor string) error
 }
 
 // AuditStore keeps the audit trail.

@@ -25,16 +25,21 @@ import (
 //     snapshot is skipped by ON CONFLICT yet invisible here, so the statement
 //     aborts itself via ims_fail and the caller retries with a new snapshot.
 //
-// $12 and $13 are ims.TransitionCreate's target status and event type, $14
-// the priority ranks, $15 the expiries and $16 whether each is fixed (see
-// ims.SameRequest); each
-// message's audit actor is its own (ims.NewMessage.Actor).
+// $12 holds each message's status (ims.CreatePlan: ims.TransitionCreate's
+// target, or expired when quiet hours outlast its expiry) and $13 is
+// ims.TransitionCreate's event type, $14 the priority ranks, $15 the
+// expiries and $16 whether each is fixed (see ims.SameRequest); each
+// message's audit actor is its own (ims.NewMessage.Actor). $17-$21 are the
+// SMS-native fields and $22/$23 the event quiet hours add after
+// message.created ('' for none).
 var createSQL = `/* ims: create messages */
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $11::text[],
-		$14::smallint[], $15::timestamptz[], $16::bool[])
+		$14::smallint[], $15::timestamptz[], $16::bool[], $12::text[],
+		$17::text[], $18::int[], $19::text[], $20::text[], $21::bool[], $22::text[], $23::text[])
 		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, idempotency_scope,
-			priority, expires_at, expiry_fixed, ord)
+			priority, expires_at, expiry_fixed, status,
+			encoding, segments, country, time_zone, quiet_hours, event2, details2, ord)
 ),
 existing AS (
 	SELECT i.ord, m.* FROM input i
@@ -53,16 +58,22 @@ conflict AS (
 ),
 ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
-		next_attempt_at, send_at, created_at, updated_at, priority, expires_at)
-	SELECT id, phone_number, content, $12::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
-		priority, expires_at
+		next_attempt_at, send_at, created_at, updated_at, priority, expires_at,
+		encoding, segments, country, time_zone, quiet_hours)
+	SELECT id, phone_number, content, status, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
+		priority, expires_at,
+		encoding, segments, country, time_zone, quiet_hours
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT $13::text, i.id::text, i.actor, i.details, $9 FROM input i JOIN ins USING (id) ORDER BY i.ord
+	SELECT type, id, actor, details, $9 FROM (
+		SELECT $13::text AS type, i.id::text AS id, i.actor, i.details, i.ord, 0 AS k FROM input i JOIN ins USING (id)
+		UNION ALL
+		SELECT i.event2, i.id::text, i.actor, i.details2, i.ord, 1 FROM input i JOIN ins USING (id) WHERE i.event2 <> ''
+	) e ORDER BY ord, k
 ),
 wake AS (
 	SELECT pg_notify($10, '') FROM ins WHERE next_attempt_at <= $9 LIMIT 1
@@ -176,21 +187,21 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 	keys, details, actors := make([]*string, n), make([]string, n), make([]string, n)
 	scopes, ranks := make([]string, n), make([]int16, n)
 	expiries, fixed := make([]*time.Time, n), make([]bool, n)
+	sms := newSMSColumns(n)
 	for i, nm := range b.unique {
 		ranks[i], expiries[i], fixed[i] = int16(nm.Priority.Rank()), microPtr(nm.ExpiresAt), nm.ExpiryFixed
 		phones[i], contents[i], actors[i] = nm.PhoneNumber, nm.Content, nm.Actor
 		scopes[i] = string(nm.IdempotencyScope)
-		sendAts[i], nextAts[i] = microPtr(nm.SendAt), b.now
-		if sendAts[i] != nil {
-			nextAts[i] = *sendAts[i]
-		}
+		sendAts[i] = microPtr(nm.SendAt)
+		nextAts[i] = sms.set(i, nm, b.now)
 		details[i] = ims.CreatedDetails(sendAts[i])
 		if nm.IdempotencyKey != "" {
 			keys[i] = &nm.IdempotencyKey
 		}
 	}
 	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
-		b.now, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event, ranks, expiries, fixed)
+		b.now, s.channel, scopes, sms.statuses, ims.TransitionCreate.Event, ranks, expiries, fixed,
+		sms.encodings, sms.segments, sms.countries, sms.zones, sms.quiet, sms.events, sms.eventDetails)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
 	}

@@ -42,7 +42,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 	// statement runs once per row, and every bound value costs that row.
 	tr := ims.TransitionCreate
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`, idempotency_scope)
-		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, 0, ?, '', '', ?, NULL, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, 0, ?, '', '', ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -76,10 +76,14 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 		}
 		if _, err := insert.ExecContext(ctx, m.ID, m.PhoneNumber, m.Content, nullString(m.IdempotencyKey),
 			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now), m.Priority.Rank(),
-			nullMicros(m.ExpiresAt), string(nm.IdempotencyScope)); err != nil {
+			nullMicros(m.ExpiresAt), string(m.Encoding), m.Segments, m.Country, m.TimeZone, m.QuietHours,
+			string(nm.IdempotencyScope)); err != nil {
 			return nil, fmt.Errorf("insert message: %w", err)
 		}
 		if err := audit.exec(ctx, tr.Event, m.ID, nm.Actor, ims.CreatedDetails(m.SendAt), now); err != nil {
+			return nil, err
+		}
+		if err := applyCreatePlan(ctx, tx, audit, &m, nm, now); err != nil {
 			return nil, err
 		}
 		if m.IdempotencyKey != "" {
@@ -131,6 +135,7 @@ func newMessage(nm ims.NewMessage, now time.Time) (ims.Message, error) {
 		at := nm.SendAt.UTC().Truncate(time.Microsecond)
 		m.SendAt, m.NextAttemptAt = &at, at
 	}
+	setSMS(&m, nm, now)
 	return m, nil
 }
 

@@ -12,7 +12,8 @@ import (
 // messageColumns is the column list every message query selects, in the
 // order scanMessage reads.
 const messageColumns = `id, phone_number, content, status, idempotency_key, attempts, held, next_attempt_at,
-	last_error, provider_message_id, send_at, sent_at, created_at, updated_at, priority, expires_at`
+	last_error, provider_message_id, send_at, sent_at, created_at, updated_at, priority, expires_at,
+	encoding, segments, country, time_zone, quiet_hours`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -26,7 +27,8 @@ func scanMessage(row scanner) (ims.Message, error) {
 		expiresAt              sql.NullInt64
 	)
 	err := row.Scan(&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &key, &m.Attempts, &m.Held, &next,
-		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated, &rank, &expiresAt)
+		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated, &rank, &expiresAt,
+		&m.Encoding, &m.Segments, &m.Country, &m.TimeZone, &m.QuietHours)
 	if err != nil {
 		return ims.Message{}, err
 	}
@@ -35,7 +37,7 @@ func scanMessage(row scanner) (ims.Message, error) {
 	m.SendAt, m.SentAt = timePtr(sendAt), timePtr(sentAt)
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
 	m.Priority, m.ExpiresAt = ims.PriorityOfRank(rank), timePtr(expiresAt)
-	return m, nil
+	return m.WithSegments(), nil
 }
 
 func scanMessages(rows *sql.Rows) ([]ims.Message, error) {

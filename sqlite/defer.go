@@ -1,0 +1,57 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/insiderone/ims"
+)
+
+// DeferClaims hands claims back for quiet hours (ims.DeferredClaim.Write):
+// each still-current claim goes to its status with its attempt refunded and
+// next_attempt_at at the window's end, with its event. See ims.DeliveryStore.
+func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, actor string) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	now := s.now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE messages
+			SET status = ?1, attempts = attempts - 1, next_attempt_at = ?2, updated_at = ?3
+			WHERE id = ?4 AND attempts = ?5 AND `+statusIn("status", ims.TransitionDefer.From))
+		if err != nil {
+			return fmt.Errorf("prepare defer: %w", err)
+		}
+		defer st.Close()
+		audit, err := prepareAudit(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer audit.Close()
+		for _, d := range claims {
+			id, err := normalizeID(d.Claim.MessageID)
+			if err != nil {
+				continue // a malformed claim cannot be current
+			}
+			tr, details := d.Write()
+			res, err := st.ExecContext(ctx, string(tr.To), micros(d.Deferral.Until), micros(now), id, d.Claim.Attempt)
+			if err != nil {
+				return fmt.Errorf("defer %s: %w", id, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("defer %s: %w", id, err)
+			} else if n == 0 {
+				continue // stale: not ours to change
+			}
+			if err := audit.exec(ctx, tr.Event, id, actor, details, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("defer claims: %w", err)
+	}
+	return nil
+}

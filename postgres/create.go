@@ -31,7 +31,7 @@ import (
 // expiries and $16 whether each is fixed (see ims.SameRequest); each
 // message's audit actor is its own (ims.NewMessage.Actor). $17-$21 are the
 // SMS-native fields and $22/$23 the event quiet hours add after
-// message.created (” for none).
+// message.created (empty for none).
 var createSQL = `/* ims: create messages */
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $11::text[],

@@ -132,8 +132,13 @@ func (s RateState) Take(p RatePolicy, n int, now time.Time) (granted int, next R
 	}
 	p = p.WithDefaults()
 	s = s.refill(p, now)
-	granted = min(n, int(math.Floor(s.Tokens+tokenEpsilon)))
-	s.Tokens = max(s.Tokens-float64(granted), 0)
+	// Tokens may be below zero: a debt that Charge left (segments beyond
+	// the one unit a claim took), paid back by the refill before more is
+	// granted.
+	granted = min(n, max(int(math.Floor(s.Tokens+tokenEpsilon)), 0))
+	if granted > 0 {
+		s.Tokens = max(s.Tokens-float64(granted), 0)
+	}
 	if granted < n {
 		missing := 1 - s.Tokens
 		waitUntil = now.Add(time.Duration(math.Ceil(missing / s.Rate * float64(time.Second))))

@@ -86,6 +86,10 @@ type Config struct {
 	// StatsRefresh is how often message counts (/metrics, /api/stats) are
 	// counted; readers only ever see the cached count.
 	StatsRefresh time.Duration
+
+	// SMS holds the SMS-native settings: segments, phone validation,
+	// the rate unit and quiet hours (config/sms.go).
+	SMS SMS
 }
 
 // maxSendAtHorizon keeps every accepted send_at far inside the years 0–9999
@@ -183,6 +187,7 @@ func Load(lookup Lookup) (Config, error) {
 		StatsRefresh: r.duration("STATS_REFRESH", 5*time.Second, 100*time.Millisecond),
 	}
 	c.APIKey = r.str("API_KEY", "")
+	c.SMS = r.sms()
 	if r.err != nil {
 		return Config{}, r.err
 	}

@@ -101,7 +101,8 @@ func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) {
 // createRules are the rules of every create, single or batch, as of now.
 func (s *Server) createRules() ims.CreateRules {
 	return ims.CreateRules{MaxContentLength: s.cfg.MaxContentLength, SendAtHorizon: s.cfg.SendAtHorizon,
-		MaxBatchSize: s.cfg.MaxBatchSize, DefaultTTL: s.cfg.MessageTTL, Now: s.now()}
+		MaxBatchSize: s.cfg.MaxBatchSize, DefaultTTL: s.cfg.MessageTTL, Now: s.now(),
+		MaxSegments: s.cfg.MaxSegments, PhoneValidation: s.cfg.PhoneValidation, QuietHours: s.cfg.QuietHours}
 }
 
 func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {

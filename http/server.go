@@ -39,6 +39,12 @@ type Config struct {
 	// Clock tells the time, e.g. the age of a cached health answer; nil is
 	// time.Now. Tests inject their own instead of sleeping.
 	Clock ims.Clock
+
+	// SMS-native rules of a create (issue 10): MESSAGE_MAX_SEGMENTS (0 =
+	// no cap), PHONE_VALIDATION ("" = e164) and QUIET_HOURS (zero = off).
+	MaxSegments     int
+	PhoneValidation ims.PhoneValidation
+	QuietHours      ims.QuietHours
 }
 
 // withDefaults fills the zero values and rejects what cannot work.

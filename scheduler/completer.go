@@ -35,9 +35,10 @@ type completer struct {
 }
 
 type completion struct {
-	outcome *ims.Outcome
-	release *ims.Claim
-	done    chan error // nil when nobody waits
+	outcome  *ims.Outcome
+	release  *ims.Claim
+	deferral *ims.DeferredClaim // quiet hours (quiethours.go)
+	done     chan error         // nil when nobody waits
 }
 
 func newCompleter(s *Scheduler, cache CacheWriter) *completer {
@@ -91,6 +92,7 @@ func (c *completer) run(ctx, writeCtx context.Context) {
 func (c *completer) flush(ctx context.Context, items []completion) error {
 	var outcomes []ims.Outcome
 	var releases []ims.Claim
+	var deferrals []ims.DeferredClaim
 	for _, item := range items {
 		if item.outcome != nil {
 			outcomes = append(outcomes, *item.outcome)
@@ -98,7 +100,11 @@ func (c *completer) flush(ctx context.Context, items []completion) error {
 		if item.release != nil {
 			releases = append(releases, *item.release)
 		}
+		if item.deferral != nil {
+			deferrals = append(deferrals, *item.deferral)
+		}
 	}
+	defErr := c.flushDeferrals(ctx, deferrals)
 	var outErr, relErr error
 	if len(outcomes) > 0 {
 		start := c.now()
@@ -123,13 +129,16 @@ func (c *completer) flush(ctx context.Context, items []completion) error {
 		if item.done == nil {
 			continue
 		}
-		if item.outcome != nil {
+		switch {
+		case item.outcome != nil:
 			item.done <- outErr
-		} else {
+		case item.deferral != nil:
+			item.done <- defErr
+		default:
 			item.done <- relErr
 		}
 	}
-	return errors.Join(outErr, relErr)
+	return errors.Join(outErr, relErr, defErr)
 }
 
 // retry runs op with backoff until it succeeds, retries runs out or ctx

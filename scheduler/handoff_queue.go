@@ -134,6 +134,9 @@ func (h *queueHandoff) handleClaim(ctx context.Context, c ims.Claim) error {
 		s.obs.StaleClaim()
 		return nil // a duplicate or a late entry: the database says it is not ours
 	}
+	if d, held := s.quietHold(m); held {
+		return s.complete.deferWait(ctx, d)
+	}
 	if !s.acquireWorker(ctx) {
 		return s.complete.releaseWait(ctx, m.Claim())
 	}

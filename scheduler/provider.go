@@ -39,6 +39,7 @@ type provider struct {
 	store   ims.ProviderStore
 	breaker ims.BreakerPolicy
 	rate    ims.RatePolicy
+	unit    ims.RateUnit
 	now     ims.Clock
 	log     *slog.Logger
 	obs     Observer
@@ -50,7 +51,7 @@ type provider struct {
 
 func newProvider(s *Scheduler) *provider {
 	return &provider{
-		store: s.store, breaker: s.cfg.Breaker, rate: s.cfg.Rate, now: s.now, log: s.log, obs: s.obs, actor: s.actor(),
+		store: s.store, breaker: s.cfg.Breaker, rate: s.cfg.Rate, unit: s.cfg.RateUnit, now: s.now, log: s.log, obs: s.obs, actor: s.actor(),
 	}
 }
 
@@ -161,14 +162,24 @@ func (p *provider) admit(ctx context.Context, want int) (admission, error) {
 // message is named in the stored state (only it may be sent while half
 // open, by whichever instance holds it), a probe that found nothing due
 // reopens the circuit with its probe due at once, and tokens granted and
-// not used go back to the bucket.
+// not used go back to the bucket. With WEBHOOK_RATE_UNIT=segments the
+// claim took one token per message; the segments beyond one are charged
+// here, now that the messages are known (ims.RateState.Charge).
 func (p *provider) claimed(ctx context.Context, a admission, msgs []ims.Message) {
+	if p.rate.Limit <= 0 && !a.probe {
+		return // no limit: nothing to settle, not even the segments
+	}
 	unused := a.n - len(msgs)
-	if !a.probe && (unused <= 0 || p.rate.Limit <= 0) {
+	extra := 0
+	if p.rate.Limit > 0 {
+		extra = ims.ExtraCost(msgs, p.unit)
+	}
+	if !a.probe && unused <= 0 && extra == 0 {
 		return
 	}
 	now := p.now()
 	st, err := p.store.UpdateProviderState(ctx, func(cur ims.ProviderState) (ims.ProviderState, []ims.AuditEvent) {
+		cur.Rate = cur.Rate.Charge(p.rate, extra, now)
 		switch {
 		case !a.probe:
 			cur.Rate = cur.Rate.Return(p.rate, unused)

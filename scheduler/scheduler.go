@@ -55,6 +55,13 @@ type Config struct {
 	// MaxQueued bounds entries waiting in the queue (RabbitMQ mode), so a
 	// backlog stays in the database where it is cheap, not in the broker.
 	MaxQueued int
+
+	// RateUnit is what Rate counts (WEBHOOK_RATE_UNIT); "" is messages.
+	RateUnit ims.RateUnit
+	// QuietHours holds a claimed message whose recipient's local time is
+	// inside the window (QUIET_HOURS; zero = off): it is handed back, due
+	// at the window's end, without a webhook call (see quiethours.go).
+	QuietHours ims.QuietHours
 }
 
 func (c *Config) validate() error {

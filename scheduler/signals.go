@@ -15,6 +15,8 @@ type testSignals struct {
 	// recorded and released: the completer stored n outcomes, or n releases.
 	recorded chan int
 	released chan int
+	// deferred: the completer stored n claims handed back for quiet hours.
+	deferred chan int
 	// draining: the shutdown began and armed its deadlines.
 	draining chan struct{}
 }
@@ -24,6 +26,7 @@ func newTestSignals() *testSignals {
 	return &testSignals{
 		tick: make(chan bool, n), claimed: make(chan int, n),
 		recorded: make(chan int, n), released: make(chan int, n), draining: make(chan struct{}, n),
+		deferred: make(chan int, n),
 	}
 }
 
@@ -50,6 +53,12 @@ func (t *testSignals) recordedN(n int) {
 func (t *testSignals) releasedN(n int) {
 	if t != nil {
 		trySend(t.released, n)
+	}
+}
+
+func (t *testSignals) deferredN(n int) {
+	if t != nil {
+		trySend(t.deferred, n)
 	}
 }
 

@@ -9,6 +9,10 @@ import (
 
 // work delivers one claimed message and passes the outcome to the completer.
 func (s *Scheduler) work(ctx context.Context, m ims.Message) {
+	if d, held := s.quietHold(m); held {
+		s.complete.deferClaim(d)
+		return
+	}
 	out, ok := s.deliver(ctx, m)
 	if !ok {
 		s.complete.release(m.Claim())

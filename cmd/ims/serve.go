@@ -321,6 +321,8 @@ func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, err
 		Retry:         ims.RetryPolicy{MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay},
 		Breaker:       ims.BreakerPolicy{Threshold: cfg.BreakerThreshold, FirstProbe: cfg.BreakerProbe},
 		Rate:          ims.RatePolicy{Limit: cfg.RateLimit, Burst: cfg.RateBurst},
+		RateUnit:      cfg.SMS.RateUnit,
+		QuietHours:    cfg.SMS.QuietHours,
 	}, deps)
 }
 
@@ -361,6 +363,8 @@ func (m *Main) newServer() error {
 		APIKey: m.Config.APIKey, MaxContentLength: m.Config.MessageMaxLength, Version: version,
 		SendAtHorizon: m.Config.SendAtHorizon,
 		MessageTTL:    m.Config.MessageTTL,
+		MaxSegments:   m.Config.SMS.MaxSegments, PhoneValidation: m.Config.SMS.PhoneValidation,
+		QuietHours: m.Config.SMS.QuietHours,
 	}, deps, m.Logger)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

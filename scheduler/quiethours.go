@@ -1,0 +1,56 @@
+package scheduler
+
+import (
+	"context"
+
+	"github.com/insiderone/ims"
+)
+
+// quietHold reports whether quiet hours hold claimed message m now, and the
+// deferral to store instead of a webhook call. A backlog, a retry or a
+// send_at can bring a message to a worker inside its recipient's window
+// even though its create was outside it; the create's own check
+// (ims.CreatePlan) only covers the moment it was made. Both queue modes
+// pass here: the database mode's workers (work) and the queue's consumers
+// (handleClaim). An expired message is not held: deliver releases it for
+// the sweeper, which says why it expired.
+func (s *Scheduler) quietHold(m ims.Message) (ims.DeferredClaim, bool) {
+	q := s.cfg.QuietHours
+	if !q.Enabled() {
+		return ims.DeferredClaim{}, false
+	}
+	now := s.now()
+	if ims.Expired(m.ExpiresAt, now) {
+		return ims.DeferredClaim{}, false
+	}
+	d := q.DeferMessage(m, now)
+	if !d.Deferred() {
+		return ims.DeferredClaim{}, false
+	}
+	s.log.Debug("quiet hours hold a message", "message_id", m.ID, "time_zone", m.TimeZone,
+		"until", d.Until, "expire", d.Expire)
+	return ims.DeferredClaim{Claim: m.Claim(), Deferral: d}, true
+}
+
+func (c *completer) deferClaim(d ims.DeferredClaim) { c.in <- completion{deferral: &d} }
+
+func (c *completer) deferWait(ctx context.Context, d ims.DeferredClaim) error {
+	return c.wait(ctx, completion{deferral: &d, done: make(chan error, 1)})
+}
+
+// flushDeferrals stores a batch's deferrals, with the completer's retries.
+// One that is not stored is covered by its lease like any claim: it is
+// claimed again when the lease runs out, and held again if still inside
+// the window.
+func (c *completer) flushDeferrals(ctx context.Context, ds []ims.DeferredClaim) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	err := c.retry(ctx, "defer claims for quiet hours", func(ctx context.Context) error {
+		return c.store.DeferClaims(ctx, ds, c.actor)
+	})
+	if err == nil {
+		c.sig.deferredN(len(ds))
+	}
+	return err
+}

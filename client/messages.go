@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,6 +29,24 @@ type NewMessage struct {
 	// sent by then is expired, never sent. Neither: the server's MESSAGE_TTL.
 	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	// QuietHoursOptOut sends "quiet_hours": false: the message ignores the
+	// server's QUIET_HOURS. (A bool rather than a pointer: honouring them
+	// is the default, so only the opt-out needs saying.)
+	QuietHoursOptOut bool `json:"-"`
+}
+
+// MarshalJSON writes QuietHoursOptOut as the API's "quiet_hours": false.
+func (n NewMessage) MarshalJSON() ([]byte, error) {
+	type plain NewMessage // no methods: no recursion
+	out := struct {
+		plain
+		QuietHours *bool `json:"quiet_hours,omitempty"`
+	}{plain: plain(n)}
+	if n.QuietHoursOptOut {
+		f := false
+		out.QuietHours = &f
+	}
+	return json.Marshal(out)
 }
 
 // NewExpiry is a new expiry for a replay (ReplayMessageWithExpiry): a TTL

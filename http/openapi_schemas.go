@@ -54,6 +54,8 @@ func openAPISchemas() obj {
 				"ttl_seconds": obj{"type": "integer", "minimum": 1, "maximum": int64(ims.MaxTTL / time.Second),
 					"description": "The message may wait this long to be sent, counted from when it is due (send_at, or now); past it, it is expired and never sent. Not with expires_at; default MESSAGE_TTL (0: never expires)"},
 				"expires_at": dateTime("Not sent after this instant (RFC 3339): must lie ahead and after send_at, else 422. Not with ttl_seconds"),
+				"quiet_hours": obj{"type": "boolean", "default": true,
+					"description": "false opts the message out of QUIET_HOURS (it is sent at any local time of its recipient)"},
 			},
 		},
 		"ReplayInput": obj{
@@ -82,6 +84,14 @@ func openAPISchemas() obj {
 			"expires_at":          dateTime("Not sent after this; absent when the message never expires"),
 			"created_at":          dateTime(""),
 			"updated_at":          dateTime(""),
+			// SMS-native (issue 10, parts 1-3)
+			"encoding": obj{"type": "string", "enum": []string{string(ims.EncodingGSM7), string(ims.EncodingUCS2)},
+				"description": "gsm7 when every character is in the GSM 03.38 default alphabet or its extension table, else ucs2"},
+			"segments": obj{"type": "integer", "minimum": 1,
+				"description": "SMS segments, as carriers count them: gsm7 160 septets in one, 153 per part (extension characters such as € take two); ucs2 70 UTF-16 units in one, 67 per part (most emoji take two)"},
+			"country":     str("The recipient's ISO 3166-1 alpha-2 region from the number (libphonenumber); empty when none is known"),
+			"time_zone":   str("The IANA time zone quiet hours use: the number's own when it maps to one, else QUIET_HOURS_DEFAULT_TZ"),
+			"quiet_hours": boolean("false when the message opted out of quiet hours"),
 		}),
 		"MessagePage": object([]string{"messages"}, obj{
 			"messages":    arrayOf(ref("Message")),

@@ -15,6 +15,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Quiet hours judge each recipient's local time: the tz database is
+	// compiled in, so a machine or image without one still knows every
+	// zone instead of falling back to QUIET_HOURS_DEFAULT_TZ.
+	_ "time/tzdata"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

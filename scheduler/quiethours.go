@@ -51,6 +51,39 @@ func (c *completer) flushDeferrals(ctx context.Context, ds []ims.DeferredClaim) 
 	})
 	if err == nil {
 		c.sig.deferredN(len(ds))
+		c.countExpired(ds)
 	}
 	return err
+}
+
+// ExpiryObserver is implemented by observers that count expiries by reason
+// (metrics' ims_messages_expired_total). Optional: Observer need not.
+type ExpiryObserver interface {
+	Expired(why ims.ExpiryReason, n int)
+}
+
+func (m multiObserver) Expired(why ims.ExpiryReason, n int) {
+	for _, o := range m {
+		if eo, ok := o.(ExpiryObserver); ok {
+			eo.Expired(why, n)
+		}
+	}
+}
+
+// countExpired reports the deferrals that expired their message. A stale
+// claim among them is counted too: rare, and only a metric.
+func (c *completer) countExpired(ds []ims.DeferredClaim) {
+	eo, ok := c.obs.(ExpiryObserver)
+	if !ok {
+		return
+	}
+	n := 0
+	for _, d := range ds {
+		if d.Deferral.Expire {
+			n++
+		}
+	}
+	if n > 0 {
+		eo.Expired(ims.ExpiryQuietHours, n)
+	}
 }

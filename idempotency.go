@@ -15,11 +15,11 @@ const (
 // SameRequest reports whether two create requests that carry one idempotency
 // key ask for the same message: the same phone number, the same content and
 // the same send_at (the same instant to the microsecond a store keeps, or
-// both absent), the same priority and the same expiry. A replay must match on every field; anything else is an
+// both absent), the same priority, the same expiry and the same quiet-hours opt-out. A replay must match on every field; anything else is an
 // ECONFLICT. Both stores decide with this function.
 func SameRequest(a, b NewMessage) bool {
 	return a.PhoneNumber == b.PhoneNumber && a.Content == b.Content && sameInstant(a.SendAt, b.SendAt) &&
-		a.Priority.Rank() == b.Priority.Rank() && sameExpiry(a, b)
+		a.Priority.Rank() == b.Priority.Rank() && sameExpiry(a, b) && a.QuietHoursOptOut == b.QuietHoursOptOut
 }
 
 // sameExpiry compares expiries. An absolute expires_at must name the same
@@ -44,7 +44,7 @@ func sameInstant(a, b *time.Time) bool {
 // Request is the create request m was stored from, for SameRequest.
 func (m Message) Request() NewMessage {
 	return NewMessage{PhoneNumber: m.PhoneNumber, Content: m.Content, SendAt: m.SendAt, Priority: m.Priority,
-		ExpiresAt: m.ExpiresAt, IdempotencyKey: m.IdempotencyKey}
+		ExpiresAt: m.ExpiresAt, IdempotencyKey: m.IdempotencyKey, QuietHoursOptOut: !m.QuietHours}
 }
 
 // IdempotencyConflict is the error of a key reused for another request.

@@ -58,6 +58,23 @@ func testSMS(t *testing.T, open Opener) {
 		require.Equal(t, 2, m.Segments)
 		require.Equal(t, 2, f.get(t, m.ID).Segments)
 	})
+	t.Run("an idempotent replay must ask for the same quiet-hours opt-out", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		nm := f.newMsg()
+		nm.IdempotencyKey = "key-quiet"
+		first := f.create(t, nm)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{nm}))
+		require.NoError(t, err)
+		require.False(t, res[0].Created)
+		require.Equal(t, first.ID, res[0].Message.ID)
+		optOut := nm
+		optOut.QuietHoursOptOut = true
+		_, err = f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{optOut}))
+		requireCode(t, ims.ECONFLICT, err)
+		_, err = f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{optOut, nm}))
+		requireCode(t, ims.ECONFLICT, err)
+	})
 	t.Run("quiet hours at create hold the message until the window ends", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

@@ -192,6 +192,7 @@ func TestSameRequest(t *testing.T) {
 		{"other content", with(func(nm *ims.NewMessage) { nm.Content = "ho" }), false},
 		{"other send_at", with(func(nm *ims.NewMessage) { nm.SendAt = &later }), false},
 		{"send_at dropped", with(func(nm *ims.NewMessage) { nm.SendAt = nil }), false},
+		{"quiet hours opted out", with(func(nm *ims.NewMessage) { nm.QuietHoursOptOut = true }), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,6 +201,8 @@ func TestSameRequest(t *testing.T) {
 			require.Equal(t, tt.same, ims.SameRequest(tt.other, base), "symmetric")
 		})
 	}
-	m := ims.Message{PhoneNumber: base.PhoneNumber, Content: base.Content, SendAt: &at}
+	m := ims.Message{PhoneNumber: base.PhoneNumber, Content: base.Content, SendAt: &at, QuietHours: true}
 	require.True(t, ims.SameRequest(base, m.Request()))
+	m.QuietHours = false
+	require.False(t, ims.SameRequest(base, m.Request()), "a stored opt-out is another request")
 }

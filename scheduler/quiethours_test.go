@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +80,31 @@ func events(t *testing.T, b *bundle, id, typ string) []ims.AuditEvent {
 	page, err := b.store.ListAudit(context.Background(), ims.AuditFilter{MessageID: id, Type: typ, Limit: 10})
 	require.NoError(t, err)
 	return page.Events
+}
+
+// WEBHOOK_RATE_UNIT=segments: 3 segments per second with 3-segment
+// messages is one message per second over time. A claim takes a token per
+// message and is then charged the other two, so the fleet sends the burst,
+// waits until the debt is paid, and so on: 3 messages every 3 seconds.
+func TestRateLimitCountsSegments(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: 0, BatchSize: 10, Concurrency: 4, AutoStart: true,
+		Rate: ims.RatePolicy{Limit: 3, Burst: 3}, RateUnit: ims.RateUnitSegments})
+	long := strings.Repeat("a", 400) // 3 GSM parts
+	var msgs []ims.NewMessage
+	for _, p := range phones(30) {
+		msgs = append(msgs, ims.NewMessage{PhoneNumber: p, Content: long})
+	}
+	b.createWith(t, msgs...)
+	b.run(t)
+	require.Eventually(t, func() bool { return len(b.hook.callIDs()) >= 3 }, 10*time.Second, 5*time.Millisecond)
+	settle(t, b)
+	require.Len(t, b.hook.callIDs(), 3, "the burst: three messages, nine segments")
+	for k := 1; k <= 6; k++ {
+		b.clock.Advance(time.Second)
+		want := 3 * (1 + k/3)
+		require.Eventually(t, func() bool { return len(b.hook.callIDs()) >= want }, 10*time.Second, 5*time.Millisecond)
+		settle(t, b)
+		require.Len(t, b.hook.callIDs(), want, "3 segments/s after %ds", k)
+	}
 }

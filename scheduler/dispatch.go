@@ -122,6 +122,8 @@ func (s *Scheduler) dispatch(ctx, deliverCtx context.Context, budget int) (claim
 			return claimed, false
 		}
 		msgs, err := s.claim(ctx, a.n)
+		found := len(msgs)
+		msgs = s.holdQuiet(msgs) // quiet hours: handed back, not handed over
 		s.prov.claimed(ctx, a, msgs)
 		s.handoff.unreserve(n - len(msgs))
 		if err != nil {
@@ -132,7 +134,7 @@ func (s *Scheduler) dispatch(ctx, deliverCtx context.Context, budget int) (claim
 			s.handoff.handOver(ctx, deliverCtx, msgs)
 		}
 		claimed += len(msgs)
-		if len(msgs) < a.n || a.probe {
+		if found < a.n || a.probe {
 			return claimed, true
 		}
 		if a.n < n { // the gate granted less than asked: ask again later

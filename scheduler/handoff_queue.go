@@ -134,11 +134,14 @@ func (h *queueHandoff) handleClaim(ctx context.Context, c ims.Claim) error {
 		s.obs.StaleClaim()
 		return nil // a duplicate or a late entry: the database says it is not ours
 	}
-	if d, held := s.quietHold(m); held {
-		return s.complete.deferWait(ctx, d)
-	}
 	if !s.acquireWorker(ctx) {
 		return s.complete.releaseWait(ctx, m.Claim())
+	}
+	// Quiet hours are judged once a worker is free, right before the call:
+	// the wait for one may have carried the message into its window.
+	if d, held := s.quietHold(m); held {
+		s.releaseWorker()
+		return s.complete.deferWait(ctx, d)
 	}
 	out, ok := s.deliver(ctx, m)
 	s.releaseWorker()

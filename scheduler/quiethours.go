@@ -32,6 +32,27 @@ func (s *Scheduler) quietHold(m ims.Message) (ims.DeferredClaim, bool) {
 	return ims.DeferredClaim{Claim: m.Claim(), Deferral: d}, true
 }
 
+// holdQuiet hands the claimed messages that quiet hours hold back to the
+// store (through the completer, batched with the outcomes) and returns the
+// others, in order. Checking right after the claim, not only at the
+// worker, keeps held messages from taking worker slots, queue entries and
+// rate-limit tokens (the caller returns their tokens as unused); the
+// worker's own check still catches a message that waited into a window.
+func (s *Scheduler) holdQuiet(msgs []ims.Message) []ims.Message {
+	if !s.cfg.QuietHours.Enabled() {
+		return msgs
+	}
+	kept := msgs[:0]
+	for _, m := range msgs {
+		if d, held := s.quietHold(m); held {
+			s.complete.deferClaim(d)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	return kept
+}
+
 func (c *completer) deferClaim(d ims.DeferredClaim) { c.in <- completion{deferral: &d} }
 
 func (c *completer) deferWait(ctx context.Context, d ims.DeferredClaim) error {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,7 +71,9 @@ func TestQuietHoursHoldAClaimedMessage(t *testing.T) {
 			require.Contains(t, ev[0].Details, "expired: quiet_hours; quiet hours 21:00-08:00 in Europe/Istanbul")
 
 			b.clock.Advance(2 * time.Hour) // 08:04 in Istanbul
-			b.waitStatus(t, istanbul, ims.StatusSent)
+			// advanceUntil also steps the clock: the loop may have armed its
+			// wait after the jump (a wakeup raced it).
+			b.advanceUntil(t, istanbul, ims.StatusSent)
 		})
 	}
 }
@@ -106,5 +109,58 @@ func TestRateLimitCountsSegments(t *testing.T) {
 		require.Eventually(t, func() bool { return len(b.hook.callIDs()) >= want }, 10*time.Second, 5*time.Millisecond)
 		settle(t, b)
 		require.Len(t, b.hook.callIDs(), want, "3 segments/s after %ds", k)
+	}
+}
+
+// A message claimed just before its recipient's window opens, that waits
+// for the one worker until the window is open, is not called: the worker
+// hands it back, due at the window's end, its attempt not counted.
+func TestQuietHoursHoldAMessageThatWaitedIntoTheWindow(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{ModeDB, ModeRabbitMQ} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			q, err := ims.ParseQuietHours("06:05-08:00", "UTC", false) // opens a minute after the fake clock's 06:04:05 in Istanbul
+			require.NoError(t, err)
+			cfg := Config{Interval: 0, BatchSize: 10, Concurrency: 1, AutoStart: true, ShutdownTimeout: time.Minute, QuietHours: q}
+			var b *bundle
+			if mode == ModeDB {
+				b = setup(t, cfg)
+			} else {
+				b, _ = setupQueue(t, cfg)
+			}
+			b.hook.block = make(chan struct{})
+			ids := b.createWith(t,
+				ims.NewMessage{PhoneNumber: "+905551234567", Content: "a", TimeZone: "Europe/Istanbul"},
+				ims.NewMessage{PhoneNumber: "+905551234568", Content: "b", TimeZone: "Europe/Istanbul"})
+			b.run(t)
+			var unblock sync.Once
+			release := func() { unblock.Do(func() { close(b.hook.block) }) }
+			t.Cleanup(release)
+
+			require.Eventually(t, func() bool {
+				return len(b.hook.callIDs()) == 1 && b.count(t, ims.StatusSending) == 2
+			}, 10*time.Second, 5*time.Millisecond)
+			called := b.hook.callIDs()[0]
+			waiting := ids[0]
+			if waiting == called {
+				waiting = ids[1]
+			}
+			b.clock.Advance(61 * time.Second) // inside the window, well inside the lease
+			release()
+
+			b.waitStatus(t, called, ims.StatusSent)
+			var m ims.Message
+			require.Eventually(t, func() bool {
+				got, err := b.store.GetMessage(context.Background(), waiting)
+				require.NoError(t, err)
+				m = got
+				return got.Status == ims.StatusPending
+			}, 10*time.Second, 5*time.Millisecond)
+			require.Equal(t, time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC), m.NextAttemptAt)
+			require.Zero(t, m.Attempts, "no attempt counted")
+			require.Equal(t, []string{called}, b.hook.callIDs(), "no call inside the window")
+			require.Len(t, events(t, b, waiting, ims.EventMessageDeferred), 1)
+		})
 	}
 }

@@ -154,7 +154,24 @@ func baseConfig(t testing.TB, webhookURL string) config.Config {
 
 		LogLevel:  "info",
 		LogFormat: "text",
+
+		SMS: defaultSMS(t),
 	}
+}
+
+// defaultSMS is the SMS settings' defaults, as config.Load reads them.
+func defaultSMS(t testing.TB) config.SMS {
+	q, err := ims.ParseQuietHours("", "UTC", false)
+	require.NoError(t, err)
+	return config.SMS{PhoneValidation: ims.PhoneE164, RateUnit: ims.RateUnitMessages, QuietHours: q}
+}
+
+// quietHoursWindow is QUIET_HOURS for q: empty when off.
+func quietHoursWindow(q ims.QuietHours) string {
+	if !q.Enabled() {
+		return ""
+	}
+	return q.String()
 }
 
 // configEnv is cfg as the environment variables `ims serve` reads.
@@ -200,6 +217,12 @@ func configEnv(cfg config.Config) []string {
 		"LOG_FORMAT":                cfg.LogFormat,
 		"METRICS_ADDR":              cfg.MetricsAddr,
 		"STATS_REFRESH":             cfg.StatsRefresh.String(),
+		"MESSAGE_MAX_SEGMENTS":      strconv.Itoa(cfg.SMS.MaxSegments),
+		"PHONE_VALIDATION":          string(cfg.SMS.PhoneValidation),
+		"WEBHOOK_RATE_UNIT":         string(cfg.SMS.RateUnit),
+		"QUIET_HOURS":               quietHoursWindow(cfg.SMS.QuietHours),
+		"QUIET_HOURS_DEFAULT_TZ":    cfg.SMS.QuietHours.Location("").String(),
+		"QUIET_HOURS_HIGH":          strconv.FormatBool(cfg.SMS.QuietHours.High),
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {

@@ -50,7 +50,10 @@ type SegmentInfo struct {
 // and the like as UCS-2 unless the shift tables are negotiated, and billing
 // follows what is sent; so IMS counts what a provider without them would
 // send. Note that the default alphabet has upper-case Ç (0x09) but not
-// lower-case ç.
+// lower-case ç: the ETSI table shows Ç there; Unicode's GSM0338.TXT maps
+// 0x09 to ç with a note that the spec's glyph is upper case. IMS follows
+// the spec, so "ç" makes a text UCS-2, the count a provider following the
+// spec bills.
 //
 // Splitting never cuts a character in two: an extension character (the
 // escape septet and its code) that would straddle the boundary of a

@@ -76,6 +76,16 @@ type Message struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
+
+	// Delivery reports and status callbacks (deliveryreport.go, callback.go).
+	// DeliveryStatus refines sent with the provider's receipt ("" until one
+	// applies); DeliveredAt is the report's time when delivered; ErrorCode
+	// is an undelivered report's code. CallbackURL is the message's own
+	// status-callback URL ("" uses STATUS_CALLBACK_URL).
+	DeliveryStatus DeliveryStatus `json:"delivery_status"`
+	DeliveredAt    *time.Time     `json:"delivered_at,omitempty"`
+	ErrorCode      string         `json:"error_code,omitempty"`
+	CallbackURL    string         `json:"callback_url,omitempty"`
 }
 
 // Final reports whether s is a state no message leaves on its own (replay
@@ -117,6 +127,10 @@ type NewMessage struct {
 	// its message.created event. It travels with the message, not the call,
 	// so that requests coalesced into one insert keep their own request ids.
 	Actor string
+
+	// CallbackURL is the message's status-callback URL (CheckCallbackURL);
+	// "" uses STATUS_CALLBACK_URL.
+	CallbackURL string
 }
 
 // WithActor returns msgs with actor set on every message that has none.
@@ -159,6 +173,10 @@ type Attempt struct {
 type MessageFilter struct {
 	Status   Status   // empty = all
 	Priority Priority // empty = all
+	// Delivery filters by delivery status when DeliverySet (DeliveryNone
+	// is "no report applied"); see ParseDeliveryFilter.
+	Delivery    DeliveryStatus
+	DeliverySet bool
 	// Before is the cursor: only messages with an ID below it are returned.
 	Before string
 	Limit  int

@@ -37,6 +37,9 @@ type MessageInput struct {
 	// TTLSeconds and ExpiresAt give the expiry, never both (ResolveExpiry).
 	TTLSeconds *int64  `json:"ttl_seconds,omitempty"`
 	ExpiresAt  *string `json:"expires_at,omitempty"`
+	// CallbackURL is where status callbacks of this message go (http or
+	// https); absent uses STATUS_CALLBACK_URL.
+	CallbackURL *string `json:"callback_url,omitempty"`
 }
 
 // CreateRules are what a create request is validated against. Now is an
@@ -132,6 +135,7 @@ func (in MessageInput) validate(rules CreateRules, problems map[string]string) N
 		nm.ExpiresAt = exp
 		nm.ExpiryFixed = exp != nil && in.ExpiresAt != nil && *in.ExpiresAt != ""
 	}
+	validateCallbackURL(in.CallbackURL, &nm, problems)
 	return nm
 }
 

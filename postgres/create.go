@@ -27,14 +27,14 @@ import (
 //
 // $12 and $13 are ims.TransitionCreate's target status and event type, $14
 // the priority ranks, $15 the expiries and $16 whether each is fixed (see
-// ims.SameRequest); each
+// ims.SameRequest), $17 the callback URLs; each
 // message's audit actor is its own (ims.NewMessage.Actor).
 var createSQL = `/* ims: create messages */
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $11::text[],
-		$14::smallint[], $15::timestamptz[], $16::bool[])
+		$14::smallint[], $15::timestamptz[], $16::bool[], $17::text[])
 		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, idempotency_scope,
-			priority, expires_at, expiry_fixed, ord)
+			priority, expires_at, expiry_fixed, callback_url, ord)
 ),
 existing AS (
 	SELECT i.ord, m.* FROM input i
@@ -53,9 +53,9 @@ conflict AS (
 ),
 ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
-		next_attempt_at, send_at, created_at, updated_at, priority, expires_at)
+		next_attempt_at, send_at, created_at, updated_at, priority, expires_at, callback_url)
 	SELECT id, phone_number, content, $12::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
-		priority, expires_at
+		priority, expires_at, callback_url
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
@@ -176,7 +176,9 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 	keys, details, actors := make([]*string, n), make([]string, n), make([]string, n)
 	scopes, ranks := make([]string, n), make([]int16, n)
 	expiries, fixed := make([]*time.Time, n), make([]bool, n)
+	callbackURLs := make([]string, n)
 	for i, nm := range b.unique {
+		callbackURLs[i] = nm.CallbackURL
 		ranks[i], expiries[i], fixed[i] = int16(nm.Priority.Rank()), microPtr(nm.ExpiresAt), nm.ExpiryFixed
 		phones[i], contents[i], actors[i] = nm.PhoneNumber, nm.Content, nm.Actor
 		scopes[i] = string(nm.IdempotencyScope)
@@ -190,7 +192,8 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 		}
 	}
 	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
-		b.now, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event, ranks, expiries, fixed)
+		b.now, s.channel, scopes, string(ims.TransitionCreate.To), ims.TransitionCreate.Event, ranks, expiries, fixed,
+		callbackURLs)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
 	}

@@ -17,6 +17,8 @@ var messageColumns = []string{
 	"id", "phone_number", "content", "status", "coalesce(idempotency_key, '')", "attempts", "held",
 	"next_attempt_at", "last_error", "provider_message_id", "send_at", "sent_at", "created_at", "updated_at",
 	"priority", "expires_at",
+	// Delivery reports and status callbacks (migration 00009).
+	"delivery_status", "delivered_at", "delivery_error_code", "callback_url",
 }
 
 // messageCols returns messageColumns qualified with alias (e.g. "m").
@@ -44,6 +46,7 @@ func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 		&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &m.IdempotencyKey, &m.Attempts, &m.Held,
 		&m.NextAttemptAt, &m.LastError, &m.ProviderMessageID, &m.SendAt, &m.SentAt, &m.CreatedAt, &m.UpdatedAt,
 		&rank, &m.ExpiresAt,
+		&m.DeliveryStatus, &m.DeliveredAt, &m.ErrorCode, &m.CallbackURL,
 	}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return ims.Message{}, err
@@ -55,6 +58,7 @@ func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 	m.SentAt = utcPtr(m.SentAt)
 	m.ExpiresAt = utcPtr(m.ExpiresAt)
 	m.Priority = ims.PriorityOfRank(int(rank))
+	m.DeliveredAt = utcPtr(m.DeliveredAt)
 	return m, nil
 }
 

@@ -12,7 +12,8 @@ import (
 // messageColumns is the column list every message query selects, in the
 // order scanMessage reads.
 const messageColumns = `id, phone_number, content, status, idempotency_key, attempts, held, next_attempt_at,
-	last_error, provider_message_id, send_at, sent_at, created_at, updated_at, priority, expires_at`
+	last_error, provider_message_id, send_at, sent_at, created_at, updated_at, priority, expires_at,
+	delivery_status, delivered_at, delivery_error_code, callback_url`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -24,9 +25,11 @@ func scanMessage(row scanner) (ims.Message, error) {
 		sendAt, sentAt         sql.NullInt64
 		rank                   int
 		expiresAt              sql.NullInt64
+		deliveredAt            sql.NullInt64
 	)
 	err := row.Scan(&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &key, &m.Attempts, &m.Held, &next,
-		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated, &rank, &expiresAt)
+		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated, &rank, &expiresAt,
+		&m.DeliveryStatus, &deliveredAt, &m.ErrorCode, &m.CallbackURL)
 	if err != nil {
 		return ims.Message{}, err
 	}
@@ -35,6 +38,7 @@ func scanMessage(row scanner) (ims.Message, error) {
 	m.SendAt, m.SentAt = timePtr(sendAt), timePtr(sentAt)
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
 	m.Priority, m.ExpiresAt = ims.PriorityOfRank(rank), timePtr(expiresAt)
+	m.DeliveredAt = timePtr(deliveredAt)
 	return m, nil
 }
 

@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"Waker", testWaker},
 		{"Ping", testPing},
 		{"ProviderState", testProviderState},
+		{"DeliveryReports", testDeliveryReports},
+		{"Callbacks", testCallbacks},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

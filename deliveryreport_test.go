@@ -71,8 +71,12 @@ func TestDeliveryReportSupersedes(t *testing.T) {
 	t.Parallel()
 	t1 := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
 	t2 := t1.Add(time.Second)
-	rep := func(s ims.DeliveryStatus, at time.Time) ims.DeliveryReport { return ims.DeliveryReport{Status: s, At: at} }
-	state := func(s ims.DeliveryStatus, at time.Time) ims.DeliveryState { return ims.DeliveryState{Status: s, ReportedAt: &at} }
+	rep := func(s ims.DeliveryStatus, at time.Time) ims.DeliveryReport {
+		return ims.DeliveryReport{Status: s, At: at}
+	}
+	state := func(s ims.DeliveryStatus, at time.Time) ims.DeliveryState {
+		return ims.DeliveryState{Status: s, ReportedAt: &at}
+	}
 	tests := []struct {
 		name string
 		r    ims.DeliveryReport

@@ -70,7 +70,11 @@ type observer struct {
 	purged  int
 }
 
-func (o *observer) CallbackDone(r string) { o.mu.Lock(); o.results = append(o.results, r); o.mu.Unlock() }
+func (o *observer) CallbackDone(r string) {
+	o.mu.Lock()
+	o.results = append(o.results, r)
+	o.mu.Unlock()
+}
 func (o *observer) ParkedReportsPurged(n int) {
 	o.mu.Lock()
 	o.purged += n
@@ -118,7 +122,7 @@ func (b *bundle) sent(t *testing.T) ims.Message {
 	require.NoError(t, err)
 	require.Len(t, claimed, 1)
 	require.NoError(t, b.store.RecordOutcomes(ctx, []ims.Outcome{{Claim: claimed[0].Claim(), At: b.clock.Now(),
-		Result: ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "p-" + claimed[0].ID},
+		Result:   ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "p-" + claimed[0].ID},
 		Decision: ims.Decision{Status: ims.StatusSent, Reason: "delivered"}}}, "test"))
 	return res[0].Message
 }

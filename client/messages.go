@@ -28,6 +28,10 @@ type NewMessage struct {
 	// sent by then is expired, never sent. Neither: the server's MESSAGE_TTL.
 	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+
+	// CallbackURL, when set, receives this message's status callbacks
+	// instead of the server's STATUS_CALLBACK_URL (http or https).
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // NewExpiry is a new expiry for a replay (ReplayMessageWithExpiry): a TTL
@@ -75,6 +79,9 @@ type MessageFilter struct {
 	Priority ims.Priority
 	Limit    int // page size; 0 = the server's default (50), at most 1000
 	Cursor   string
+	// DeliveryStatus is "delivered", "undelivered", "none" (no report
+	// yet) or empty for every message.
+	DeliveryStatus string
 }
 
 func (f MessageFilter) query(withStatus bool) url.Values {
@@ -84,6 +91,9 @@ func (f MessageFilter) query(withStatus bool) url.Values {
 	}
 	if f.Priority != "" {
 		q.Set("priority", string(f.Priority))
+	}
+	if f.DeliveryStatus != "" {
+		q.Set("delivery_status", f.DeliveryStatus)
 	}
 	setPage(q, f.Limit, f.Cursor)
 	return q

@@ -242,4 +242,11 @@ type DeliveryReportStore interface {
 	// PurgeParkedReports deletes up to limit parked reports received
 	// before cutoff that never met their message, and returns how many.
 	PurgeParkedReports(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// MatchParkedReports applies reports received since since that are
+	// still parked although a message has their provider id, and returns
+	// how many messages changed. That happens only when a report's insert
+	// and the send's outcome commit concurrently on PostgreSQL (read
+	// committed: neither sees the other); the callback dispatcher runs it as
+	// a safety net. SQLite serializes writers, so it finds nothing there.
+	MatchParkedReports(ctx context.Context, since time.Time, limit int) (int, error)
 }

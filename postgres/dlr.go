@@ -103,3 +103,27 @@ func (s *Store) PurgeParkedReports(ctx context.Context, cutoff time.Time, limit 
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// matchParkedSQL hands every parked report whose provider id a message now
+// holds to ims_apply_parked (migration 00009), the trigger's own function.
+const matchParkedSQL = `/* ims: match parked reports */
+SELECT count(*) FILTER (WHERE ims_apply_parked(p.id, p.provider_message_id, $1)) FROM (
+	SELECT DISTINCT ON (r.provider_message_id) m.id, r.provider_message_id
+	FROM delivery_reports r JOIN messages m ON m.provider_message_id = r.provider_message_id
+	WHERE r.message_id IS NULL AND r.received_at >= $2 AND r.provider_message_id <> ''
+	ORDER BY r.provider_message_id, m.id
+	LIMIT $3
+) p`
+
+// MatchParkedReports applies parked reports that raced their message's send.
+func (s *Store) MatchParkedReports(ctx context.Context, since time.Time, limit int) (_ int, err error) {
+	defer classify(&err)
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, matchParkedSQL, s.now(), micro(since), limit).Scan(&n); err != nil {
+		return 0, fmt.Errorf("match parked reports: %w", err)
+	}
+	return n, nil
+}

@@ -99,3 +99,8 @@ func (s *Store) PurgeParkedReports(ctx context.Context, cutoff time.Time, limit 
 	}
 	return int(n), nil
 }
+
+// MatchParkedReports finds nothing on SQLite: its writers are serialized, so
+// a report's insert and the send's outcome always see each other, and the
+// trigger messages_parked_reports applies every report that waits.
+func (s *Store) MatchParkedReports(context.Context, time.Time, int) (int, error) { return 0, nil }

@@ -85,6 +85,7 @@ func (c Config) lease() time.Duration { return c.Timeout + max(5*time.Second, c.
 type Store interface {
 	ims.CallbackStore
 	PurgeParkedReports(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	MatchParkedReports(ctx context.Context, since time.Time, limit int) (int, error)
 }
 
 // Sender makes one callback call; nil error means a 2xx.
@@ -268,10 +269,20 @@ func (d *Dispatcher) observe(r ims.CallbackResult) {
 // purgeBatch bounds one purge statement.
 const purgeBatch = 1000
 
-// housekeep purges finished rows and stale parked reports, and counts the
-// outbox for health and metrics.
+// matchWindow is how far back MatchParkedReports looks: a report that raced
+// its send was received about when the send was recorded.
+const matchWindow = 10 * time.Minute
+
+// housekeep applies parked reports that raced their send, purges finished
+// rows and stale parked reports, and counts the outbox for health and
+// metrics.
 func (d *Dispatcher) housekeep(ctx context.Context) {
 	now := d.deps.Clock()
+	if n, err := d.deps.Store.MatchParkedReports(ctx, now.Add(-matchWindow), purgeBatch); err != nil && ctx.Err() == nil {
+		d.log.Warn("match parked delivery reports", "err", err)
+	} else if n > 0 {
+		d.log.Info("applied delivery reports that arrived while their send was being recorded", "count", n)
+	}
 	if _, err := d.deps.Store.PurgeCallbacks(ctx, now.Add(-d.cfg.DoneRetention), purgeBatch); err != nil && ctx.Err() == nil {
 		d.log.Warn("purge status callbacks", "err", err)
 	}

@@ -104,42 +104,56 @@ WHEN ((NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('sent', 'dead',
 	OR NEW.delivery_reported_at IS DISTINCT FROM OLD.delivery_reported_at)
 EXECUTE FUNCTION ims_enqueue_callback();
 
--- Named to sort after messages_callback: PostgreSQL fires a row's triggers
--- in name order, so the callback of the send is written before the one of
--- the parked report it applies.
--- The winner among a provider id's parked reports is what applying them
--- one by one under ims.DeliveryReport.Supersedes ends with, whatever the
--- order: the earliest delivered, else the latest undelivered.
+-- ims_apply_parked applies the parked reports of provider id pid to the
+-- message msg: the winner among them is what applying them one by one under
+-- ims.DeliveryReport.Supersedes ends with, whatever the order (the earliest
+-- delivered, else the latest undelivered), and it applies when it
+-- supersedes what the message holds. Every parked report of pid is then
+-- tied to msg. The trigger below calls it when a message gets its provider
+-- id; the store's MatchParkedReports calls it for a report whose insert
+-- raced that transaction (read committed: neither saw the other).
 -- +goose StatementBegin
-CREATE FUNCTION ims_apply_parked_reports() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ims_apply_parked(msg uuid, pid text, at timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
 	r delivery_reports%ROWTYPE;
 BEGIN
 	SELECT * INTO r FROM delivery_reports
-	WHERE provider_message_id = NEW.provider_message_id AND message_id IS NULL
+	WHERE provider_message_id = pid AND message_id IS NULL
 	ORDER BY (status = 'delivered') DESC,
 		CASE WHEN status = 'delivered' THEN reported_at END ASC,
 		reported_at DESC, id
 	LIMIT 1;
 	IF NOT FOUND THEN
-		RETURN NULL;
+		RETURN false;
 	END IF;
-	UPDATE delivery_reports SET message_id = NEW.id
-	WHERE provider_message_id = NEW.provider_message_id AND message_id IS NULL;
-	UPDATE messages SET delivery_status = r.status,
+	UPDATE delivery_reports SET message_id = msg WHERE provider_message_id = pid AND message_id IS NULL;
+	UPDATE messages m SET delivery_status = r.status,
 		delivered_at = CASE WHEN r.status = 'delivered' THEN r.reported_at END,
 		delivery_error_code = CASE WHEN r.status = 'delivered' THEN '' ELSE r.error_code END,
 		delivery_reported_at = r.reported_at,
-		updated_at = NEW.updated_at
-	WHERE id = NEW.id AND delivery_status = '';
-	IF FOUND THEN
-		INSERT INTO audit_events (type, message_id, actor, details, created_at)
-		VALUES ('message.delivery_report', NEW.id::text, 'dlr:parked',
-			r.status || ' (' || r.reported || CASE WHEN r.error_code <> '' AND r.status <> 'delivered'
-				THEN ', error_code ' || r.error_code ELSE '' END
-			|| ', at ' || to_char(r.reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ', parked)',
-			NEW.updated_at);
+		updated_at = at
+	WHERE m.id = msg AND (m.delivery_status = '' OR (m.delivery_status = 'undelivered'
+		AND (r.status = 'delivered' OR m.delivery_reported_at IS NULL OR r.reported_at > m.delivery_reported_at)));
+	IF NOT FOUND THEN
+		RETURN false;
 	END IF;
+	INSERT INTO audit_events (type, message_id, actor, details, created_at)
+	VALUES ('message.delivery_report', msg::text, 'dlr:parked',
+		r.status || ' (' || r.reported || CASE WHEN r.error_code <> '' AND r.status <> 'delivered'
+			THEN ', error_code ' || r.error_code ELSE '' END
+		|| ', at ' || to_char(r.reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ', parked)',
+		at);
+	RETURN true;
+END $$;
+-- +goose StatementEnd
+
+-- Named to sort after messages_callback: PostgreSQL fires a row's triggers
+-- in name order, so the callback of the send is written before the one of
+-- the parked report it applies.
+-- +goose StatementBegin
+CREATE FUNCTION ims_apply_parked_reports() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM ims_apply_parked(NEW.id, NEW.provider_message_id, NEW.updated_at);
 	RETURN NULL;
 END $$;
 -- +goose StatementEnd
@@ -151,6 +165,7 @@ EXECUTE FUNCTION ims_apply_parked_reports();
 -- +goose Down
 DROP TRIGGER messages_parked_reports ON messages;
 DROP FUNCTION ims_apply_parked_reports();
+DROP FUNCTION ims_apply_parked(uuid, text, timestamptz);
 DROP TRIGGER messages_callback ON messages;
 DROP FUNCTION ims_enqueue_callback();
 DROP TABLE callbacks;

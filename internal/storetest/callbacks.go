@@ -155,4 +155,18 @@ func testCallbacks(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n, "finished rows are purged")
 	})
+	t.Run("retention purges a message with its reports and callbacks", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		require.NoError(t, f.s.SetStatusCallbackURL(f.ctx, callbackURL))
+		m := f.inState(t, ims.StatusSent)
+		f.reports(t, report(pid(m), ims.DeliveryDelivered, f.clock.Now(), ""))
+		f.clock.Advance(time.Hour)
+		n, err := f.s.PurgeMessages(f.ctx, ims.StatusSent, f.clock.Now(), 100)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Empty(t, f.claimCallbacks(t), "its callbacks go with it")
+		require.Equal(t, []ims.ReportOutcome{ims.ReportParked}, f.reports(t, report(pid(m), ims.DeliveryDelivered, start, "")),
+			"its reports go with it: the same report is new again")
+	})
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// The outbox rows themselves are written by the trigger messages_callback
+// The outbox rows themselves are written by the trigger messages_changed
 // (migration 00009), in the transaction of the change they report.
 
 // SetStatusCallbackURL stores the fleet's default callback URL, read by the

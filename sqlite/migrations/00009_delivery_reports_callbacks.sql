@@ -11,7 +11,7 @@ ALTER TABLE messages ADD COLUMN delivery_reported_at INTEGER;
 ALTER TABLE messages ADD COLUMN callback_url TEXT NOT NULL DEFAULT '';
 
 CREATE INDEX messages_provider_message_id ON messages (provider_message_id) WHERE provider_message_id <> '';
-CREATE INDEX messages_delivery_status_id ON messages (delivery_status, id);
+CREATE INDEX messages_delivery_status_id ON messages (delivery_status, id) WHERE delivery_status <> '';
 
 CREATE TABLE delivery_reports (
     id                  INTEGER PRIMARY KEY,

@@ -162,8 +162,8 @@ func (d *Dispatcher) Status() Status {
 	return st
 }
 
-// Run dispatches until ctx ends; calls in flight then finish (each bounded
-// by Config.Timeout) and their outcomes are stored.
+// Run dispatches until ctx ends. Calls in flight then are cut short and
+// left to their leases; the outcomes of those that had finished are stored.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.housekeep(ctx)
 	nextHousekeeping := d.deps.Clock().Add(d.cfg.Housekeeping)
@@ -197,20 +197,28 @@ func (d *Dispatcher) RunOnce(ctx context.Context) int {
 		return 0
 	}
 	results := make([]ims.CallbackResult, len(claimed))
+	keep := make([]bool, len(claimed))
 	sem := make(chan struct{}, d.cfg.Workers)
 	var wg sync.WaitGroup
-	// The calls outlive a shutdown's cancel by at most Timeout, so that an
-	// answered call gets recorded rather than repeated.
-	callCtx := context.WithoutCancel(ctx)
 	for i, c := range claimed {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = d.send(callCtx, c)
+			results[i] = d.send(ctx, c)
+			// A call cut short by shutdown says nothing about the receiver:
+			// it is not recorded, and its lease brings it back.
+			keep[i] = results[i].OK || ctx.Err() == nil
 		}()
 	}
 	wg.Wait()
+	var done []ims.CallbackResult
+	for i, r := range results {
+		if keep[i] {
+			done = append(done, r)
+		}
+	}
+	results = done
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Timeout)
 	defer cancel()
 	if err := d.deps.Store.CompleteCallbacks(recordCtx, results, d.cfg.Actor); err != nil {

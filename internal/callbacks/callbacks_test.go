@@ -209,3 +209,35 @@ func TestDispatcherRunPurgesParkedReports(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestDispatcherShutdownLeavesCallsToTheirLease: a call in flight when Run's
+// context ends is cut short, not recorded as a failure: the row stays
+// pending with its attempt, for the lease to bring back.
+func TestDispatcherShutdownLeavesCallsToTheirLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, 3)
+	started, stop := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		once.Do(func() { close(started) })
+		select { // answer only once the test is over
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // before srv.Close: cleanups run last first
+	require.NoError(t, b.store.SetStatusCallbackURL(t.Context(), srv.URL))
+	b.sent(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); b.disp.Run(ctx) }()
+	<-started
+	cancel()
+	<-done
+	require.Empty(t, b.obs.results, "nothing recorded")
+	counts, err := b.store.CountCallbacks(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, int64(1), counts[ims.CallbackPending])
+}

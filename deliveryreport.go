@@ -84,8 +84,9 @@ type DeliveryReport struct {
 
 // ValidateDeliveryReports validates a whole POST body before anything is
 // stored: one bad report rejects them all (EINVALID with "reports[i].field"
-// details), so a provider's retry of the fixed batch is never half applied.
-func ValidateDeliveryReports(items []DeliveryReportInput, now time.Time) ([]DeliveryReport, error) {
+// details when the body was an array, batch; "field" for a single object),
+// so a provider's retry of the fixed batch is never half applied.
+func ValidateDeliveryReports(items []DeliveryReportInput, batch bool, now time.Time) ([]DeliveryReport, error) {
 	if len(items) == 0 || len(items) > MaxDeliveryReports {
 		return nil, &Error{Code: EINVALID, Message: "invalid delivery reports",
 			Details: map[string]string{"reports": fmt.Sprintf("must hold 1 to %d reports, got %d", MaxDeliveryReports, len(items))}}
@@ -95,7 +96,7 @@ func ValidateDeliveryReports(items []DeliveryReportInput, now time.Time) ([]Deli
 	problems := map[string]string{}
 	for i, in := range items {
 		prefix := ""
-		if len(items) > 1 {
+		if batch {
 			prefix = fmt.Sprintf("reports[%d].", i)
 		}
 		r, p := in.validate(now)
@@ -106,7 +107,7 @@ func ValidateDeliveryReports(items []DeliveryReportInput, now time.Time) ([]Deli
 	}
 	if len(problems) > 0 {
 		msg := "invalid delivery report"
-		if len(items) > 1 {
+		if batch {
 			msg = "invalid delivery reports: none was stored"
 		}
 		return nil, &Error{Code: EINVALID, Message: msg, Details: problems}

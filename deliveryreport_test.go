@@ -15,6 +15,7 @@ func TestValidateDeliveryReports(t *testing.T) {
 	tests := []struct {
 		name     string
 		in       []ims.DeliveryReportInput
+		batch    bool
 		want     []ims.DeliveryReport
 		problems map[string]string // field → substring of the problem
 	}{
@@ -39,6 +40,7 @@ func TestValidateDeliveryReports(t *testing.T) {
 			name: "a batch names the bad item and stores none",
 			in: []ims.DeliveryReportInput{{MessageID: ptr("ok"), Status: ptr("delivered")},
 				{MessageID: ptr("p"), Status: ptr("")}},
+			batch: true,
 			problems: map[string]string{"reports[1].status": "is required"},
 		},
 		{
@@ -46,12 +48,18 @@ func TestValidateDeliveryReports(t *testing.T) {
 			in:       []ims.DeliveryReportInput{{MessageID: ptr("a\x00b"), Status: ptr("delivered")}},
 			problems: map[string]string{"messageId": ""},
 		},
-		{name: "empty", in: nil, problems: map[string]string{"reports": "1 to 1000"}},
+		{
+			name:     "an array of one names its item too",
+			in:       []ims.DeliveryReportInput{{MessageID: ptr("p"), Status: ptr("seen")}},
+			batch:    true,
+			problems: map[string]string{"reports[0].status": "unknown status"},
+		},
+		{name: "empty", in: nil, batch: true, problems: map[string]string{"reports": "1 to 1000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := ims.ValidateDeliveryReports(tt.in, now)
+			got, err := ims.ValidateDeliveryReports(tt.in, tt.batch, now)
 			if tt.problems == nil {
 				require.NoError(t, err)
 				require.Equal(t, tt.want, got)

@@ -43,7 +43,7 @@ func (s *Server) handleDeliveryReports(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	items, err := decodeReports(r)
+	items, batch, err := decodeReports(r)
 	if err == nil {
 		err = noQuery(r)
 	}
@@ -51,7 +51,7 @@ func (s *Server) handleDeliveryReports(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	reports, err := ims.ValidateDeliveryReports(items, s.now())
+	reports, err := ims.ValidateDeliveryReports(items, batch, s.now())
 	if err != nil {
 		writeError(w, r, s.logger, unprocessable(err))
 		return
@@ -109,18 +109,19 @@ func (s *Server) checkDLRKey(r *http.Request) error {
 
 // decodeReports reads one report object or an array of them. Unknown
 // fields are ignored, unlike the API's own bodies: providers add fields of
-// their own to receipts, and a receipt must not be lost for that.
-func decodeReports(r *http.Request) ([]ims.DeliveryReportInput, error) {
+// their own to receipts, and a receipt must not be lost for that. batch
+// tells that the body was an array.
+func decodeReports(r *http.Request) (_ []ims.DeliveryReportInput, batch bool, err error) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, decodeError(err)
+		return nil, false, decodeError(err)
 	}
 	if err := checkRawJSON(raw); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 {
-		return nil, ims.Errorf(ims.EINVALID, "request body is empty: send a delivery report object or an array of them")
+		return nil, false, ims.Errorf(ims.EINVALID, "request body is empty: send a delivery report object or an array of them")
 	}
 	var items []ims.DeliveryReportInput
 	var dst any = &items
@@ -130,17 +131,17 @@ func decodeReports(r *http.Request) ([]ims.DeliveryReportInput, error) {
 	case '{':
 		dst = &one
 	default:
-		return nil, ims.Errorf(ims.EINVALID, "request body must be a delivery report object or an array of them")
+		return nil, false, ims.Errorf(ims.EINVALID, "request body must be a delivery report object or an array of them")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(dst); err != nil {
-		return nil, decodeError(err)
+		return nil, false, decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, ims.Errorf(ims.EINVALID, "request body must hold a single JSON value")
+		return nil, false, ims.Errorf(ims.EINVALID, "request body must hold a single JSON value")
 	}
 	if dst == &one {
-		items = []ims.DeliveryReportInput{one}
+		return []ims.DeliveryReportInput{one}, false, nil
 	}
-	return items, nil
+	return items, true, nil
 }

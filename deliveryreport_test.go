@@ -40,7 +40,7 @@ func TestValidateDeliveryReports(t *testing.T) {
 			name: "a batch names the bad item and stores none",
 			in: []ims.DeliveryReportInput{{MessageID: ptr("ok"), Status: ptr("delivered")},
 				{MessageID: ptr("p"), Status: ptr("")}},
-			batch: true,
+			batch:    true,
 			problems: map[string]string{"reports[1].status": "is required"},
 		},
 		{

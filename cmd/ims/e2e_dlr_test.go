@@ -143,10 +143,11 @@ func providerWebhook(t *testing.T, imsURL *atomic.Value) func(next http.Handler)
 // TestE2EDeliveryReportsAndStatusCallbacks: reports posted before and after
 // the send's answer, twice, out of order and for unknown ids all end right;
 // a callback receiver that fails at first still gets every terminal change
-// and every applied report, signed, at least once.
+// and every applied report, signed, at least once. On every backend: in
+// RabbitMQ mode the outcomes take the same store path.
 func TestE2EDeliveryReportsAndStatusCallbacks(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, []backend{sqliteBackend, postgresBackend}, func(t *testing.T, b backend) {
+	forEachBackend(t, backends(), func(t *testing.T, b backend) {
 		cb := &callbackReceiver{t: t, failFirst: 3}
 		cbSrv := httptest.NewServer(cb)
 		t.Cleanup(cbSrv.Close)

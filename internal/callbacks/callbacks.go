@@ -274,8 +274,28 @@ func (d *Dispatcher) observe(r ims.CallbackResult) {
 	}
 }
 
-// purgeBatch bounds one purge statement.
-const purgeBatch = 1000
+// purgeBatch bounds one purge statement, and maxPurgeBatches the
+// statements of one housekeeping pass: up to 20,000 rows of each kind per
+// pass, short transactions each, so a flood of unknown reports is worked off
+// without one long delete.
+const (
+	purgeBatch      = 1000
+	maxPurgeBatches = 20
+)
+
+// purgeAll runs purge while it deletes full batches, up to maxPurgeBatches,
+// and returns how many rows went.
+func purgeAll(ctx context.Context, purge func(context.Context) (int, error)) (int, error) {
+	total := 0
+	for range maxPurgeBatches {
+		n, err := purge(ctx)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+	return total, nil
+}
 
 // matchWindow is how far back MatchParkedReports looks: a report that raced
 // its send was received about when the send was recorded.
@@ -291,11 +311,15 @@ func (d *Dispatcher) housekeep(ctx context.Context) {
 	} else if n > 0 {
 		d.log.Info("applied delivery reports that arrived while their send was being recorded", "count", n)
 	}
-	if _, err := d.deps.Store.PurgeCallbacks(ctx, now.Add(-d.cfg.DoneRetention), purgeBatch); err != nil && ctx.Err() == nil {
+	if _, err := purgeAll(ctx, func(ctx context.Context) (int, error) {
+		return d.deps.Store.PurgeCallbacks(ctx, now.Add(-d.cfg.DoneRetention), purgeBatch)
+	}); err != nil && ctx.Err() == nil {
 		d.log.Warn("purge status callbacks", "err", err)
 	}
 	if d.cfg.ParkTTL > 0 {
-		n, err := d.deps.Store.PurgeParkedReports(ctx, now.Add(-d.cfg.ParkTTL), purgeBatch)
+		n, err := purgeAll(ctx, func(ctx context.Context) (int, error) {
+			return d.deps.Store.PurgeParkedReports(ctx, now.Add(-d.cfg.ParkTTL), purgeBatch)
+		})
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("purge parked delivery reports", "err", err)
 		}

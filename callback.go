@@ -155,7 +155,10 @@ type CallbackStore interface {
 	// a callback.given_up event. Stale results (the row was claimed again)
 	// change nothing.
 	CompleteCallbacks(ctx context.Context, results []CallbackResult, actor string) error
-	// CountCallbacks returns how many outbox rows are in each state.
+	// CountCallbacks returns how many outbox rows are pending and how
+	// many were given up (failed), through small partial indexes. Delivered
+	// rows are not counted: they are most of the table until retention
+	// purges them, and the dispatcher counts deliveries as they happen.
 	CountCallbacks(ctx context.Context) (map[CallbackState]int64, error)
 	// PurgeCallbacks deletes up to limit delivered or failed rows last
 	// changed before cutoff.

@@ -31,8 +31,8 @@ func testCallbacks(t *testing.T, open Opener) {
 		f := setup(t, open)
 		f.inState(t, ims.StatusSent)
 		f.inState(t, ims.StatusCanceled)
-		require.Equal(t, map[ims.CallbackState]int64{ims.CallbackPending: 0, ims.CallbackDelivered: 0, ims.CallbackFailed: 0},
-			f.callbackCounts(t))
+		require.Equal(t, map[ims.CallbackState]int64{ims.CallbackPending: 0, ims.CallbackFailed: 0}, f.callbackCounts(t))
+		require.Empty(t, f.claimCallbacks(t))
 	})
 	t.Run("every callback status writes a row with the change", func(t *testing.T) {
 		t.Parallel()
@@ -127,7 +127,12 @@ func testCallbacks(t *testing.T, open Opener) {
 		require.NoError(t, f.s.CompleteCallbacks(f.ctx, []ims.CallbackResult{{ID: first[0].ID, Attempt: 1, OK: true, At: now}}, actor))
 		require.Equal(t, int64(1), f.callbackCounts(t)[ims.CallbackPending], "stale: still pending")
 		require.NoError(t, f.s.CompleteCallbacks(f.ctx, []ims.CallbackResult{{ID: again[0].ID, Attempt: 2, OK: true, At: now}}, actor))
-		require.Equal(t, int64(1), f.callbackCounts(t)[ims.CallbackDelivered])
+		require.Equal(t, map[ims.CallbackState]int64{ims.CallbackPending: 0, ims.CallbackFailed: 0}, f.callbackCounts(t), "delivered")
+		f.clock.Advance(time.Hour)
+		require.Empty(t, f.claimCallbacks(t), "a delivered row is never sent again")
+		n, err := f.s.PurgeCallbacks(f.ctx, f.clock.Now(), 100)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "and retention purges it")
 	})
 	t.Run("a retry is due later; giving up writes its event", func(t *testing.T) {
 		t.Parallel()

@@ -78,6 +78,7 @@ CREATE TABLE callbacks (
 );
 CREATE INDEX callbacks_due_idx ON callbacks (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX callbacks_done_idx ON callbacks (updated_at) WHERE state <> 'pending';
+CREATE INDEX callbacks_failed_idx ON callbacks (id) WHERE state = 'failed';
 CREATE INDEX callbacks_message_idx ON callbacks (message_id);
 
 -- ims_apply_parked applies the parked reports of provider id pid to the

@@ -52,6 +52,7 @@ CREATE TABLE callbacks (
 );
 CREATE INDEX callbacks_due ON callbacks (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX callbacks_done ON callbacks (updated_at) WHERE state <> 'pending';
+CREATE INDEX callbacks_failed ON callbacks (id) WHERE state = 'failed';
 CREATE INDEX callbacks_message ON callbacks (message_id);
 
 -- The winner among a provider id's parked reports, as on PostgreSQL: the

@@ -4,6 +4,14 @@ package ims
 // (RabbitMQ mode); its details hold the reason and the start of the entry.
 const EventQueuePoison = "queue.poison"
 
+// EventMessageDeliveryReport is written when a delivery report changes a
+// message's delivery status; its details are DeliveryReportDetails.
+const EventMessageDeliveryReport = "message.delivery_report"
+
+// EventCallbackGivenUp is written when a status callback is given up after
+// STATUS_CALLBACK_MAX_RETRIES; its details are CallbackGivenUpDetails.
+const EventCallbackGivenUp = "callback.given_up"
+
 // EventTypes lists every audit event type: the values GET /api/audit?type=
 // accepts (anything else is a 400 that lists these). TestEventTypesListsEvery
 // constant keeps it complete.
@@ -14,6 +22,7 @@ var EventTypes = []string{
 	EventSystemStarted, EventSystemStopped, EventQueuePoison, EventRetentionPurged,
 	EventMessageExpired, EventCircuitOpened, EventCircuitClosed, EventThrottled,
 	EventMessageDeferred,
+	EventMessageDeliveryReport, EventCallbackGivenUp,
 }
 
 // KnownEventType reports whether t is one of EventTypes.

@@ -211,6 +211,9 @@ func (f MessageFilter) Validate() error {
 	if f.Priority != "" && !f.Priority.Valid() {
 		return Errorf(EINVALID, "unknown priority %q", f.Priority)
 	}
+	if f.DeliverySet && f.Delivery != DeliveryNone && f.Delivery != DeliveryDelivered && f.Delivery != DeliveryUndelivered {
+		return Errorf(EINVALID, "unknown delivery_status %q", f.Delivery)
+	}
 	return nil
 }
 

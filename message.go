@@ -92,6 +92,16 @@ type Message struct {
 	TimeZone string `json:"time_zone"`
 	// QuietHours is false when the message opted out of quiet hours.
 	QuietHours bool `json:"quiet_hours"`
+
+	// Delivery reports and status callbacks (deliveryreport.go, callback.go).
+	// DeliveryStatus refines sent with the provider's receipt ("" until one
+	// applies); DeliveredAt is the report's time when delivered; ErrorCode
+	// is an undelivered report's code. CallbackURL is the message's own
+	// status-callback URL ("" uses STATUS_CALLBACK_URL).
+	DeliveryStatus DeliveryStatus `json:"delivery_status"`
+	DeliveredAt    *time.Time     `json:"delivered_at,omitempty"`
+	ErrorCode      string         `json:"error_code,omitempty"`
+	CallbackURL    string         `json:"callback_url,omitempty"`
 }
 
 // Final reports whether s is a state no message leaves on its own (replay
@@ -146,6 +156,10 @@ type NewMessage struct {
 	// Deferral is what quiet hours decided at create: nothing, hold until
 	// a window's end, or expire at once (see QuietHours.Defer).
 	Deferral Deferral
+
+	// CallbackURL is the message's status-callback URL (CheckCallbackURL);
+	// "" uses STATUS_CALLBACK_URL.
+	CallbackURL string
 }
 
 // WithActor returns msgs with actor set on every message that has none.
@@ -188,6 +202,10 @@ type Attempt struct {
 type MessageFilter struct {
 	Status   Status   // empty = all
 	Priority Priority // empty = all
+	// Delivery filters by delivery status when DeliverySet (DeliveryNone
+	// is "no report applied"); see ParseDeliveryFilter.
+	Delivery    DeliveryStatus
+	DeliverySet bool
 	// Before is the cursor: only messages with an ID below it are returned.
 	Before string
 	Limit  int

@@ -18,6 +18,8 @@ type Store interface {
 	ProviderStore
 	RetentionStore
 	ExpiryStore
+	DeliveryReportStore
+	CallbackStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

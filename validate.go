@@ -40,6 +40,9 @@ type MessageInput struct {
 	// QuietHours false opts the message out of QUIET_HOURS; absent or true
 	// honours them.
 	QuietHours *bool `json:"quiet_hours,omitempty"`
+	// CallbackURL is where status callbacks of this message go (http or
+	// https); absent uses STATUS_CALLBACK_URL.
+	CallbackURL *string `json:"callback_url,omitempty"`
 }
 
 // CreateRules are what a create request is validated against. Now is an
@@ -150,6 +153,7 @@ func (in MessageInput) validate(rules CreateRules, problems map[string]string) N
 		nm.ExpiresAt = exp
 		nm.ExpiryFixed = exp != nil && in.ExpiresAt != nil && *in.ExpiresAt != ""
 	}
+	validateCallbackURL(in.CallbackURL, &nm, problems)
 
 	nm.QuietHoursOptOut = in.QuietHours != nil && !*in.QuietHours
 	if len(problems) == 0 {

@@ -21,6 +21,9 @@ import (
 // apiKey is the key of every in-process server.
 const apiKey = "example-api-key"
 
+// dlrKey is the test server's DLR_AUTH_KEY.
+const dlrKey = "example-dlr-key"
+
 // testServer is the real IMS API in-process, on a fresh SQLite database in a
 // temporary directory: what the examples and the tests talk to.
 type testServer struct {
@@ -62,8 +65,8 @@ func startServer(o serverOptions) (*testServer, error) {
 	health := append([]imshttp.HealthCheck{{Name: "database", Required: true,
 		Check: func(ctx context.Context) (string, error) { return "sqlite", store.Ping(ctx) }}}, o.health...)
 	deps := imshttp.Deps{Messages: store, Audit: store, Scheduler: storeControl{store}, Cache: o.cache, Health: health,
-		Stats: fixedStats{}}
-	srv, err := imshttp.NewServer(imshttp.Config{APIKey: apiKey, Version: "test", Clock: o.clock}, deps, slog.New(slog.DiscardHandler))
+		Stats: fixedStats{}, Reports: store}
+	srv, err := imshttp.NewServer(imshttp.Config{APIKey: apiKey, DLRAuthKey: dlrKey, Version: "test", Clock: o.clock}, deps, slog.New(slog.DiscardHandler))
 	if err != nil {
 		_ = s.Close()
 		return nil, err

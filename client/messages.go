@@ -29,6 +29,11 @@ type NewMessage struct {
 	// sent by then is expired, never sent. Neither: the server's MESSAGE_TTL.
 	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+
+	// CallbackURL, when set, receives this message's status callbacks
+	// instead of the server's STATUS_CALLBACK_URL (http or https).
+	CallbackURL string `json:"callback_url,omitempty"`
+
 	// QuietHoursOptOut sends "quiet_hours": false: the message ignores the
 	// server's QUIET_HOURS. (A bool rather than a pointer: honouring them
 	// is the default, so only the opt-out needs saying.)
@@ -94,6 +99,9 @@ type MessageFilter struct {
 	Priority ims.Priority
 	Limit    int // page size; 0 = the server's default (50), at most 1000
 	Cursor   string
+	// DeliveryStatus is "delivered", "undelivered", "none" (no report
+	// yet) or empty for every message.
+	DeliveryStatus string
 }
 
 func (f MessageFilter) query(withStatus bool) url.Values {
@@ -103,6 +111,9 @@ func (f MessageFilter) query(withStatus bool) url.Values {
 	}
 	if f.Priority != "" {
 		q.Set("priority", string(f.Priority))
+	}
+	if f.DeliveryStatus != "" {
+		q.Set("delivery_status", f.DeliveryStatus)
 	}
 	setPage(q, f.Limit, f.Cursor)
 	return q

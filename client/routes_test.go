@@ -45,6 +45,10 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := b.c.ControlStatus(ctx); return err },
 		func() error { _, err := b.c.Stop(ctx); return err },
 		func() error { _, err := b.c.ListAudit(ctx, client.AuditFilter{}); return err },
+		func() error {
+			_, err := b.c.DeliveryReports(ctx, dlrKey, []client.DeliveryReport{{MessageID: "p-1", Status: "delivered"}})
+			return err
+		},
 	}
 	for i, call := range calls {
 		require.NoError(t, call(), "call %d", i)

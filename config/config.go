@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -90,6 +91,18 @@ type Config struct {
 	// SMS holds the SMS-native settings: segments, phone validation,
 	// the rate unit and quiet hours (config/sms.go).
 	SMS SMS
+	// Delivery reports in and status callbacks out (issue 10, parts 4-5).
+	// DLRAuthKey enables POST /api/delivery-reports ("" = off, 503);
+	// DLRParkTTL is how long a report for an unknown provider id is kept.
+	DLRAuthKey string
+	DLRParkTTL time.Duration
+	// StatusCallbackURL is the default callback URL ("" = only messages
+	// with their own callback_url get callbacks); StatusCallbackSecret
+	// signs them (Standard Webhooks); StatusCallbackMaxRetries is how many
+	// retries follow the first attempt before one is given up.
+	StatusCallbackURL        string
+	StatusCallbackSecret     string
+	StatusCallbackMaxRetries int
 }
 
 // maxSendAtHorizon keeps every accepted send_at far inside the years 0–9999
@@ -185,6 +198,12 @@ func Load(lookup Lookup) (Config, error) {
 
 		MetricsAddr:  r.str("METRICS_ADDR", ""),
 		StatsRefresh: r.duration("STATS_REFRESH", 5*time.Second, 100*time.Millisecond),
+
+		DLRAuthKey:               r.str("DLR_AUTH_KEY", ""),
+		DLRParkTTL:               r.duration("DLR_PARK_TTL", 24*time.Hour, time.Minute),
+		StatusCallbackURL:        r.str("STATUS_CALLBACK_URL", ""),
+		StatusCallbackSecret:     r.str("STATUS_CALLBACK_SECRET", ""),
+		StatusCallbackMaxRetries: r.integer("STATUS_CALLBACK_MAX_RETRIES", 8, 0, 100),
 	}
 	c.APIKey = r.str("API_KEY", "")
 	c.SMS = r.sms()
@@ -291,6 +310,26 @@ func (c Config) validate() error {
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			return errors.New("REDIS_URL must be a redis:// or rediss:// URL")
+		}
+	}
+	return c.validateCallbacks()
+}
+
+// validateCallbacks checks the delivery-report and status-callback settings.
+func (c Config) validateCallbacks() error {
+	// The provider sends DLR_AUTH_KEY: like WEBHOOK_AUTH_KEY it must not be
+	// the key that controls IMS.
+	if c.DLRAuthKey != "" && c.DLRAuthKey == c.APIKey {
+		return errors.New("DLR_AUTH_KEY must differ from API_KEY: the provider sends DLR_AUTH_KEY, so it must not control IMS")
+	}
+	if c.StatusCallbackURL != "" {
+		if p := ims.CheckCallbackURL(c.StatusCallbackURL); p != "" {
+			return errors.New("STATUS_CALLBACK_URL " + p)
+		}
+	}
+	if rest, ok := strings.CutPrefix(c.StatusCallbackSecret, "whsec_"); ok {
+		if _, err := base64.StdEncoding.DecodeString(rest); err != nil || rest == "" {
+			return errors.New("STATUS_CALLBACK_SECRET must be whsec_ followed by base64 (Standard Webhooks), or a raw secret without the prefix")
 		}
 	}
 	return nil

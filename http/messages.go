@@ -137,7 +137,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, status ims
 }
 
 func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, error) {
-	allowed := []string{"limit", "cursor", "priority"}
+	allowed := []string{"limit", "cursor", "priority", "delivery_status"}
 	if status == "" {
 		allowed = append(allowed, "status")
 	}
@@ -153,6 +153,9 @@ func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, 
 	}
 	if f.Priority, err = parsePriority(q); err != nil {
 		return f, err
+	}
+	if f.Delivery, f.DeliverySet, err = ims.ParseDeliveryFilter(q.Get("delivery_status")); err != nil {
+		return f, invalidParam("delivery_status", "must be delivered, undelivered or none")
 	}
 	if f.Limit, err = parseLimit(q, ims.DefaultPageLimit); err != nil {
 		return f, err

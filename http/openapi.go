@@ -90,6 +90,7 @@ func openAPIDocument(version string, metrics bool) ([]byte, error) {
 		"paths":      openAPIPaths(metrics),
 		"components": openAPIComponents(),
 	}
+	withDeliveryReports(doc) // deliveryreports in openapi_dlr.go
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("render openapi document: %w", err)

@@ -37,6 +37,9 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/stats", true, s.handleStats},
 
+		// The provider's receipts: authenticated with DLR_AUTH_KEY, not the API key.
+		{"POST", "/api/delivery-reports", false, s.handleDeliveryReports},
+
 		{"GET", "/{$}", false, s.handleRoot},
 	}
 	if s.deps.Metrics != nil {

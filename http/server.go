@@ -34,6 +34,9 @@ type Config struct {
 	// MessageTTL is the expiry of a message that gives none (MESSAGE_TTL);
 	// zero means such messages never expire.
 	MessageTTL time.Duration
+	// DLRAuthKey is the key of POST /api/delivery-reports (DLR_AUTH_KEY);
+	// "" leaves the endpoint off (503).
+	DLRAuthKey string
 	// Version is reported by /api/health and the OpenAPI document.
 	Version string
 	// Clock tells the time, e.g. the age of a cached health answer; nil is
@@ -98,6 +101,10 @@ type Deps struct {
 	Stats     StatsSource  // nil = GET /api/stats answers 503
 	// Clock is the time send_at is validated against; nil = time.Now.
 	Clock ims.Clock
+	// Reports keeps delivery reports; nil leaves POST /api/delivery-reports
+	// off (503). ObserveReports, when set, is told what each POST did (metrics).
+	Reports        ims.DeliveryReportStore
+	ObserveReports func([]ims.ReportResult)
 }
 
 // Server is the API as an http.Handler. It holds no listener: cmd/ims puts

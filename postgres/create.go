@@ -30,16 +30,18 @@ import (
 // ims.TransitionCreate's event type, $14 the priority ranks, $15 the
 // expiries and $16 whether each is fixed (see ims.SameRequest); each
 // message's audit actor is its own (ims.NewMessage.Actor). $17-$21 are the
-// SMS-native fields and $22/$23 the event quiet hours add after
-// message.created (empty for none).
+// SMS-native fields, $22/$23 the event quiet hours add after
+// message.created (empty for none), and $24 the callback URLs.
 var createSQL = `/* ims: create messages */
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $11::text[],
 		$14::smallint[], $15::timestamptz[], $16::bool[], $12::text[],
-		$17::text[], $18::int[], $19::text[], $20::text[], $21::bool[], $22::text[], $23::text[])
+		$17::text[], $18::int[], $19::text[], $20::text[], $21::bool[], $22::text[], $23::text[],
+		$24::text[])
 		WITH ORDINALITY AS t(id, phone_number, content, send_at, idempotency_key, next_attempt_at, details, actor, idempotency_scope,
 			priority, expires_at, expiry_fixed, status,
-			encoding, segments, country, time_zone, quiet_hours, event2, details2, ord)
+			encoding, segments, country, time_zone, quiet_hours, event2, details2,
+			callback_url, ord)
 ),
 existing AS (
 	SELECT i.ord, m.* FROM input i
@@ -59,10 +61,10 @@ conflict AS (
 ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
 		next_attempt_at, send_at, created_at, updated_at, priority, expires_at,
-		encoding, segments, country, time_zone, quiet_hours)
+		encoding, segments, country, time_zone, quiet_hours, callback_url)
 	SELECT id, phone_number, content, status, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
 		priority, expires_at,
-		encoding, segments, country, time_zone, quiet_hours
+		encoding, segments, country, time_zone, quiet_hours, callback_url
 	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
@@ -188,7 +190,9 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 	scopes, ranks := make([]string, n), make([]int16, n)
 	expiries, fixed := make([]*time.Time, n), make([]bool, n)
 	sms := newSMSColumns(n)
+	callbackURLs := make([]string, n)
 	for i, nm := range b.unique {
+		callbackURLs[i] = nm.CallbackURL
 		ranks[i], expiries[i], fixed[i] = int16(nm.Priority.Rank()), microPtr(nm.ExpiresAt), nm.ExpiryFixed
 		phones[i], contents[i], actors[i] = nm.PhoneNumber, nm.Content, nm.Actor
 		scopes[i] = string(nm.IdempotencyScope)
@@ -201,7 +205,8 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 	}
 	rows, err := s.pool.Query(ctx, createSQL, b.ids, phones, contents, sendAts, keys, nextAts, details, actors,
 		b.now, s.channel, scopes, sms.statuses, ims.TransitionCreate.Event, ranks, expiries, fixed,
-		sms.encodings, sms.segments, sms.countries, sms.zones, sms.quiet, sms.events, sms.eventDetails)
+		sms.encodings, sms.segments, sms.countries, sms.zones, sms.quiet, sms.events, sms.eventDetails,
+		callbackURLs)
 	if err != nil {
 		return nil, fmt.Errorf("create messages: %w", err)
 	}

@@ -51,6 +51,10 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.Me
 		args = append(args, int16(f.Priority.Rank()))
 		where = append(where, fmt.Sprintf("priority = $%d", len(args)))
 	}
+	if f.DeliverySet {
+		args = append(args, string(f.Delivery))
+		where = append(where, fmt.Sprintf("delivery_status = $%d", len(args)))
+	}
 	if f.Before != "" {
 		args = append(args, before)
 		where = append(where, fmt.Sprintf("id < $%d", len(args)))

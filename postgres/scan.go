@@ -19,6 +19,8 @@ var messageColumns = []string{
 	"priority", "expires_at",
 	// SMS-native (issue 10, parts 1-3)
 	"encoding", "segments", "country", "time_zone", "quiet_hours",
+	// Delivery reports and status callbacks (migration 00009).
+	"delivery_status", "delivered_at", "delivery_error_code", "callback_url",
 }
 
 // messageCols returns messageColumns qualified with alias (e.g. "m").
@@ -47,6 +49,7 @@ func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 		&m.NextAttemptAt, &m.LastError, &m.ProviderMessageID, &m.SendAt, &m.SentAt, &m.CreatedAt, &m.UpdatedAt,
 		&rank, &m.ExpiresAt,
 		&m.Encoding, &m.Segments, &m.Country, &m.TimeZone, &m.QuietHours,
+		&m.DeliveryStatus, &m.DeliveredAt, &m.ErrorCode, &m.CallbackURL,
 	}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return ims.Message{}, err
@@ -58,6 +61,7 @@ func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 	m.SentAt = utcPtr(m.SentAt)
 	m.ExpiresAt = utcPtr(m.ExpiresAt)
 	m.Priority = ims.PriorityOfRank(int(rank))
+	m.DeliveredAt = utcPtr(m.DeliveredAt)
 	return m.WithSegments(), nil
 }
 

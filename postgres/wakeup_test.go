@@ -93,8 +93,8 @@ func TestMigrate(t *testing.T) {
 	err = s.Pool().QueryRow(t.Context(), `SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables
 		WHERE schemaname = $1`, u.Query().Get("search_path")).Scan(&tables)
 	require.NoError(t, err)
-	require.Equal(t, []string{"audit_events", "delivery_attempts", "goose_db_version", "leader_lease",
-		"messages", "provider_state", "scheduler_state"}, tables, "everything lives in the search_path schema")
+	require.Equal(t, []string{"audit_events", "callback_settings", "callbacks", "delivery_attempts", "delivery_reports",
+		"goose_db_version", "leader_lease", "messages", "provider_state", "scheduler_state"}, tables, "everything lives in the search_path schema")
 }
 
 func TestOpenUnreachable(t *testing.T) {

@@ -42,7 +42,8 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 	// statement runs once per row, and every bound value costs that row.
 	tr := ims.TransitionCreate
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+messageColumns+`, idempotency_scope)
-		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, 0, ?, '', '', ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, `+quote(string(tr.To))+`, ?, 0, 0, ?, '', '', ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		'', NULL, '', ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -77,7 +78,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 		if _, err := insert.ExecContext(ctx, m.ID, m.PhoneNumber, m.Content, nullString(m.IdempotencyKey),
 			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now), m.Priority.Rank(),
 			nullMicros(m.ExpiresAt), string(m.Encoding), m.Segments, m.Country, m.TimeZone, m.QuietHours,
-			string(nm.IdempotencyScope)); err != nil {
+			m.CallbackURL, string(nm.IdempotencyScope)); err != nil {
 			return nil, fmt.Errorf("insert message: %w", err)
 		}
 		if err := audit.exec(ctx, tr.Event, m.ID, nm.Actor, ims.CreatedDetails(m.SendAt), now); err != nil {
@@ -125,7 +126,8 @@ func newMessage(nm ims.NewMessage, now time.Time) (ims.Message, error) {
 	m := ims.Message{
 		ID: id.String(), PhoneNumber: nm.PhoneNumber, Content: nm.Content, Status: ims.TransitionCreate.To,
 		IdempotencyKey: nm.IdempotencyKey, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
-		Priority: ims.PriorityOfRank(nm.Priority.Rank()),
+		Priority:    ims.PriorityOfRank(nm.Priority.Rank()),
+		CallbackURL: nm.CallbackURL,
 	}
 	if nm.ExpiresAt != nil {
 		at := nm.ExpiresAt.UTC().Truncate(time.Microsecond)

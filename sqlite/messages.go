@@ -44,6 +44,9 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	if f.Priority != "" {
 		where, args = append(where, "priority = ?"), append(args, f.Priority.Rank())
 	}
+	if f.DeliverySet {
+		where, args = append(where, "delivery_status = ?"), append(args, string(f.Delivery))
+	}
 	if f.Before != "" {
 		before, err := uuid.Parse(f.Before)
 		if err != nil {

@@ -13,7 +13,8 @@ import (
 // order scanMessage reads.
 const messageColumns = `id, phone_number, content, status, idempotency_key, attempts, held, next_attempt_at,
 	last_error, provider_message_id, send_at, sent_at, created_at, updated_at, priority, expires_at,
-	encoding, segments, country, time_zone, quiet_hours`
+	encoding, segments, country, time_zone, quiet_hours,
+	delivery_status, delivered_at, delivery_error_code, callback_url`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -25,10 +26,12 @@ func scanMessage(row scanner) (ims.Message, error) {
 		sendAt, sentAt         sql.NullInt64
 		rank                   int
 		expiresAt              sql.NullInt64
+		deliveredAt            sql.NullInt64
 	)
 	err := row.Scan(&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &key, &m.Attempts, &m.Held, &next,
 		&m.LastError, &m.ProviderMessageID, &sendAt, &sentAt, &created, &updated, &rank, &expiresAt,
-		&m.Encoding, &m.Segments, &m.Country, &m.TimeZone, &m.QuietHours)
+		&m.Encoding, &m.Segments, &m.Country, &m.TimeZone, &m.QuietHours,
+		&m.DeliveryStatus, &deliveredAt, &m.ErrorCode, &m.CallbackURL)
 	if err != nil {
 		return ims.Message{}, err
 	}
@@ -37,6 +40,7 @@ func scanMessage(row scanner) (ims.Message, error) {
 	m.SendAt, m.SentAt = timePtr(sendAt), timePtr(sentAt)
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
 	m.Priority, m.ExpiresAt = ims.PriorityOfRank(rank), timePtr(expiresAt)
+	m.DeliveredAt = timePtr(deliveredAt)
 	return m.WithSegments(), nil
 }
 

@@ -61,6 +61,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		InstanceID: "demo", LogLevel: "warn", LogFormat: "text",
 		// followDemo polls GET /api/stats: counted as often as it asks.
 		StatsRefresh: demoPoll,
+		// The README's delivery-report curl works against the demo.
+		DLRAuthKey: "your-dlr-key", DLRParkTTL: 24 * time.Hour, StatusCallbackMaxRetries: 8,
 	}
 	m := NewMain(cfg, newLogger(stderr, cfg.LogLevel, cfg.LogFormat))
 	m.PortHint = "is another IMS or demo running? Choose a free port with -port, or -port 0 for any (the demo ignores SERVER_PORT)"

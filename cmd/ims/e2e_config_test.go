@@ -152,6 +152,10 @@ func baseConfig(t testing.TB, webhookURL string) config.Config {
 
 		StatsRefresh: 100 * time.Millisecond,
 
+		// Delivery reports off, no default callback URL: Load's defaults.
+		DLRParkTTL:               24 * time.Hour,
+		StatusCallbackMaxRetries: 8,
+
 		LogLevel:  "info",
 		LogFormat: "text",
 
@@ -223,6 +227,12 @@ func configEnv(cfg config.Config) []string {
 		"QUIET_HOURS":               quietHoursWindow(cfg.SMS.QuietHours),
 		"QUIET_HOURS_DEFAULT_TZ":    cfg.SMS.QuietHours.Location("").String(),
 		"QUIET_HOURS_HIGH":          strconv.FormatBool(cfg.SMS.QuietHours.High),
+
+		"DLR_AUTH_KEY":                cfg.DLRAuthKey,
+		"DLR_PARK_TTL":                cfg.DLRParkTTL.String(),
+		"STATUS_CALLBACK_URL":         cfg.StatusCallbackURL,
+		"STATUS_CALLBACK_SECRET":      cfg.StatusCallbackSecret,
+		"STATUS_CALLBACK_MAX_RETRIES": strconv.Itoa(cfg.StatusCallbackMaxRetries),
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {
@@ -245,6 +255,7 @@ func TestConfigEnvRoundTrip(t *testing.T) {
 	want.RabbitMQEnabled, want.RabbitMQURL, want.RabbitMQPrefix = true, "amqp://guest:guest@127.0.0.1:5672/", "ims-e2e"
 	want.RedisURL = "redis://127.0.0.1:6379/0"
 	want.MetricsAddr = "127.0.0.1:9100"
+	want.DLRAuthKey, want.StatusCallbackURL, want.StatusCallbackSecret = "dlr-key", "https://cb.example/ims", "cb-secret"
 
 	env := map[string]string{}
 	for _, kv := range configEnv(want) {

@@ -51,13 +51,15 @@ func TestE2EQuietHoursHoldOneCountryAndNotAnother(t *testing.T) {
 	t.Parallel()
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	require.NoError(t, err)
-	local := time.Now().In(tokyo)
 	clock := func(t time.Time) string { return fmt.Sprintf("%02d:%02d", t.Hour(), t.Minute()) }
-	window := clock(local.Add(-time.Hour)) + "-" + clock(local.Add(time.Hour))
-	q, err := ims.ParseQuietHours(window, "UTC", false)
-	require.NoError(t, err)
 
 	forEachBackend(t, backends(), func(t *testing.T, b backend) {
+		// The window is computed here, not before the backends fan out: a
+		// parallel subtest can start minutes later on a loaded machine.
+		local := time.Now().In(tokyo)
+		window := clock(local.Add(-time.Hour)) + "-" + clock(local.Add(time.Hour))
+		q, err := ims.ParseQuietHours(window, "UTC", false)
+		require.NoError(t, err)
 		h := newHarness(t, b, harnessOptions{Configure: func(cfg *config.Config) {
 			cfg.SchedulerInterval, cfg.SchedulerBatchSize = 0, 10
 			cfg.SMS.QuietHours = q

@@ -18,6 +18,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/config"
 	imshttp "github.com/insiderone/ims/http"
+	"github.com/insiderone/ims/internal/callbacks"
 	"github.com/insiderone/ims/internal/coalesce"
 	"github.com/insiderone/ims/internal/stats"
 	"github.com/insiderone/ims/metrics"
@@ -105,6 +106,12 @@ type Main struct {
 	failures   *stats.FailureLog
 	metricsSrv *nethttp.Server
 
+	// Delivery reports and status callbacks (callbacks.go).
+	callbacks      *callbacks.Dispatcher
+	callbackSender *callbacks.HTTPSender
+	reports        *metrics.Reports
+	callbacksTask  *task
+
 	// The background goroutines, each set only once it is started, so that
 	// Close after a failure at any step of Run waits only for what runs.
 	schedTask, creatorTask, cacheTask, countsTask, failuresTask *task
@@ -188,6 +195,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.newCallbacks(ctx); err != nil {
+		return err
+	}
 	if m.metricsSrv, m.MetricsAddr, err = startMetrics(cfg.MetricsAddr, m.metrics.Handler(), m.Logger); err != nil {
 		return err
 	}
@@ -208,6 +218,7 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.retentionTask = startTask(ctx, "the retention purge", purger.Run)
 	m.expiryTask = startTask(ctx, "the expiry sweep", sweeper.Run)
+	m.callbacksTask = startTask(ctx, "the status callbacks", m.callbacks.Run)
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -351,7 +362,8 @@ func (m *Main) newServer() error {
 	m.creator = coalesce.New(m.store, 256)
 	deps := imshttp.Deps{
 		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
-		Stats: stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
+		Stats:   stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
+		Reports: m.store, ObserveReports: m.reports.ObserveReports,
 	}
 	if m.Config.MetricsAddr == "" {
 		deps.Metrics = m.metrics.Handler()
@@ -365,6 +377,7 @@ func (m *Main) newServer() error {
 		MessageTTL:    m.Config.MessageTTL,
 		MaxSegments:   m.Config.SMS.MaxSegments, PhoneValidation: m.Config.SMS.PhoneValidation,
 		QuietHours: m.Config.SMS.QuietHours,
+		DLRAuthKey: m.Config.DLRAuthKey,
 	}, deps, m.Logger)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -418,6 +431,7 @@ func (m *Main) healthChecks() []imshttp.HealthCheck {
 			return h.Detail, nil
 		},
 	})
+	checks = append(checks, m.callbacksHealth())
 	checks = append(checks, imshttp.HealthCheck{
 		Name: "scheduler", Required: false,
 		Check: func(context.Context) (string, error) {
@@ -489,7 +503,7 @@ func (m *Main) shutdown(ctx context.Context) error {
 	}
 	// The coalescer writes the creates the API accepted; the cache writer
 	// stops after the scheduler, so the last deliveries are still cached.
-	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx))
+	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx), m.callbacksTask.stop(ctx))
 	// The failure log flushes after the last deliveries were judged.
 	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx),
 		m.failuresTask.stop(ctx), m.countsTask.stop(ctx))
@@ -504,6 +518,9 @@ func (m *Main) shutdown(ctx context.Context) error {
 	}
 	if m.hook != nil {
 		errs = append(errs, m.hook.Close())
+	}
+	if m.callbackSender != nil {
+		m.callbackSender.Close()
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())

@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"Ping", testPing},
 		{"ProviderState", testProviderState},
 		{"SMS", testSMS},
+		{"DeliveryReports", testDeliveryReports},
+		{"Callbacks", testCallbacks},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -19,7 +19,8 @@ const (
 // ECONFLICT. Both stores decide with this function.
 func SameRequest(a, b NewMessage) bool {
 	return a.PhoneNumber == b.PhoneNumber && a.Content == b.Content && sameInstant(a.SendAt, b.SendAt) &&
-		a.Priority.Rank() == b.Priority.Rank() && sameExpiry(a, b) && a.QuietHoursOptOut == b.QuietHoursOptOut
+		a.Priority.Rank() == b.Priority.Rank() && sameExpiry(a, b) && a.QuietHoursOptOut == b.QuietHoursOptOut &&
+		a.CallbackURL == b.CallbackURL
 }
 
 // sameExpiry compares expiries. An absolute expires_at must name the same
@@ -44,7 +45,8 @@ func sameInstant(a, b *time.Time) bool {
 // Request is the create request m was stored from, for SameRequest.
 func (m Message) Request() NewMessage {
 	return NewMessage{PhoneNumber: m.PhoneNumber, Content: m.Content, SendAt: m.SendAt, Priority: m.Priority,
-		ExpiresAt: m.ExpiresAt, IdempotencyKey: m.IdempotencyKey, QuietHoursOptOut: !m.QuietHours}
+		ExpiresAt: m.ExpiresAt, IdempotencyKey: m.IdempotencyKey, QuietHoursOptOut: !m.QuietHours,
+		CallbackURL: m.CallbackURL}
 }
 
 // IdempotencyConflict is the error of a key reused for another request.

@@ -193,6 +193,7 @@ func TestSameRequest(t *testing.T) {
 		{"other send_at", with(func(nm *ims.NewMessage) { nm.SendAt = &later }), false},
 		{"send_at dropped", with(func(nm *ims.NewMessage) { nm.SendAt = nil }), false},
 		{"quiet hours opted out", with(func(nm *ims.NewMessage) { nm.QuietHoursOptOut = true }), false},
+		{"other callback URL", with(func(nm *ims.NewMessage) { nm.CallbackURL = "https://example.com/cb" }), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,4 +206,6 @@ func TestSameRequest(t *testing.T) {
 	require.True(t, ims.SameRequest(base, m.Request()))
 	m.QuietHours = false
 	require.False(t, ims.SameRequest(base, m.Request()), "a stored opt-out is another request")
+	m.QuietHours, m.CallbackURL = true, "https://example.com/cb"
+	require.False(t, ims.SameRequest(base, m.Request()), "a stored callback URL is another request")
 }

@@ -56,6 +56,7 @@ conflict AS (
 		WHERE e.phone_number <> i.phone_number OR e.content <> i.content OR e.send_at IS DISTINCT FROM i.send_at
 			OR e.priority <> i.priority OR (e.expires_at IS NULL) <> (i.expires_at IS NULL)
 			OR (i.expiry_fixed AND e.expires_at <> i.expires_at) OR e.quiet_hours <> i.quiet_hours
+			OR e.callback_url <> i.callback_url
 	) AS found
 ),
 ins AS (

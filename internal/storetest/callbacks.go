@@ -26,6 +26,24 @@ func (f *fixture) callbackCounts(t *testing.T) map[ims.CallbackState]int64 {
 }
 
 func testCallbacks(t *testing.T, open Opener) {
+	t.Run("an idempotent replay must ask for the same callback url", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		nm := f.newMsg()
+		nm.IdempotencyKey, nm.CallbackURL = "key-callback", "https://example.com/a"
+		first := f.create(t, nm)
+		res, err := f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{nm}))
+		require.NoError(t, err)
+		require.False(t, res[0].Created)
+		require.Equal(t, first.ID, res[0].Message.ID)
+		other := nm
+		other.CallbackURL = "https://example.com/b"
+		_, err = f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{other}))
+		requireCode(t, ims.ECONFLICT, err)
+		other.CallbackURL = ""
+		_, err = f.s.CreateMessages(f.ctx, ims.WithActor(actor, []ims.NewMessage{other}))
+		requireCode(t, ims.ECONFLICT, err) // dropping the url is another request too
+	})
 	t.Run("no url, no row", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

@@ -7,11 +7,13 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// Observer feeds an Outcomes tracker and a FailureLog from the scheduler's
-// events; it implements scheduler.Observer. Either may be nil.
+// Observer feeds an Outcomes tracker, a FailureLog and the console's Series
+// from the scheduler's events; it implements scheduler.Observer. Any may be
+// nil.
 type Observer struct {
 	Outcomes *Outcomes
 	Failures *FailureLog
+	Series   *Series
 }
 
 // Delivered records a decided delivery.
@@ -21,6 +23,9 @@ func (o Observer) Delivered(out ims.Outcome) {
 	}
 	if o.Failures != nil {
 		o.Failures.Observe(out)
+	}
+	if o.Series != nil {
+		o.Series.Observe(out)
 	}
 }
 

@@ -186,6 +186,15 @@ func openAPIPaths(metrics bool) obj {
 			"200": jsonResponse("The overview", ref("Stats")),
 			"503": jsonResponse("Stats are not wired on this server", ref("Error")),
 		})},
+		"/api/console": obj{"get": operation("operations", "Everything the operator console shows besides the lists: the overview of /api/stats plus the backlog and 15-minute series (cached: no query per request)", true, obj{
+			"200": jsonResponse("The console snapshot", ref("ConsoleSnapshot")),
+			"503": jsonResponse("The console is not wired on this server", ref("Error")),
+		})},
+		"/api/console/stream": obj{"get": operation("operations", "Server-Sent Events: a `snapshot` event every second whose data is the JSON of GET /api/console, from one producer shared by all viewers (send the key in the Authorization header: read it with fetch, not EventSource)", true, obj{
+			"200": obj{"description": "An event stream: `event: snapshot` / `data: <ConsoleSnapshot JSON>` once a second, until the client or the server goes",
+				"content": obj{"text/event-stream": obj{"schema": obj{"type": "string"}}}},
+			"503": jsonResponse("Too many open streams, the server is stopping, or the console is not wired: poll GET /api/console", ref("Error")),
+		})},
 	}
 	if metrics {
 		paths["/metrics"] = obj{"get": operation("operations", "Prometheus metrics", false, obj{

@@ -36,6 +36,8 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/audit", true, s.handleListAudit},
 
 		{"GET", "/api/stats", true, s.handleStats},
+		{"GET", "/api/console", true, s.handleConsole},
+		{"GET", "/api/console/stream", true, s.handleConsoleStream},
 
 		{"GET", "/{$}", false, s.handleRoot},
 	}

@@ -96,19 +96,21 @@ type Main struct {
 	creator  *coalesce.Creator
 	pprof    *nethttp.Server
 	server   *nethttp.Server
+	api      *imshttp.Server
 	listener net.Listener
 
 	// What /metrics, /api/stats and /api/health read instead of the
 	// database, and the server of METRICS_ADDR.
 	counts     *stats.Counts
 	outcomes   *stats.Outcomes
+	series     *stats.Series // the console's 15-minute charts
 	failures   *stats.FailureLog
 	metricsSrv *nethttp.Server
 
 	// The background goroutines, each set only once it is started, so that
 	// Close after a failure at any step of Run waits only for what runs.
 	schedTask, creatorTask, cacheTask, countsTask, failuresTask *task
-	retentionTask, expiryTask                                   *task
+	retentionTask, expiryTask, consoleTask                      *task
 	serving                                                     bool // Run got to the end: the system.started event is written
 
 	closeOnce sync.Once
@@ -164,7 +166,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("webhook: %w", err)
 	}
 	// Scrapes, probes and consoles read caches; only these count or log.
-	m.counts = stats.NewCounts(m.store, stats.CountsConfig{Refresh: cfg.StatsRefresh, Logger: m.Logger})
+	m.series = stats.NewSeries(nil)
+	m.counts = stats.NewCounts(m.store, stats.CountsConfig{Refresh: cfg.StatsRefresh, Logger: m.Logger,
+		OnCount: func(c map[ims.Status]int64) { m.series.SampleBacklog(c[ims.StatusPending] + c[ims.StatusSending]) }})
 	m.outcomes = stats.NewOutcomes(stats.OutcomesConfig{})
 	m.failures = stats.NewFailureLog(stats.FailureLogConfig{Logger: m.Logger})
 	m.metrics = metrics.New(metrics.StatusSource{
@@ -208,6 +212,7 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.retentionTask = startTask(ctx, "the retention purge", purger.Run)
 	m.expiryTask = startTask(ctx, "the expiry sweep", sweeper.Run)
+	m.consoleTask = startTask(ctx, "the console's producer", m.api.RunConsole)
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -304,7 +309,7 @@ func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {
 func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, error) {
 	cfg := m.Config
 	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger,
-		Observer: scheduler.Observers(m.metrics, stats.Observer{Outcomes: m.outcomes, Failures: m.failures})}
+		Observer: scheduler.Observers(m.metrics, stats.Observer{Outcomes: m.outcomes, Failures: m.failures, Series: m.series})}
 	if m.queue != nil {
 		deps.Queue = m.queue
 	}
@@ -347,9 +352,10 @@ func (m *Main) bind() error {
 func (m *Main) newServer() error {
 	// Concurrent single creates share one insert (see package coalesce).
 	m.creator = coalesce.New(m.store, 256)
+	overview := stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus, History: m.series}
 	deps := imshttp.Deps{
 		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
-		Stats: stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
+		Stats: overview, Console: overview,
 	}
 	if m.Config.MetricsAddr == "" {
 		deps.Metrics = m.metrics.Handler()
@@ -365,6 +371,7 @@ func (m *Main) newServer() error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	m.api = handler
 	m.server = &nethttp.Server{
 		Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
@@ -466,6 +473,11 @@ func (m *Main) shutdown(ctx context.Context) error {
 		// while the API drains.
 		m.schedTask.cancel()
 	}
+	if m.consoleTask != nil {
+		// Before Shutdown, which waits for handlers: this ends the
+		// console streams, which would otherwise hold it to the timeout.
+		m.consoleTask.cancel()
+	}
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
@@ -485,7 +497,7 @@ func (m *Main) shutdown(ctx context.Context) error {
 	}
 	// The coalescer writes the creates the API accepted; the cache writer
 	// stops after the scheduler, so the last deliveries are still cached.
-	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx))
+	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx), m.consoleTask.stop(ctx))
 	// The failure log flushes after the last deliveries were judged.
 	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx),
 		m.failuresTask.stop(ctx), m.countsTask.stop(ctx))

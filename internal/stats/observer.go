@@ -41,6 +41,21 @@ type Overview struct {
 	Counts    *Counts
 	Outcomes  *Outcomes
 	Scheduler func() ims.SchedulerStatus
+	// History feeds the console's charts; nil gives empty ones.
+	History *Series
+}
+
+// SeriesStep is the width of one point of the console's charts: 180
+// points over the 15 minutes.
+const SeriesStep = 5 * time.Second
+
+// Series returns the console's 15-minute series; it never queries the
+// database either.
+func (o Overview) Series() SeriesSnapshot {
+	if o.History == nil {
+		return NewSeries(nil).Snapshot(SeriesStep)
+	}
+	return o.History.Snapshot(SeriesStep)
 }
 
 // Stats returns the overview; it never queries the database.

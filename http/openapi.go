@@ -99,9 +99,13 @@ func openAPIDocument(version string, metrics bool) ([]byte, error) {
 
 func openAPIPaths(metrics bool) obj {
 	paths := obj{
-		"/": obj{"get": operation("operations", "The operator dashboard (an HTML page)", false, obj{
-			"200": obj{"description": "The dashboard", "content": obj{"text/html": obj{"schema": obj{"type": "string"}}}},
+		"/": obj{"get": operation("operations", "The operator console (an HTML page; its data calls use the key)", false, obj{
+			"200": obj{"description": "The console", "content": obj{"text/html": obj{"schema": obj{"type": "string"}}}},
 		})},
+		"/console/{file}": obj{"get": withParams(operation("docs", "A file of the operator console: console.js, console.css, favicon.svg (embedded, works offline)", false, obj{
+			"200": obj{"description": "The file"},
+			"404": obj{"description": "No such file"},
+		}), obj{"name": "file", "in": "path", "required": true, "schema": obj{"type": "string"}})},
 		"/api/health": obj{"get": operation("operations", "Service health and each component's status", false, obj{
 			"200": jsonResponse("Every required component is up (status ok or degraded)", ref("Health")),
 			"503": jsonResponse("A required component is down (status down)", ref("Health")),

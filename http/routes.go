@@ -40,6 +40,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/console/stream", true, s.handleConsoleStream},
 
 		{"GET", "/{$}", false, s.handleRoot},
+		{"GET", "/console/{file}", false, s.handleConsoleAsset},
 	}
 	if s.deps.Metrics != nil {
 		rs = append(rs, route{"GET", "/metrics", false, s.deps.Metrics.ServeHTTP})

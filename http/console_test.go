@@ -29,7 +29,9 @@ func (c *countingConsole) Stats() ims.Stats {
 	return c.fixedStats.Stats()
 }
 
-func (c *countingConsole) Series() stats.SeriesSnapshot { return stats.NewSeries(nil).Snapshot(stats.SeriesStep) }
+func (c *countingConsole) Series() stats.SeriesSnapshot {
+	return stats.NewSeries(nil).Snapshot(stats.SeriesStep)
+}
 
 func newCountingConsole() *countingConsole {
 	return &countingConsole{fixedStats: fixedStats{ims.Stats{

@@ -263,16 +263,17 @@ func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 		time.Sleep(time.Second) // pacing the traffic, not waiting for a result
 	}
 	p.waitJS("live", `document.getElementById("conn-text").textContent === "live"`)
-	shoot := func(name string, width int) {
-		p.run("resize for "+name, chromedp.EmulateViewport(int64(width), 1000))
+	shoot := func(name string, width, height int) {
+		p.run("resize for "+name, chromedp.EmulateViewport(int64(width), int64(height)))
 		p.waitJS("the width", fmt.Sprintf("window.innerWidth === %d", width))
+		require.True(t, p.truth(`(window.scrollTo(0, 0), document.activeElement.blur(), true)`))
 		time.Sleep(1500 * time.Millisecond) // the next snapshot redraws the charts at this width: for the picture only
-		buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 		require.NoError(t, err, "screenshot %s", name)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), buf, 0o644))
 		require.False(t, p.truth(`document.documentElement.scrollWidth > window.innerWidth`), "%s: the page scrolls sideways at %d px", name, width)
 	}
-	shoot("console.png", 1400)
-	shoot("console-mobile.png", 400)
+	shoot("console.png", 1400, 1250)
+	shoot("console-mobile.png", 400, 2000)
 	p.run("back to the desktop width", chromedp.EmulateViewport(1400, 1000))
 }

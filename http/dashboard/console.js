@@ -309,7 +309,8 @@ function render() {
   if (on) { $("start").disabled = !!sc.running; $("stop").disabled = !sc.running; $("replay-all").disabled = !(c.dead > 0); }
 
   // Statuses for the filter, from what IMS counts (new ones appear by themselves).
-  const statuses = Object.keys(c);
+  const order = ["pending", "sending", "sent", "dead", "expired", "canceled"];
+  const statuses = Object.keys(c).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99) || a.localeCompare(b));
   if (statuses.join() !== state.statuses.join()) {
     state.statuses = statuses;
     const sel = $("status"), cur = sel.value;
@@ -334,12 +335,12 @@ function render() {
   $("verdict").innerHTML = '<span class="st st-' + tone + '">' + esc(v) + "</span>" + (sub ? "<small>" + esc(sub) + "</small>" : "");
 
   const tile = (label, value, tone, title) => '<div class="tile ' + (tone || "") + '"' + (title ? ' title="' + esc(title) + '"' : "") + "><b>" + esc(value) + "</b><span>" + esc(label) + "</span></div>";
-  const win = r.window ? " (avg " + r.window + ")" : "";
+  const win = r.window === "1m0s" ? ", last minute" : r.window ? ", last " + r.window : "";
   $("tiles").innerHTML =
     tile("delivered" + win, rate(r.delivered_per_second), r.delivered_per_second > 0 ? "ok" : "", "this instance") +
     tile("retried" + win, rate(r.retried_per_second), r.retried_per_second > 0 ? "warn" : "", "this instance") +
     tile("dead-lettered" + win, rate(r.dead_per_second), r.dead_per_second > 0 ? "bad" : "", "this instance") +
-    tile("backlog (pending + sending)", num(s.backlog), s.backlog > 0 ? "info" : "") +
+    tile("backlog: pending + sending", num(s.backlog), s.backlog > 0 ? "info" : "") +
     statuses.map((x) => tile(x, num(c[x]), x === "dead" && c[x] > 0 ? "bad" : x === "sent" ? "ok" : "", "messages " + x + ", fleet-wide, as of " + when(s.refreshed_at))).join("");
   $("dead-count").textContent = c.dead != null ? num(c.dead) : "";
 
@@ -382,11 +383,12 @@ function renderCharts(se) {
   // The backlog is counted every few seconds: hold the last count between.
   let held = null;
   const backlog = (se.backlog || []).map((v) => (v == null ? held : (held = v)));
-  chart($("chart-backlog"), se, [{ label: "backlog", color: "--c-backlog", values: backlog, fill: true }], (v) => num(Math.round(v)), (l) => num(last(l.values)));
+  chart($("chart-backlog"), se, [{ label: "backlog", color: "--c-backlog", values: backlog, fill: true }], (v) => (v % 1 ? v.toFixed(1) : num(v)), (l) => num(last(l.values)));
 }
 
 function chart(el, se, lines, fmt, now) {
-  const W = 600, H = 180, L = 52, R = 8, T = 10, B = 22, w = W - L - R, h = H - T - B;
+  // Drawn at the size shown, so that the labels keep their size on a phone.
+  const W = Math.max(260, Math.round(el.clientWidth || 600)), H = 170, L = 52, R = 8, T = 10, B = 22, w = W - L - R, h = H - T - B;
   const n = Math.max(1, ...lines.map((l) => (l.values || []).length));
   let max = 0;
   for (const l of lines) for (const v of l.values || []) if (v != null && v > max) max = v;
@@ -420,7 +422,7 @@ function chart(el, se, lines, fmt, now) {
     svg += '<path d="' + d + '" style="fill:none;stroke:var(' + l.color + ');stroke-width:2;stroke-linejoin:round;stroke-linecap:round"/>';
   }
   svg += "</svg>";
-  const legend = '<div class="legend">' + lines.map((l) => '<span><i style="background:var(' + l.color + ')"></i>' + esc(l.label) + " " + esc(now(l)) + "</span>").join("") + "</div>";
+  const legend = '<div class="legend">' + lines.map((l) => '<span><i style="background:var(' + l.color + ')"></i>' + esc(l.label) + " <b>" + esc(now(l)) + "</b></span>").join("") + '<span class="muted">(latest ' + esc(se.step || "") + ")</span></div>";
   el.innerHTML = svg + legend;
 }
 
@@ -515,7 +517,7 @@ async function searchPhone(q, from) {
 
 async function loadDead() {
   const p = state.dead;
-  const qs = new URLSearchParams({ limit: "20" });
+  const qs = new URLSearchParams({ limit: "10" });
   if (p.cursors[p.i]) qs.set("cursor", p.cursors[p.i]);
   const page = await api("/api/messages/dead-letter?" + qs);
   p.cursors[p.i + 1] = page.next_cursor || "";

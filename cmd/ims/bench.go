@@ -18,6 +18,8 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandUsage(fs, "bench", "Load test: create N messages, deliver them to a sink, and report throughput, latency, lost and duplicated deliveries.",
+		"ims bench -n 10000", "ims bench -db postgres -queue rabbitmq -n 50000 -json")
 	var cfg bench.Config
 	fs.IntVar(&cfg.N, "n", bench.DefaultN, "messages to create and deliver")
 	fs.StringVar(&cfg.DB, "db", bench.DBSQLite, "database: sqlite (a temp file) or postgres (a fresh schema, dropped afterwards)")

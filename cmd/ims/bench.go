@@ -54,6 +54,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !*quiet {
 		cfg.Progress = stderr
+		// A redrawn bar only makes sense on a terminal; a log gets lines.
+		cfg.ProgressLines = !isTerminal(stderr)
 	}
 	cfg.Logs = stderr
 
@@ -64,6 +66,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return err
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func writeBenchResult(w io.Writer, res *bench.Result, asJSON bool) error {

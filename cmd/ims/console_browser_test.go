@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -132,6 +134,15 @@ func (p page) text(sel string) string {
 
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 
+// colorScheme makes the page see prefers-color-scheme: scheme.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})
+}
+
 // jsString quotes s for a JavaScript expression.
 func jsString(s string) string { return fmt.Sprintf("%q", s) }
 
@@ -238,6 +249,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.waitJS("down since", `document.getElementById("conn-text").textContent.startsWith("down since")`)
 		require.True(t, p.truth(`document.body.classList.contains("stale") && !document.getElementById("stale").hidden`), "every panel is marked stale")
 		require.Contains(t, p.text("#stale"), "does not answer")
+		if dir := os.Getenv("IMS_CONSOLE_SCREENSHOTS"); dir != "" {
+			p.run("resize", chromedp.EmulateViewport(1400, 900))
+			require.True(t, p.truth(`(window.scrollTo(0, 0), true)`))
+			buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "console-down.png"), buf, 0o644))
+		}
 	})
 }
 
@@ -246,6 +264,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // shoots the console at 1400 and 400 px.
 func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 	t.Helper()
+	var shoot func(name string, width, height int)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	flaky := "+15550000042"
 	hook.set(flaky, firstThen(429, "1"))
@@ -263,7 +282,7 @@ func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 		time.Sleep(time.Second) // pacing the traffic, not waiting for a result
 	}
 	p.waitJS("live", `document.getElementById("conn-text").textContent === "live"`)
-	shoot := func(name string, width, height int) {
+	shoot = func(name string, width, height int) {
 		p.run("resize for "+name, chromedp.EmulateViewport(int64(width), int64(height)))
 		p.waitJS("the width", fmt.Sprintf("window.innerWidth === %d", width))
 		require.True(t, p.truth(`(window.scrollTo(0, 0), document.activeElement.blur(), true)`))
@@ -275,5 +294,8 @@ func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 	}
 	shoot("console.png", 1400, 1250)
 	shoot("console-mobile.png", 400, 2000)
+	p.run("dark scheme", colorScheme("dark"))
+	shoot("console-dark.png", 1400, 1250)
+	p.run("light scheme", colorScheme("light"))
 	p.run("back to the desktop width", chromedp.EmulateViewport(1400, 1000))
 }

@@ -340,7 +340,7 @@ function render() {
     tile("delivered" + win, rate(r.delivered_per_second), r.delivered_per_second > 0 ? "ok" : "", "this instance") +
     tile("retried" + win, rate(r.retried_per_second), r.retried_per_second > 0 ? "warn" : "", "this instance") +
     tile("dead-lettered" + win, rate(r.dead_per_second), r.dead_per_second > 0 ? "bad" : "", "this instance") +
-    tile("backlog: pending + sending", num(s.backlog), s.backlog > 0 ? "info" : "") +
+    tile("backlog", num(s.backlog), s.backlog > 0 ? "info" : "", "pending + sending, as of " + when(s.refreshed_at)) +
     statuses.map((x) => tile(x, num(c[x]), x === "dead" && c[x] > 0 ? "bad" : x === "sent" ? "ok" : "", "messages " + x + ", fleet-wide, as of " + when(s.refreshed_at))).join("");
   $("dead-count").textContent = c.dead != null ? num(c.dead) : "";
 

@@ -285,7 +285,7 @@ func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 	shoot = func(name string, width, height int) {
 		p.run("resize for "+name, chromedp.EmulateViewport(int64(width), int64(height)))
 		p.waitJS("the width", fmt.Sprintf("window.innerWidth === %d", width))
-		require.True(t, p.truth(`(window.scrollTo(0, 0), document.activeElement.blur(), true)`))
+		require.True(t, p.truth(`(window.scrollTo(0, 0), true)`))
 		time.Sleep(1500 * time.Millisecond) // the next snapshot redraws the charts at this width: for the picture only
 		buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 		require.NoError(t, err, "screenshot %s", name)
@@ -294,6 +294,10 @@ func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 	}
 	shoot("console.png", 1400, 1250)
 	shoot("console-mobile.png", 400, 2000)
+	p.run("open a dead letter", click("#dead button.idlink"))
+	p.waitJS("its attempts", `!!document.querySelector("#detail[open]") && document.getElementById("detail-body").textContent.includes("Attempts (")`)
+	shoot("console-detail.png", 1400, 1000)
+	p.run("close it", click("#detail [data-close]"))
 	p.run("dark scheme", colorScheme("dark"))
 	shoot("console-dark.png", 1400, 1250)
 	p.run("light scheme", colorScheme("light"))

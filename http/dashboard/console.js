@@ -558,11 +558,11 @@ async function loadAudit() {
   pager($("audit-pager"), p, 0, () => refreshLists(true));
 }
 
-function auditTable(events) {
+function auditTable(events, oneMessage) {
   return table(events, [
     ["when", (e) => esc(when(e.created_at))],
     ["type", (e) => esc(e.type)],
-    ["message", (e) => (e.message_id ? idCell({ id: e.message_id }) : "")],
+    ...(oneMessage ? [] : [["message", (e) => (e.message_id ? idCell({ id: e.message_id }) : "")]]),
     ["actor", (e) => '<span class="mono">' + esc(e.actor) + "</span>"],
     ["details", (e) => esc(e.details)],
   ]);
@@ -622,7 +622,7 @@ async function loadDetail(id) {
   const keep = $("d-result") ? $("d-result").outerHTML : '<span class="inline-result" id="d-result" aria-live="polite"></span>';
   $("detail-title").textContent = "Message …" + short(m.id);
   $("detail-body").innerHTML =
-    '<div class="actions">' + actions + keep + "</div>" +
+    '<div class="actions detail-actions">' + actions + keep + "</div>" +
     '<dl class="facts">' +
     row("id", '<span class="mono">' + esc(m.id) + "</span>", true) +
     row("status", st(m.status), true) +
@@ -650,7 +650,7 @@ async function loadDetail(id) {
       ["error", (a) => '<span class="err">' + esc(a.error) + "</span>"],
       ["response", (a) => '<pre class="snippet">' + esc(a.response) + "</pre>"],
     ]) +
-    "<h3>Audit events</h3>" + auditTable((audit.events || []).slice().reverse());
+    "<h3>Audit events</h3>" + auditTable((audit.events || []).slice().reverse(), true);
   const out = $("d-result");
   if ($("d-cancel")) $("d-cancel").onclick = (e) => act(e.currentTarget, out, async () => {
     await api("/api/messages/" + encodeURIComponent(m.id), { method: "DELETE" });

@@ -302,11 +302,11 @@ function render() {
   renderConn();
   const s = state.snap;
   const on = state.accepted;
-  for (const id of ["start", "stop", "replay-all"]) $(id).disabled = !on;
+  for (const id of ["start", "stop", "replay-all"]) enable(id, on);
   updateSelected();
   if (!s) return;
   const c = s.counts || {}, r = s.rates || {}, sc = s.scheduler || {}, wh = s.webhook || {};
-  if (on) { $("start").disabled = !!sc.running; $("stop").disabled = !sc.running; $("replay-all").disabled = !(c.dead > 0); }
+  if (on) { enable("start", !sc.running); enable("stop", !!sc.running); enable("replay-all", c.dead > 0); }
 
   // Statuses for the filter, from what IMS counts (new ones appear by themselves).
   const order = ["pending", "sending", "sent", "dead", "expired", "canceled"];
@@ -361,6 +361,12 @@ function render() {
     ["Last error", wh.last_error ? '<span class="err">' + esc(wh.last_error) + "</span>" : "none recently"],
   ]);
   renderCharts(s.series);
+}
+
+// enable sets a button's state, except while its action runs (act owns it then).
+function enable(id, on) {
+  const b = $(id);
+  if (b.getAttribute("aria-busy") !== "true") b.disabled = !on;
 }
 
 function facts(rows) { return rows.map(([k, v]) => "<dt>" + esc(k) + "</dt><dd>" + v + "</dd>").join(""); }

@@ -200,6 +200,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.run("close the detail", click("#detail [data-close]"))
 		p.waitJS("the detail closed", `!document.querySelector("#detail[open]")`)
 	})
+	t.Run("search by phone and by the end of an id", func(t *testing.T) {
+		p := p.on(t)
+		for _, q := range []string{browserPhone, "…" + sent.ID[len(sent.ID)-8:]} {
+			require.True(t, p.truth(`(document.getElementById("q").value = `+jsString(q)+`, document.getElementById("msgfilter").requestSubmit(), true)`))
+			p.waitJS("the match for "+q, `document.getElementById("msg-result").textContent.startsWith("1 match") && !!document.querySelector('#messages tr[data-open=`+jsString(sent.ID)+`]')`)
+		}
+		require.True(t, p.truth(`(document.getElementById("q").value = "", document.getElementById("msgfilter").requestSubmit(), true)`))
+		p.waitJS("the full list again", `document.getElementById("msg-result").textContent === "" && !!document.querySelector("#msg-pager .muted")`)
+	})
 	t.Run("a dead letter replayed by a click is sent", func(t *testing.T) {
 		p := p.on(t)
 		hook.set(deadPhone, always(422))

@@ -499,9 +499,15 @@ function messagesTable(rows) {
   ], (m) => ' class="clickable" data-open="' + esc(m.id) + '" data-status="' + esc(m.status) + '"');
 }
 
+// searchScan finds messages by phone number (any part of it) or by the end
+// of their id (the list shows "…" and the last 8 characters), scanning the
+// newest pages: the API filters by status, not by phone.
 async function searchPhone(q, from) {
   const out = $("msg-result");
-  const needle = q.replace(/[\s\-()]/g, "");
+  const idEnd = q.replace(/^…/, "").toLowerCase();
+  const byID = /^[0-9a-f-]{4,35}$/.test(idEnd) && /[a-f-]/.test(idEnd);
+  const needle = byID ? idEnd : q.replace(/[\s\-()]/g, "");
+  const match = byID ? (m) => m.id.endsWith(needle) : (m) => (m.phone_number || "").includes(needle);
   let cursor = from || "", scanned = 0, found = [];
   showResult(out, "searching…", true);
   for (let i = 0; i < PHONE_SCAN_PAGES; i++) {
@@ -511,14 +517,14 @@ async function searchPhone(q, from) {
     const page = await api("/api/messages?" + qs);
     const ms = page.messages || [];
     scanned += ms.length;
-    found = found.concat(ms.filter((m) => (m.phone_number || "").includes(needle)));
+    found = found.concat(ms.filter(match));
     cursor = page.next_cursor || "";
     if (!cursor) break;
   }
   $("messages").innerHTML = messagesTable(found);
   $("msg-pager").innerHTML = cursor ? '<button type="button" class="small" id="scan-older">Search older messages →</button>' : "";
   if (cursor) $("scan-older").onclick = () => searchPhone(q, cursor).catch((e) => showResult(out, "✗ " + e.message, false));
-  showResult(out, found.length + " match" + (found.length === 1 ? "" : "es") + " for " + needle + " in " + (from ? "the next " : "the newest ") + scanned + " messages" + (cursor ? "" : " (all searched)"), true);
+  showResult(out, found.length + " match" + (found.length === 1 ? "" : "es") + " for " + (byID ? "id …" : "") + needle + " in " + (from ? "the next " : "the newest ") + scanned + " messages" + (cursor ? "" : " (all searched)"), true);
 }
 
 async function loadDead() {
@@ -581,11 +587,21 @@ async function refreshLists(force) {
   if (!state.accepted || state.listsBusy) return;
   state.listsBusy = true;
   lastLists = Date.now();
+  // Each list's failure is said next to it; a refused connection also
+  // tells the live state.
+  const job = (p, out) => p.then(() => {
+    const el = $(out);
+    if (el && el.dataset.listError) { showResult(el, "", true); delete el.dataset.listError; }
+  }, (e) => {
+    const el = $(out);
+    if (el && e.status !== 0) { showResult(el, "✗ could not load: " + e.message, false); el.dataset.listError = "1"; }
+    throw e;
+  });
   const jobs = [];
-  if (force || state.msg.i === 0) jobs.push(loadMessages());
-  if (force || state.dead.i === 0) jobs.push(loadDead());
-  if (force || state.audit.i === 0) jobs.push(loadAudit());
-  if (state.detailID && $("detail").open) jobs.push(loadDetail(state.detailID));
+  if (force || state.msg.i === 0) jobs.push(job(loadMessages(), "msg-result"));
+  if (force || state.dead.i === 0) jobs.push(job(loadDead(), "dead-result"));
+  if (force || state.audit.i === 0) jobs.push(job(loadAudit(), "audit-result"));
+  if (state.detailID && $("detail").open) jobs.push(job(loadDetail(state.detailID), "d-result"));
   const res = await Promise.allSettled(jobs);
   state.listsBusy = false;
   const bad = res.find((r) => r.status === "rejected");

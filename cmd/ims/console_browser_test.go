@@ -222,6 +222,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.waitJS("the replayed message sent", `!!document.querySelector('#messages tr[data-open=`+jsString(dead.ID)+`][data-status="sent"]')`)
 	})
 
+	t.Run("hovering a chart shows the values under the pointer", func(t *testing.T) {
+		p := p.on(t)
+		require.True(t, p.truth(`(() => {
+			const el = document.getElementById("chart-outcomes"), b = el.querySelector("svg").getBoundingClientRect();
+			el.dispatchEvent(new MouseEvent("mousemove", {clientX: b.right - 12, clientY: b.top + 40, bubbles: true}));
+			return true })()`))
+		p.waitJS("the hover label", `[...document.querySelectorAll("#chart-outcomes svg text")].some((t) => /^−\d+s: delivered /.test(t.textContent))`)
+	})
 	t.Run("no sideways scrolling at 400 px", func(t *testing.T) {
 		p := p.on(t)
 		p.run("narrow the window", chromedp.EmulateViewport(400, 900))

@@ -194,6 +194,7 @@ function renderConn() {
     default: text.textContent = "not connected";
   }
   const stale = state.accepted && state.conn !== "live";
+  document.title = (state.conn === "down" ? "⚠ down — " : state.conn === "reconnecting" ? "… " : "") + "IMS console";
   document.body.classList.toggle("stale", stale);
   banner.hidden = !stale;
   if (stale) {
@@ -392,7 +393,28 @@ function renderCharts(se) {
   chart($("chart-backlog"), se, [{ label: "backlog", color: "--c-backlog", values: backlog, fill: true }], (v) => (v % 1 ? v.toFixed(1) : num(v)), (l) => num(last(l.values)));
 }
 
+// Hovering a chart shows the values of the point under the pointer; the
+// chart is redrawn every second, so the hovered point is kept on the element.
+function chartHover(el) {
+  if (el.dataset.hoverable) return;
+  el.dataset.hoverable = "1";
+  const redraw = () => el._chart && chart(el, ...el._chart);
+  el.addEventListener("mousemove", (e) => {
+    const svg = el.querySelector("svg");
+    if (!svg || !el._chart) return;
+    const box = svg.getBoundingClientRect(), W = box.width, L = 52, R = 8;
+    const n = Math.max(1, ...el._chart[1].map((l) => (l.values || []).length));
+    const f = (e.clientX - box.left - L) / (W - L - R);
+    const i = Math.round(f * (n - 1));
+    const next = f < 0 || f > 1 ? null : Math.max(0, Math.min(n - 1, i));
+    if (next !== el._hover) { el._hover = next; redraw(); }
+  });
+  el.addEventListener("mouseleave", () => { el._hover = null; redraw(); });
+}
+
 function chart(el, se, lines, fmt, now) {
+  el._chart = [se, lines, fmt, now];
+  chartHover(el);
   // Drawn at the size shown, so that the labels keep their size on a phone.
   const W = Math.max(260, Math.round(el.clientWidth || 600)), H = 170, L = 52, R = 8, T = 10, B = 22, w = W - L - R, h = H - T - B;
   const n = Math.max(1, ...lines.map((l) => (l.values || []).length));
@@ -426,6 +448,15 @@ function chart(el, se, lines, fmt, now) {
       svg += '<path d="' + d + "L" + x(lastX).toFixed(1) + " " + y(0) + "L" + x(first).toFixed(1) + " " + y(0) + 'Z" style="fill:var(' + l.color + ');opacity:.18;stroke:none"/>';
     }
     svg += '<path d="' + d + '" style="fill:none;stroke:var(' + l.color + ');stroke-width:2;stroke-linejoin:round;stroke-linecap:round"/>';
+  }
+  if (el._hover != null && el._hover < n) {
+    const i = el._hover, xx = x(i);
+    const secsAgo = (n - i) * (se.step_seconds || 5);
+    const label = "−" + (secsAgo >= 60 ? Math.floor(secsAgo / 60) + "m" + pad(secsAgo % 60) + "s" : secsAgo + "s") + ": " +
+      lines.map((l) => l.label + " " + (l.values && l.values[i] != null ? fmt(l.values[i]) : "–")).join(", ");
+    const right = xx > L + w / 2;
+    svg += '<line x1="' + xx + '" x2="' + xx + '" y1="' + T + '" y2="' + (T + h) + '" style="stroke:var(--mute);stroke-dasharray:3 3"/>';
+    svg += '<text x="' + (right ? xx - 6 : xx + 6) + '" y="' + (T + 12) + '" text-anchor="' + (right ? "end" : "start") + '" style="fill:var(--ink);font-weight:600">' + esc(label) + "</text>";
   }
   svg += "</svg>";
   const legend = '<div class="legend">' + lines.map((l) => '<span><i style="background:var(' + l.color + ')"></i>' + esc(l.label) + " <b>" + esc(now(l)) + "</b></span>").join("") + '<span class="muted">(latest ' + esc(se.step || "") + ")</span></div>";

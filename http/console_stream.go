@@ -165,6 +165,9 @@ func (s *Server) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.live.unsubscribe(ch)
 	rc := http.NewResponseController(w)
+	// Nothing more is read from a stream: no read deadline either. (The
+	// write deadline is stretched per event, see writeEvent.)
+	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

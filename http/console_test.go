@@ -173,6 +173,25 @@ func TestConsoleStream(t *testing.T) {
 		_ = second.Body.Close()
 		require.Equal(t, http.StatusServiceUnavailable, second.StatusCode)
 	})
+	t.Run("a stream outlives the server's read and write timeouts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, withConsole(newCountingConsole(), 0))
+		b.srv.live.every = 50 * time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); b.srv.RunConsole(ctx) }()
+		srv := httptest.NewUnstartedServer(b.srv)
+		srv.Config.ReadTimeout, srv.Config.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+		srv.Start()
+		t.Cleanup(func() { cancel(); <-done; srv.Close() })
+		res := openStream(t, srv.URL, testKey)
+		defer res.Body.Close()
+		r := bufio.NewReader(res.Body)
+		start := time.Now()
+		for time.Since(start) < 500*time.Millisecond { // five times either timeout
+			nextSnapshot(t, r)
+		}
+	})
 	t.Run("the server's shutdown does not wait for a viewer", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, withConsole(newCountingConsole(), 0))

@@ -241,6 +241,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Run("screenshots", func(t *testing.T) { screenshots(t, p, h, hook, dir) })
 	}
 
+	t.Run("replay all says how many first", func(t *testing.T) {
+		p := p.on(t)
+		hook.set(deadPhone, always(422))
+		for range 2 {
+			h.createMessage(t, deadPhone, "rejected again")
+		}
+		p.waitJS("two dead letters counted", `document.getElementById("dead-count").textContent === "2" && !document.getElementById("replay-all").disabled`)
+		hook.set(deadPhone, nil)
+		p.run("click replay all", click("#replay-all"))
+		p.waitJS("the confirmation", `!!document.querySelector("#confirm[open]")`)
+		require.Contains(t, p.text("#confirm-text"), "Replay all 2 dead letters")
+		p.run("confirm", click("#confirm-yes"))
+		p.waitJS("the answer next to the button", `document.getElementById("dead-result").textContent.includes("Replayed 2 dead letters")`)
+		p.waitJS("no dead letter left", `document.getElementById("dead-count").textContent === "0"`)
+	})
 	t.Run("stop asks first, then stops the fleet", func(t *testing.T) {
 		p := p.on(t)
 		p.run("click stop", click("#stop"))
@@ -259,6 +274,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, st.Running)
 		p.waitJS("the scheduler shown stopped", `document.getElementById("verdict").textContent.includes("stopped")`)
+	})
+	t.Run("cancel a pending message from its detail", func(t *testing.T) {
+		p := p.on(t)
+		waiting := h.createMessage(t, browserPhone, "waits while the scheduler is stopped")
+		require.True(t, p.truth(`(document.getElementById("q").value = `+jsString(waiting.ID)+`, document.getElementById("msgfilter").requestSubmit(), true)`))
+		p.waitJS("its detail with a cancel button", `!!document.querySelector("#detail[open] #d-cancel")`)
+		p.run("cancel it", click("#d-cancel"))
+		p.waitJS("the answer next to the button", `document.getElementById("d-result").textContent.includes("Canceled")`)
+		got, err := h.API.GetMessage(t.Context(), waiting.ID)
+		require.NoError(t, err)
+		require.Equal(t, ims.StatusCanceled, got.Message.Status)
+		p.waitJS("the detail shows it canceled", `document.getElementById("detail-body").textContent.includes("message.canceled")`)
+		p.run("close the detail", click("#detail [data-close]"))
 	})
 	t.Run("the server goes away: the page says so", func(t *testing.T) {
 		p := p.on(t)

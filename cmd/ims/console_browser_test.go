@@ -209,6 +209,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.True(t, p.truth(`(document.getElementById("q").value = "", document.getElementById("msgfilter").requestSubmit(), true)`))
 		p.waitJS("the full list again", `document.getElementById("msg-result").textContent === "" && !!document.querySelector("#msg-pager .muted")`)
 	})
+	t.Run("the filters the API documents are offered", func(t *testing.T) {
+		p := p.on(t)
+		prio := `#msg-extra select[data-param="priority"]`
+		p.waitJS("a priority filter", `!!document.querySelector(`+jsString(prio)+`)`)
+		require.True(t, p.truth(`(() => { const s = document.querySelector(`+jsString(prio)+`); s.value = "low"; s.dispatchEvent(new Event("change")); return true })()`))
+		p.waitJS("no low message", `document.getElementById("messages").textContent.includes("None.")`)
+		require.True(t, p.truth(`(() => { const s = document.querySelector(`+jsString(prio)+`); s.value = ""; s.dispatchEvent(new Event("change")); return true })()`))
+		p.waitJS("the messages again", `!!document.querySelector('#messages tr[data-open=`+jsString(sent.ID)+`]')`)
+	})
 	t.Run("a dead letter replayed by a click is sent", func(t *testing.T) {
 		p := p.on(t)
 		hook.set(deadPhone, always(422))

@@ -10,6 +10,8 @@ const STALL_AFTER = 4000;  // no snapshot for this long: reconnecting
 const DOWN_AFTER = 10000;  // ... and for this long: down
 const PHONE_SCAN_PAGES = 10, PHONE_PAGE = 200;
 
+let lastLists = 0; // when the lists were last asked for
+
 const state = {
   key: "", accepted: false,
   snap: null, snapAt: 0,           // the latest snapshot and when it arrived (client clock)
@@ -149,7 +151,7 @@ async function tryKey(key, silent) {
     showResult(out, "", true);
     onSnapshot(snap);
     startStream();
-    loadAuditTypes();
+    loadFilters();
     refreshLists();
   } catch (e) {
     state.key = "";
@@ -205,9 +207,12 @@ function renderConn() {
 }
 
 function onSnapshot(snap) {
+  const before = state.snap ? JSON.stringify(state.snap.counts) : "";
   state.snap = snap;
   state.snapAt = Date.now();
   if (state.conn !== "live") { setConn("live"); if (state.accepted) refreshLists(); }
+  // The counts moved: the lists have news (refreshed within a second).
+  else if (before !== JSON.stringify(snap.counts)) state.listsDue = true;
   render();
 }
 
@@ -509,6 +514,7 @@ async function loadMessages() {
   }
   const qs = new URLSearchParams({ limit: "20" });
   if (p.status) qs.set("status", p.status);
+  for (const [k, v] of Object.entries(p.extra || {})) if (v) qs.set(k, v);
   if (p.cursors[p.i]) qs.set("cursor", p.cursors[p.i]);
   const page = await api("/api/messages?" + qs);
   p.cursors[p.i + 1] = page.next_cursor || "";
@@ -544,6 +550,7 @@ async function searchPhone(q, from) {
   for (let i = 0; i < PHONE_SCAN_PAGES; i++) {
     const qs = new URLSearchParams({ limit: String(PHONE_PAGE) });
     if (state.msg.status) qs.set("status", state.msg.status);
+    for (const [k, v] of Object.entries(state.msg.extra || {})) if (v) qs.set(k, v);
     if (cursor) qs.set("cursor", cursor);
     const page = await api("/api/messages?" + qs);
     const ms = page.messages || [];
@@ -613,9 +620,9 @@ function auditTable(events, oneMessage) {
 
 // refreshLists reloads the lists on the pages shown. Page one follows the
 // live feed; an older page stays put until asked (force).
-let lastLists = 0;
 async function refreshLists(force) {
-  if (!state.accepted || state.listsBusy) return;
+  if (!state.accepted) return;
+  if (state.listsBusy) { if (force) state.listsAgain = true; return; } // a filter changed mid-refresh: go again after it
   state.listsBusy = true;
   lastLists = Date.now();
   // Each list's failure is said next to it; a refused connection also
@@ -637,17 +644,42 @@ async function refreshLists(force) {
   state.listsBusy = false;
   const bad = res.find((r) => r.status === "rejected");
   if (bad && bad.reason.status === 0) failed(bad.reason);
+  if (state.listsAgain) { state.listsAgain = false; refreshLists(true); }
 }
-setInterval(() => { if (state.conn === "live" && !document.hidden && Date.now() - lastLists >= LIST_EVERY - 100) refreshLists(); }, 500);
+setInterval(() => {
+  if (state.conn !== "live" || document.hidden) return;
+  const since = Date.now() - lastLists;
+  if (since >= LIST_EVERY - 100 || (state.listsDue && since >= 1000)) { state.listsDue = false; refreshLists(); }
+}, 250);
 
-async function loadAuditTypes() {
-  try {
-    const doc = await (await fetch("/api/openapi.json")).json();
-    const param = (doc.paths["/api/audit"].get.parameters || []).find((p) => p.name === "type");
-    const types = (param && param.schema && param.schema.enum) || [];
-    $("atype").innerHTML = '<option value="">any</option>' + types.map((t) => '<option value="' + esc(t) + '">' + esc(t) + "</option>").join("");
-    $("atype").value = state.audit.type;
-  } catch (_) { /* the filter keeps "any" */ }
+// The filters offered are the ones the API documents, with their values:
+// read from the OpenAPI document, so a filter added to the API (such as
+// delivery_status) appears here by itself.
+async function loadFilters() {
+  let doc;
+  try { doc = await (await fetch("/api/openapi.json")).json(); } catch (_) { return; }
+  const deref = (o) => {
+    for (let i = 0; o && o.$ref && i < 5; i++) o = o.$ref.split("/").slice(1).reduce((a, k) => (a ? a[k] : undefined), doc);
+    return o || {};
+  };
+  const params = (path) => ((doc.paths[path] && doc.paths[path].get && doc.paths[path].get.parameters) || []).map(deref);
+  const values = (p) => deref(p.schema).enum || [];
+  const options = (vals) => '<option value="">any</option>' + vals.map((t) => '<option value="' + esc(t) + '">' + esc(t) + "</option>").join("");
+  const audit = params("/api/audit").find((p) => p.name === "type");
+  if (audit) { $("atype").innerHTML = options(values(audit)); $("atype").value = state.audit.type; }
+  const extra = $("msg-extra");
+  extra.innerHTML = "";
+  for (const p of params("/api/messages")) {
+    if (p.name === "status" || !values(p).length) continue;
+    const label = document.createElement("label");
+    label.textContent = p.name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()) + " ";
+    const sel = document.createElement("select");
+    sel.dataset.param = p.name;
+    sel.innerHTML = options(values(p));
+    sel.addEventListener("change", () => $("msgfilter").requestSubmit());
+    label.appendChild(sel);
+    extra.appendChild(label);
+  }
 }
 
 // ---- message detail ----------------------------------------------------------
@@ -771,7 +803,9 @@ $("detail").addEventListener("close", () => { state.detailID = null; });
 $("msgfilter").addEventListener("submit", (e) => {
   e.preventDefault();
   const q = $("q").value.trim();
-  Object.assign(state.msg, { q, status: $("status").value, cursors: [""], i: 0 });
+  const extra = {};
+  for (const sel of document.querySelectorAll("#msg-extra select[data-param]")) extra[sel.dataset.param] = sel.value;
+  Object.assign(state.msg, { q, status: $("status").value, extra, cursors: [""], i: 0 });
   showResult($("msg-result"), "", true);
   if (q && !isUUID(q)) searchPhone(q).catch((err) => showResult($("msg-result"), "✗ " + err.message, false));
   else refreshLists(true);

@@ -179,6 +179,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.waitJS("the live feed", `document.getElementById("conn-text").textContent === "live"`)
 		require.Equal(t, h.APIKey, p.str(`sessionStorage.getItem("ims-api-key")`), "the key is kept in sessionStorage")
 		p.waitJS("the scheduler shown running", `document.getElementById("scheduler").textContent.includes("running")`)
+		p.waitJS("the components' health", `document.getElementById("health").textContent.includes("database up")`)
 	})
 
 	var sent ims.Message

@@ -152,6 +152,7 @@ async function tryKey(key, silent) {
     onSnapshot(snap);
     startStream();
     loadFilters();
+    loadHealth();
     refreshLists();
   } catch (e) {
     state.key = "";
@@ -302,6 +303,25 @@ setInterval(() => {
   } else renderConn();
 }, 1000);
 
+// /api/health (no key; the server checks at most once a second however
+// many ask) names a component that is down: the database, the queue, Redis.
+async function loadHealth() {
+  try {
+    const res = await fetch("/api/health", { cache: "no-store" });
+    state.health = await res.json();
+  } catch (_) { return; } // the live state already says IMS is gone
+  renderHealth();
+}
+setInterval(() => { if (state.accepted && state.conn === "live" && !document.hidden) loadHealth(); }, 5000);
+
+function renderHealth() {
+  const h = state.health;
+  if (!h || !h.components) return;
+  $("health").innerHTML = '<span class="muted">Health ' + st(h.status) + (h.version ? " " + esc(h.version) : "") + ":</span> " +
+    Object.entries(h.components).map(([name, c]) => '<span class="comp" title="' + esc(c.error || c.detail || "") + '">' + esc(name) + " " + st(c.status) +
+      (c.status !== "up" && (c.error || c.detail) ? ' <span class="muted">— ' + esc(c.error || c.detail) + "</span>" : "") + "</span>").join("");
+}
+
 // ---- rendering the snapshot ------------------------------------------------
 
 function render() {
@@ -327,7 +347,9 @@ function render() {
   // The verdict: one sentence that answers "is it flowing, and if not why".
   const failing = (r.retried_per_second || 0) + (r.dead_per_second || 0);
   let v, tone;
-  if (!sc.running) { v = "Scheduler stopped — nothing is delivered"; tone = "bad"; }
+  const down = state.health && state.health.components ? Object.entries(state.health.components).filter(([, x]) => x.required && x.status === "down").map(([n]) => n) : [];
+  if (down.length) { v = "Down: " + down.join(", ") + " — see health below"; tone = "bad"; }
+  else if (!sc.running) { v = "Scheduler stopped — nothing is delivered"; tone = "bad"; }
   else if (sc.circuit === "open" || sc.circuit === "half_open") {
     v = "Provider outage — circuit " + sc.circuit.replace("_", "-") + (sc.circuit_since ? " since " + when(sc.circuit_since) : "") + "; messages wait"; tone = "bad";
   } else if (sc.paused_until) { v = "Throttled by the provider until " + when(sc.paused_until); tone = "warn"; }

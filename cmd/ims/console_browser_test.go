@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/client"
 	"github.com/insiderone/ims/config"
 	"github.com/insiderone/ims/internal/testenv"
 )
@@ -254,16 +256,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("replay all says how many first", func(t *testing.T) {
 		p := p.on(t)
 		hook.set(deadPhone, always(422))
+		before, err := h.API.ListDeadLetters(t.Context(), client.MessageFilter{Limit: ims.MaxPageLimit})
+		require.NoError(t, err)
+		want := strconv.Itoa(len(before.Messages) + 2) // the screenshots, when taken, left some
 		for range 2 {
 			h.createMessage(t, deadPhone, "rejected again")
 		}
-		p.waitJS("two dead letters counted", `document.getElementById("dead-count").textContent === "2" && !document.getElementById("replay-all").disabled`)
+		p.waitJS(want+" dead letters counted", `document.getElementById("dead-count").textContent === `+jsString(want)+` && !document.getElementById("replay-all").disabled`)
 		hook.set(deadPhone, nil)
 		p.run("click replay all", click("#replay-all"))
 		p.waitJS("the confirmation", `!!document.querySelector("#confirm[open]")`)
-		require.Contains(t, p.text("#confirm-text"), "Replay all 2 dead letters")
+		require.Contains(t, p.text("#confirm-text"), "Replay all "+want+" dead letters")
 		p.run("confirm", click("#confirm-yes"))
-		p.waitJS("the answer next to the button", `document.getElementById("dead-result").textContent.includes("Replayed 2 dead letters")`)
+		p.waitJS("the answer next to the button", `document.getElementById("dead-result").textContent.includes("Replayed `+want+` dead letters")`)
 		p.waitJS("no dead letter left", `document.getElementById("dead-count").textContent === "0"`)
 	})
 	t.Run("stop asks first, then stops the fleet", func(t *testing.T) {

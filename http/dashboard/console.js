@@ -317,7 +317,8 @@ setInterval(() => { if (state.accepted && state.conn === "live" && !document.hid
 function renderHealth() {
   const h = state.health;
   if (!h || !h.components) return;
-  $("health").innerHTML = '<span class="muted">Health ' + st(h.status) + (h.version ? " " + esc(h.version) : "") + ":</span> " +
+  $("health").title = h.version ? "IMS version " + h.version : "";
+  $("health").innerHTML = '<span class="muted">Health</span> ' + st(h.status) + ' <span class="muted">·</span> ' +
     Object.entries(h.components).map(([name, c]) => '<span class="comp" title="' + esc(c.error || c.detail || "") + '">' + esc(name) + " " + st(c.status) +
       (c.status !== "up" && (c.error || c.detail) ? ' <span class="muted">— ' + esc(c.error || c.detail) + "</span>" : "") + "</span>").join("");
 }

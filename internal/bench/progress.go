@@ -52,6 +52,11 @@ func (p *progress) loop() {
 	for {
 		select {
 		case <-p.stop:
+			// The last line gives the run's average: the latest interval
+			// may be a fraction, or none at all.
+			if el := time.Since(start).Seconds(); el > 0 {
+				rate = float64(p.tr.delivered.Load()) / el
+			}
 			p.draw(start, rate)
 			if !p.lines {
 				fmt.Fprintln(p.w)

@@ -25,6 +25,8 @@ func TestProgress(t *testing.T) {
 			for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 				require.True(t, strings.HasPrefix(line, "bench: loading: created 3/10, delivered 2 ("), "%q", line)
 			}
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			require.NotContains(t, lines[len(lines)-1], "(0/s)", "the last line gives the average rate")
 		}},
 	}
 	for _, tt := range tests {

@@ -271,6 +271,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.waitJS("the answer next to the button", `document.getElementById("dead-result").textContent.includes("Replayed `+want+` dead letters")`)
 		p.waitJS("no dead letter left", `document.getElementById("dead-count").textContent === "0"`)
 	})
+	t.Run("an expired message replayed from its detail with a new expiry is sent", func(t *testing.T) {
+		p := p.on(t)
+		const phone = "+15550000077"
+		hook.set(phone, always(503)) // held for the provider until its second of life is over
+		res, err := h.API.CreateMessage(t.Context(), client.NewMessage{PhoneNumber: phone, Content: "short-lived", TTLSeconds: 1}, "")
+		require.NoError(t, err)
+		id := res.Message.ID
+		h.waitStatus(t, id, ims.StatusExpired)
+		hook.set(phone, nil)
+		require.True(t, p.truth(`(document.getElementById("q").value = `+jsString(id)+`, document.getElementById("msgfilter").requestSubmit(), true)`))
+		p.waitJS("its detail with a new expiry to give", `!!document.querySelector("#detail[open] #d-ttl") && !!document.querySelector("#detail[open] #d-replay")`)
+		p.run("replay it", click("#d-replay"))
+		p.waitJS("the answer next to the button", `document.getElementById("d-result").textContent.includes("Replayed")`)
+		h.waitStatus(t, id, ims.StatusSent)
+		p.waitJS("the detail shows it sent", `document.getElementById("detail-body").textContent.includes("message.sent")`)
+		p.run("close the detail", click("#detail [data-close]"))
+		require.True(t, p.truth(`(document.getElementById("q").value = "", document.getElementById("msgfilter").requestSubmit(), true)`))
+	})
 	t.Run("stop asks first, then stops the fleet", func(t *testing.T) {
 		p := p.on(t)
 		p.run("click stop", click("#stop"))

@@ -7,9 +7,9 @@ package main
 // scheduler through the confirmation, and see the page say so when the
 // server goes away.
 //
-// IMS_CONSOLE_SCREENSHOTS=<dir> also runs a minute of mixed traffic and
-// writes console.png (1400 px) and console-mobile.png (400 px) there: the
-// pictures in docs/.
+// IMS_CONSOLE_SCREENSHOTS=<dir> also runs a few minutes of mixed traffic and
+// writes console.png (1400 px), console-mobile.png (400 px) and the other
+// pictures of docs/ there.
 
 import (
 	"context"
@@ -337,9 +337,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 }
 
-// screenshots runs a minute of mixed traffic (most messages sent, some
-// retried, a few dead) so that the charts have something to draw, then
-// shoots the console at 1400 and 400 px.
+// screenshots runs two and a half minutes of mixed traffic (most messages
+// sent, some retried, a few dead, a provider outage) so that the charts have
+// something to draw, then shoots the console at 1400 and 400 px, a
+// message's detail and the dark scheme.
 func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 	t.Helper()
 	var shoot func(name string, width, height int)
@@ -348,8 +349,29 @@ func screenshots(t *testing.T, p page, h *harness, hook *faults, dir string) {
 	hook.set(flaky, firstThen(429, "1"))
 	hook.set(deadPhone, always(422))
 	phones := []string{"+905551234567", "+14155550100", "+442071838750", flaky, "+4915112345678", deadPhone, "+33612345678"}
-	end := time.Now().Add(70 * time.Second)
-	for i := 0; time.Now().Before(end); i++ {
+	// Two and a half minutes: steady traffic, then a 25-second provider
+	// outage (every number answered 503: the circuit opens, the backlog
+	// grows), then the recovery, so the charts show what they are for.
+	start := time.Now()
+	outage, recovered := false, false
+	for i := 0; time.Since(start) < 150*time.Second; i++ {
+		switch el := time.Since(start); {
+		case el > 60*time.Second && !outage:
+			outage = true
+			for _, ph := range phones {
+				if ph != deadPhone {
+					hook.set(ph, always(503))
+				}
+			}
+		case el > 85*time.Second && !recovered:
+			recovered = true
+			for _, ph := range phones {
+				if ph != deadPhone {
+					hook.set(ph, nil)
+				}
+			}
+			hook.set(flaky, firstThen(429, "1"))
+		}
 		for j := range 3 + i%4 {
 			phone := phones[(i+j)%len(phones)]
 			if phone == deadPhone && i%3 != 0 {

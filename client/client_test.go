@@ -665,6 +665,23 @@ func TestStats(t *testing.T) {
 	requireCode(t, err, ims.EUNAUTHORIZED)
 }
 
+func TestConsole(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	got, err := b.c.Console(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, fixedStats{}.Stats(), got.Stats, "the overview survives the round trip, durations included")
+	st := fixedStats{}.Stats()
+	require.Equal(t, st.Counts[ims.StatusPending]+st.Counts[ims.StatusSending], got.Backlog)
+	require.Equal(t, 5, got.Series.StepSeconds)
+	require.Len(t, got.Series.Delivered, 180)
+	require.Len(t, got.Series.LatencyP95, 180)
+	require.True(t, time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC).Equal(got.Series.End))
+
+	_, err = newClient(t, b.srv).Console(context.Background())
+	requireCode(t, err, ims.EUNAUTHORIZED)
+}
+
 func TestOpenAPI(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

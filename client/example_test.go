@@ -15,6 +15,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/client"
 	imshttp "github.com/insiderone/ims/http"
+	"github.com/insiderone/ims/internal/stats"
 	"github.com/insiderone/ims/sqlite"
 )
 
@@ -65,7 +66,7 @@ func startServer(o serverOptions) (*testServer, error) {
 	health := append([]imshttp.HealthCheck{{Name: "database", Required: true,
 		Check: func(ctx context.Context) (string, error) { return "sqlite", store.Ping(ctx) }}}, o.health...)
 	deps := imshttp.Deps{Messages: store, Audit: store, Scheduler: storeControl{store}, Cache: o.cache, Health: health,
-		Stats: fixedStats{}, Reports: store}
+		Stats: fixedStats{}, Console: fixedStats{}, Reports: store}
 	srv, err := imshttp.NewServer(imshttp.Config{APIKey: apiKey, DLRAuthKey: dlrKey, Version: "test", Clock: o.clock}, deps, slog.New(slog.DiscardHandler))
 	if err != nil {
 		_ = s.Close()
@@ -322,8 +323,13 @@ func ExampleClient_Health() {
 	// database: up
 }
 
-// fixedStats is a GET /api/stats source with known figures.
+// fixedStats is a GET /api/stats and /api/console source with known figures.
 type fixedStats struct{}
+
+// Series is an empty 15-minute series ending at a fixed time.
+func (fixedStats) Series() stats.SeriesSnapshot {
+	return stats.NewSeries(func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }).Snapshot(stats.SeriesStep)
+}
 
 func (fixedStats) Stats() ims.Stats {
 	return ims.Stats{

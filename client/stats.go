@@ -30,6 +30,11 @@ func (c *Client) Stats(ctx context.Context) (ims.Stats, error) {
 	if _, err := c.do(ctx, cl, &out); err != nil {
 		return ims.Stats{}, err
 	}
+	return out.decode(cl)
+}
+
+// decode turns the durations back into time.Duration.
+func (out statsJSON) decode(cl call) (ims.Stats, error) {
 	st := out.Stats
 	st.Rates = out.Rates.DeliveryRates
 	if out.Rates.Window != "" {

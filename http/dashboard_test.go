@@ -1,26 +1,48 @@
 package http
 
 import (
-	"net/http/httptest"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-func TestHandlerServesThePage(t *testing.T) {
+func TestDashboardFiles(t *testing.T) {
 	t.Parallel()
-	rec := httptest.NewRecorder()
-	(&Server{}).handleRoot(rec, httptest.NewRequest("GET", "/", nil))
-	require.Equal(t, 200, rec.Code)
-	require.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
-	body := rec.Body.String()
-	for _, want := range []string{"IMS dashboard", "/api/control", "/api/messages/dead-letter", "/api/audit", "/api/health", "/api/stats"} {
-		require.Contains(t, body, want)
+	b := setup(t)
+	tests := []struct {
+		name, path  string
+		status      int
+		contentType string
+		contains    []string
+	}{
+		{"the page", "/", 200, "text/html; charset=utf-8", []string{"IMS console", "/console/console.js", "/console/console.css", "/console/favicon.svg"}},
+		{"the script", "/console/console.js", 200, "text/javascript; charset=utf-8",
+			[]string{"/api/console/stream", "/api/control", "/api/messages/dead-letter", "/api/audit", "sessionStorage", "function esc("}},
+		{"the style sheet", "/console/console.css", 200, "text/css; charset=utf-8", []string{"prefers-color-scheme: dark"}},
+		{"the icon", "/console/favicon.svg", 200, "image/svg+xml", []string{"<svg"}},
+		{"no such file", "/console/nope.js", 404, "", nil},
+		{"no way out of the directory", "/console/..%2fdashboard.go", 404, "", nil},
 	}
-	// The counts come from the cached JSON stats, not from scraping the
-	// Prometheus text (which may not even be on this port: METRICS_ADDR).
-	require.NotContains(t, body, `fetch("/metrics")`)
-	require.NotContains(t, body, "ims_messages{")
-	require.False(t, strings.Contains(body, "http://") || strings.Contains(body, "https://"), "the page loads nothing from outside")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := b.do(t, request{method: "GET", path: tt.path, noAuth: true})
+			require.Equal(t, tt.status, rec.Code)
+			if tt.status != http.StatusOK {
+				return
+			}
+			require.Equal(t, tt.contentType, rec.Header().Get("Content-Type"))
+			require.Contains(t, rec.Header().Get("Content-Security-Policy"), "script-src 'self';", "no inline script")
+			body := strings.ReplaceAll(rec.Body.String(), `xmlns="http://www.w3.org/2000/svg"`, "")
+			for _, want := range tt.contains {
+				require.Contains(t, body, want)
+			}
+			// The counts come from the cached JSON, never from scraping the
+			// Prometheus text (which may not even be on this port).
+			require.NotContains(t, body, `fetch("/metrics")`)
+			require.False(t, strings.Contains(body, "http://") || strings.Contains(body, "https://"), "nothing loads from outside")
+		})
+	}
 }

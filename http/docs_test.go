@@ -59,7 +59,7 @@ func TestRoot(t *testing.T) {
 		t.Parallel()
 		w := setup(t).do(t, request{method: "GET", path: "/", noAuth: true})
 		require.Equal(t, http.StatusOK, w.Code)
-		require.Contains(t, w.Body.String(), "IMS dashboard")
+		require.Contains(t, w.Body.String(), "IMS console")
 	})
 	t.Run("metrics when configured", func(t *testing.T) {
 		t.Parallel()

@@ -100,9 +100,13 @@ func openAPIDocument(version string, metrics bool) ([]byte, error) {
 
 func openAPIPaths(metrics bool) obj {
 	paths := obj{
-		"/": obj{"get": operation("operations", "The operator dashboard (an HTML page)", false, obj{
-			"200": obj{"description": "The dashboard", "content": obj{"text/html": obj{"schema": obj{"type": "string"}}}},
+		"/": obj{"get": operation("operations", "The operator console (an HTML page; its data calls use the key)", false, obj{
+			"200": obj{"description": "The console", "content": obj{"text/html": obj{"schema": obj{"type": "string"}}}},
 		})},
+		"/console/{file}": obj{"get": withParams(operation("docs", "A file of the operator console: console.js, console.css, favicon.svg (embedded, works offline)", false, obj{
+			"200": obj{"description": "The file"},
+			"404": obj{"description": "No such file"},
+		}), obj{"name": "file", "in": "path", "required": true, "schema": obj{"type": "string"}})},
 		"/api/health": obj{"get": operation("operations", "Service health and each component's status", false, obj{
 			"200": jsonResponse("Every required component is up (status ok or degraded)", ref("Health")),
 			"503": jsonResponse("A required component is down (status down)", ref("Health")),
@@ -186,6 +190,15 @@ func openAPIPaths(metrics bool) obj {
 		"/api/stats": obj{"get": operation("operations", "Message counts, delivery rates, webhook and scheduler state for the console (cached: no query per request)", true, obj{
 			"200": jsonResponse("The overview", ref("Stats")),
 			"503": jsonResponse("Stats are not wired on this server", ref("Error")),
+		})},
+		"/api/console": obj{"get": operation("operations", "Everything the operator console shows besides the lists: the overview of /api/stats plus the backlog and 15-minute series (cached: no query per request)", true, obj{
+			"200": jsonResponse("The console snapshot", ref("ConsoleSnapshot")),
+			"503": jsonResponse("The console is not wired on this server", ref("Error")),
+		})},
+		"/api/console/stream": obj{"get": operation("operations", "Server-Sent Events: a `snapshot` event every second whose data is the JSON of GET /api/console, from one producer shared by all viewers (send the key in the Authorization header: read it with fetch, not EventSource)", true, obj{
+			"200": obj{"description": "An event stream: `event: snapshot` / `data: <ConsoleSnapshot JSON>` once a second, until the client or the server goes",
+				"content": obj{"text/event-stream": obj{"schema": obj{"type": "string"}}}},
+			"503": jsonResponse("Too many open streams, the server is stopping, or the console is not wired: poll GET /api/console", ref("Error")),
 		})},
 	}
 	if metrics {

@@ -195,5 +195,21 @@ func openAPISchemas() obj {
 			}),
 			"scheduler": ref("SchedulerStatus"),
 		}),
+		"ConsoleSnapshot": obj{"allOf": []obj{ref("Stats"), object([]string{"generated_at", "backlog", "series"}, obj{
+			"generated_at": dateTime("When the snapshot was assembled: a console compares it with its clock to tell a stale view"),
+			"backlog":      integer("pending + sending, as of refreshed_at"),
+			"series": object([]string{"end", "step", "step_seconds", "delivered_per_second", "retried_per_second", "dead_per_second", "expired_per_second", "latency_p50_ms", "latency_p95_ms", "backlog"}, obj{
+				"end":                  dateTime("End of the last point (exclusive); the points run back 15 minutes from it, oldest first"),
+				"step":                 obj{"type": "string", "description": "Width of one point, as a Go duration", "example": "5s"},
+				"step_seconds":         integer("Width of one point, in seconds"),
+				"delivered_per_second": obj{"type": "array", "items": obj{"type": "number"}, "description": "This instance's deliveries per second in each point"},
+				"retried_per_second":   obj{"type": "array", "items": obj{"type": "number"}, "description": "This instance's attempts per second that will be retried"},
+				"dead_per_second":      obj{"type": "array", "items": obj{"type": "number"}, "description": "This instance's dead-letterings per second"},
+				"expired_per_second":   obj{"type": "array", "items": obj{"type": "number"}, "description": "This instance's expiries per second at delivery"},
+				"latency_p50_ms":       obj{"type": "array", "items": obj{"type": "number", "nullable": true}, "description": "Median latency from create to delivery of the messages sent in each point (within 25 %), null where none was sent"},
+				"latency_p95_ms":       obj{"type": "array", "items": obj{"type": "number", "nullable": true}, "description": "95th percentile of the same"},
+				"backlog":              obj{"type": "array", "items": obj{"type": "integer", "nullable": true}, "description": "The backlog as last counted in each point, null where no count finished"},
+			}),
+		})}},
 	}
 }

@@ -36,11 +36,14 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/audit", true, s.handleListAudit},
 
 		{"GET", "/api/stats", true, s.handleStats},
+		{"GET", "/api/console", true, s.handleConsole},
+		{"GET", "/api/console/stream", true, s.handleConsoleStream},
 
 		// The provider's receipts: authenticated with DLR_AUTH_KEY, not the API key.
 		{"POST", "/api/delivery-reports", false, s.handleDeliveryReports},
 
 		{"GET", "/{$}", false, s.handleRoot},
+		{"GET", "/console/{file}", false, s.handleConsoleAsset},
 	}
 	if s.deps.Metrics != nil {
 		rs = append(rs, route{"GET", "/metrics", false, s.deps.Metrics.ServeHTTP})

@@ -37,6 +37,9 @@ type Config struct {
 	// DLRAuthKey is the key of POST /api/delivery-reports (DLR_AUTH_KEY);
 	// "" leaves the endpoint off (503).
 	DLRAuthKey string
+	// ConsoleStreams bounds the open GET /api/console/stream connections;
+	// zero means DefaultConsoleStreams.
+	ConsoleStreams int
 	// Version is reported by /api/health and the OpenAPI document.
 	Version string
 	// Clock tells the time, e.g. the age of a cached health answer; nil is
@@ -99,6 +102,9 @@ type Deps struct {
 	Health    []HealthCheck
 	Metrics   http.Handler // nil = no /metrics route
 	Stats     StatsSource  // nil = GET /api/stats answers 503
+	// Console feeds GET /api/console and its stream (RunConsole); nil =
+	// they answer 503.
+	Console ConsoleSource
 	// Clock is the time send_at is validated against; nil = time.Now.
 	Clock ims.Clock
 	// Reports keeps delivery reports; nil leaves POST /api/delivery-reports
@@ -119,6 +125,9 @@ type Server struct {
 	// healthTimeout is defaultHealthCheckTimeout; tests shorten it.
 	healthTimeout time.Duration
 	health        healthCache
+	// live is the console's producer and its streams; nil without
+	// Deps.Console.
+	live *liveHub
 }
 
 // NewServer checks cfg and deps and builds the routes.
@@ -141,6 +150,9 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 	s.openapi, err = openAPIDocument(cfg.Version, deps.Metrics != nil)
 	if err != nil {
 		return nil, err
+	}
+	if deps.Console != nil {
+		s.live = newLiveHub(s.consoleSnapshotJSON, cfg.ConsoleStreams)
 	}
 	s.routes = s.routeTable()
 	s.handler = s.buildHandler()

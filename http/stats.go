@@ -34,10 +34,13 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, ims.Errorf(ims.EUNAVAILABLE, "stats are not available on this server"))
 		return
 	}
-	st := s.deps.Stats.Stats()
-	writeJSON(w, r, s.logger, http.StatusOK, statsResponse{
+	writeJSON(w, r, s.logger, http.StatusOK, newStatsResponse(s.deps.Stats.Stats()))
+}
+
+func newStatsResponse(st ims.Stats) statsResponse {
+	return statsResponse{
 		Stats:     st,
 		Rates:     statsRates{DeliveryRates: st.Rates, Window: st.Rates.Window.String()},
 		Scheduler: newControlStatus(st.Scheduler),
-	})
+	}
 }

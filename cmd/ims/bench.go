@@ -18,6 +18,8 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandUsage(fs, "bench", "Load test: create N messages, deliver them to a sink, and report throughput, latency, lost and duplicated deliveries.",
+		"ims bench -n 10000", "ims bench -db postgres -queue rabbitmq -n 50000 -json")
 	var cfg bench.Config
 	fs.IntVar(&cfg.N, "n", bench.DefaultN, "messages to create and deliver")
 	fs.StringVar(&cfg.DB, "db", bench.DBSQLite, "database: sqlite (a temp file) or postgres (a fresh schema, dropped afterwards)")
@@ -52,6 +54,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !*quiet {
 		cfg.Progress = stderr
+		// A redrawn bar only makes sense on a terminal; a log gets lines.
+		cfg.ProgressLines = !isTerminal(stderr)
 	}
 	cfg.Logs = stderr
 
@@ -62,6 +66,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return err
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func writeBenchResult(w io.Writer, res *bench.Result, asJSON bool) error {

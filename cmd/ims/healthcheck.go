@@ -20,6 +20,8 @@ import (
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandUsage(fs, "healthcheck", "Ask a running IMS for /api/health; exit 0 when it is up (for container health checks).",
+		"ims healthcheck", "ims healthcheck -url http://ims:8080/api/health -timeout 2s")
 	port, err := serverPort(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)

@@ -16,6 +16,8 @@ import (
 func runMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandUsage(fs, "migrate", "Apply the embedded database migrations (DATABASE_URL, or the SQLite file) and exit.",
+		"DATABASE_URL=postgres://localhost/ims ims migrate", "ims migrate -env-file prod.env")
 	envFile := fs.String("env-file", ".env", "optional file of KEY=value settings")
 	if err := fs.Parse(args); err != nil {
 		return err

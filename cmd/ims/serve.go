@@ -33,6 +33,9 @@ import (
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandUsage(fs, "serve", "Run the service: the HTTP API and console, the scheduler and webhook delivery, configured by the environment and .env.",
+		"API_KEY=secret WEBHOOK_URL=https://provider.example/send WEBHOOK_AUTH_KEY=k ims serve",
+		"DATABASE_URL=postgres://localhost/ims ims serve -port 9000")
 	envFile := fs.String("env-file", ".env", "optional file of KEY=value settings; the environment wins over it")
 	port := fs.Int("port", 0, "HTTP port of the API; overrides SERVER_PORT (0 = any free port)")
 	if err := fs.Parse(args); err != nil {
@@ -97,12 +100,14 @@ type Main struct {
 	creator  *coalesce.Creator
 	pprof    *nethttp.Server
 	server   *nethttp.Server
+	api      *imshttp.Server
 	listener net.Listener
 
 	// What /metrics, /api/stats and /api/health read instead of the
 	// database, and the server of METRICS_ADDR.
 	counts     *stats.Counts
 	outcomes   *stats.Outcomes
+	series     *stats.Series // the console's 15-minute charts
 	failures   *stats.FailureLog
 	metricsSrv *nethttp.Server
 
@@ -115,7 +120,7 @@ type Main struct {
 	// The background goroutines, each set only once it is started, so that
 	// Close after a failure at any step of Run waits only for what runs.
 	schedTask, creatorTask, cacheTask, countsTask, failuresTask *task
-	retentionTask, expiryTask                                   *task
+	retentionTask, expiryTask, consoleTask                      *task
 	serving                                                     bool // Run got to the end: the system.started event is written
 
 	closeOnce sync.Once
@@ -171,7 +176,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("webhook: %w", err)
 	}
 	// Scrapes, probes and consoles read caches; only these count or log.
-	m.counts = stats.NewCounts(m.store, stats.CountsConfig{Refresh: cfg.StatsRefresh, Logger: m.Logger})
+	m.series = stats.NewSeries(nil)
+	m.counts = stats.NewCounts(m.store, stats.CountsConfig{Refresh: cfg.StatsRefresh, Logger: m.Logger,
+		OnCount: func(c map[ims.Status]int64) { m.series.SampleBacklog(c[ims.StatusPending] + c[ims.StatusSending]) }})
 	m.outcomes = stats.NewOutcomes(stats.OutcomesConfig{})
 	m.failures = stats.NewFailureLog(stats.FailureLogConfig{Logger: m.Logger})
 	m.metrics = metrics.New(metrics.StatusSource{
@@ -219,6 +226,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.retentionTask = startTask(ctx, "the retention purge", purger.Run)
 	m.expiryTask = startTask(ctx, "the expiry sweep", sweeper.Run)
 	m.callbacksTask = startTask(ctx, "the status callbacks", m.callbacks.Run)
+	m.consoleTask = startTask(ctx, "the console's producer", m.api.RunConsole)
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -315,7 +323,7 @@ func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {
 func (m *Main) newScheduler(cache *redis.AsyncWriter) (*scheduler.Scheduler, error) {
 	cfg := m.Config
 	deps := scheduler.Deps{Store: m.store, Webhook: m.hook, Logger: m.Logger,
-		Observer: scheduler.Observers(m.metrics, stats.Observer{Outcomes: m.outcomes, Failures: m.failures})}
+		Observer: scheduler.Observers(m.metrics, stats.Observer{Outcomes: m.outcomes, Failures: m.failures, Series: m.series})}
 	if m.queue != nil {
 		deps.Queue = m.queue
 	}
@@ -360,9 +368,10 @@ func (m *Main) bind() error {
 func (m *Main) newServer() error {
 	// Concurrent single creates share one insert (see package coalesce).
 	m.creator = coalesce.New(m.store, 256)
+	overview := stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus, History: m.series}
 	deps := imshttp.Deps{
 		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
-		Stats:   stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus},
+		Stats: overview, Console: overview,
 		Reports: m.store, ObserveReports: m.reports.ObserveReports,
 	}
 	if m.Config.MetricsAddr == "" {
@@ -382,6 +391,7 @@ func (m *Main) newServer() error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	m.api = handler
 	m.server = &nethttp.Server{
 		Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
@@ -484,6 +494,11 @@ func (m *Main) shutdown(ctx context.Context) error {
 		// while the API drains.
 		m.schedTask.cancel()
 	}
+	if m.consoleTask != nil {
+		// Before Shutdown, which waits for handlers: this ends the
+		// console streams, which would otherwise hold it to the timeout.
+		m.consoleTask.cancel()
+	}
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
@@ -503,7 +518,8 @@ func (m *Main) shutdown(ctx context.Context) error {
 	}
 	// The coalescer writes the creates the API accepted; the cache writer
 	// stops after the scheduler, so the last deliveries are still cached.
-	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx), m.callbacksTask.stop(ctx))
+	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx), m.callbacksTask.stop(ctx),
+		m.consoleTask.stop(ctx))
 	// The failure log flushes after the last deliveries were judged.
 	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx),
 		m.failuresTask.stop(ctx), m.countsTask.stop(ctx))

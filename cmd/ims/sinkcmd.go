@@ -14,6 +14,8 @@ import (
 func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = commandUsage(fs, "sink", "Run a local webhook receiver that answers like the SMS provider, with optional failures, latency and timeouts.",
+		"ims sink", "ims sink -addr 127.0.0.1:9090 -failure-rate 0.2 -fail-status 503 -retry-after 2s")
 	addr := fs.String("addr", "127.0.0.1:9090", "address to listen on")
 	var cfg sink.Config
 	fs.Float64Var(&cfg.FailureRate, "failure-rate", 0, "share of requests (0..1) answered with -fail-status")

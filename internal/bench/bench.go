@@ -89,6 +89,10 @@ type Config struct {
 	Timeout time.Duration
 	// Progress, when set, gets a one-line progress bar redrawn with "\r".
 	Progress io.Writer
+	// ProgressLines prints plain progress lines instead (one every
+	// progressLineEvery, no "\r"): for a log file or a CI job, where a
+	// redrawn bar is one unreadable line.
+	ProgressLines bool
 	// Logs, when set, gets the IMS process's log (warnings and errors).
 	Logs io.Writer
 }

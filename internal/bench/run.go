@@ -87,7 +87,7 @@ func (r *run) phaseName() string {
 // before it is counted.
 func (r *run) execute(ctx context.Context) error {
 	r.setPhase("starting")
-	bar := startProgress(r.cfg.Progress, r.cfg.N, r.tr, r.phaseName)
+	bar := startProgress(r.cfg.Progress, r.cfg.ProgressLines, r.cfg.N, r.tr, r.phaseName)
 	defer bar.close()
 
 	r.sink = sink.New(sink.Config{FailureRate: r.cfg.FailureRate, AuthKey: benchWebhookKey, Seed: 1,

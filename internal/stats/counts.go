@@ -45,6 +45,10 @@ type CountsConfig struct {
 	QueryTimeout time.Duration
 	// Logger receives failed counts; nil discards them.
 	Logger *slog.Logger
+	// OnCount, when set, receives every successful count (e.g. the
+	// console's backlog series samples it). It runs on Run's goroutine and
+	// must be quick.
+	OnCount func(counts map[ims.Status]int64)
 	// Clock and After are injectable so tests drive time.
 	Clock ims.Clock
 	After func(d time.Duration) <-chan time.Time
@@ -135,6 +139,9 @@ func (c *Counts) Refresh(ctx context.Context) {
 	c.mu.Lock()
 	c.snap = CountsSnapshot{Counts: full, RefreshedAt: now}
 	c.mu.Unlock()
+	if c.cfg.OnCount != nil {
+		c.cfg.OnCount(maps.Clone(full))
+	}
 }
 
 // Snapshot returns the latest count.

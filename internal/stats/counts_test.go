@@ -154,3 +154,30 @@ func TestCountsRunRefreshesOncePerTick(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, []time.Duration{7 * time.Second, 7 * time.Second, 7 * time.Second, 7 * time.Second}, waits)
 }
+
+func TestCountsOnCountFeedsTheBacklog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src, clk := newFakeCounter(), newClock()
+	series := NewSeries(clk.Now)
+	var seen []map[ims.Status]int64
+	c := NewCounts(src, CountsConfig{Clock: clk.Now, OnCount: func(counts map[ims.Status]int64) {
+		seen = append(seen, counts)
+		series.SampleBacklog(counts[ims.StatusPending] + counts[ims.StatusSending])
+	}})
+
+	t.Run("a good count is handed on, every status present", func(t *testing.T) {
+		src.set(map[ims.Status]int64{ims.StatusPending: 4, ims.StatusSending: 1}, nil)
+		c.Refresh(ctx)
+		require.Len(t, seen, 1)
+		require.Len(t, seen[0], len(ims.Statuses))
+		clk.advance(time.Second)
+		snap := series.Snapshot(time.Second)
+		require.Equal(t, int64(5), *snap.Backlog[len(snap.Backlog)-1])
+	})
+	t.Run("a failed count is not", func(t *testing.T) {
+		src.set(nil, errors.New("database gone"))
+		c.Refresh(ctx)
+		require.Len(t, seen, 1)
+	})
+}

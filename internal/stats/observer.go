@@ -7,11 +7,13 @@ import (
 	"github.com/insiderone/ims"
 )
 
-// Observer feeds an Outcomes tracker and a FailureLog from the scheduler's
-// events; it implements scheduler.Observer. Either may be nil.
+// Observer feeds an Outcomes tracker, a FailureLog and the console's Series
+// from the scheduler's events; it implements scheduler.Observer. Any may be
+// nil.
 type Observer struct {
 	Outcomes *Outcomes
 	Failures *FailureLog
+	Series   *Series
 }
 
 // Delivered records a decided delivery.
@@ -21,6 +23,9 @@ func (o Observer) Delivered(out ims.Outcome) {
 	}
 	if o.Failures != nil {
 		o.Failures.Observe(out)
+	}
+	if o.Series != nil {
+		o.Series.Observe(out)
 	}
 }
 
@@ -36,6 +41,21 @@ type Overview struct {
 	Counts    *Counts
 	Outcomes  *Outcomes
 	Scheduler func() ims.SchedulerStatus
+	// History feeds the console's charts; nil gives empty ones.
+	History *Series
+}
+
+// SeriesStep is the width of one point of the console's charts: 180
+// points over the 15 minutes.
+const SeriesStep = 5 * time.Second
+
+// Series returns the console's 15-minute series; it never queries the
+// database either.
+func (o Overview) Series() SeriesSnapshot {
+	if o.History == nil {
+		return NewSeries(nil).Snapshot(SeriesStep)
+	}
+	return o.History.Snapshot(SeriesStep)
 }
 
 // Stats returns the overview; it never queries the database.

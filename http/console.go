@@ -1,0 +1,71 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/stats"
+)
+
+// ConsoleSource gives the operator console its figures: the overview of
+// GET /api/stats and the 15-minute series of the charts. Both must answer
+// from memory (stats.Overview does): the console's producer asks once a
+// second, whatever the number of viewers.
+type ConsoleSource interface {
+	StatsSource
+	Series() stats.SeriesSnapshot
+}
+
+// consoleSnapshot is GET /api/console and each event of its stream:
+// everything the console page shows that is not a list.
+type consoleSnapshot struct {
+	statsResponse
+	// GeneratedAt is when this snapshot was assembled; the page compares
+	// it with its own clock to tell a stale view.
+	GeneratedAt time.Time `json:"generated_at"`
+	// Backlog is pending + sending as of refreshed_at.
+	Backlog int64                `json:"backlog"`
+	Series  stats.SeriesSnapshot `json:"series"`
+}
+
+// consoleSnapshotJSON assembles and encodes one snapshot.
+func (s *Server) consoleSnapshotJSON() ([]byte, error) {
+	st := s.deps.Console.Stats()
+	snap := consoleSnapshot{
+		statsResponse: newStatsResponse(st),
+		GeneratedAt:   s.now().UTC(),
+		Backlog:       st.Counts[ims.StatusPending] + st.Counts[ims.StatusSending],
+		Series:        s.deps.Console.Series(),
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return nil, fmt.Errorf("encode console snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// handleConsole serves the latest snapshot: the producer's when it runs
+// (no work per request at all), else one assembled from memory.
+func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
+	if err := noQuery(r); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	if s.deps.Console == nil {
+		writeError(w, r, s.logger, ims.Errorf(ims.EUNAVAILABLE, "the console's figures are not available on this server"))
+		return
+	}
+	b := s.live.latest()
+	if b == nil {
+		var err error
+		if b, err = s.consoleSnapshotJSON(); err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, r, s.logger, http.StatusOK, json.RawMessage(b))
+}

@@ -139,19 +139,7 @@ func (s *Store) PurgeCallbacks(ctx context.Context, cutoff time.Time, limit int)
 	if limit <= 0 {
 		return 0, nil
 	}
-	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM callbacks WHERE id IN (
-			SELECT id FROM callbacks WHERE state <> '`+string(ims.CallbackPending)+`' AND updated_at < ?
-			ORDER BY updated_at LIMIT ?)`, micros(cutoff), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("purge callbacks: %w", err)
-	}
-	return int(n), nil
+	return s.deleteBatch(ctx, "callbacks", `DELETE FROM callbacks WHERE id IN (
+		SELECT id FROM callbacks WHERE state <> '`+string(ims.CallbackPending)+`' AND updated_at < ?
+		ORDER BY updated_at LIMIT ?)`, micros(cutoff), limit)
 }

@@ -83,21 +83,9 @@ func (s *Store) PurgeParkedReports(ctx context.Context, cutoff time.Time, limit 
 	if limit <= 0 {
 		return 0, nil
 	}
-	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM delivery_reports WHERE id IN (
-			SELECT id FROM delivery_reports WHERE message_id IS NULL AND received_at < ? ORDER BY received_at LIMIT ?)`,
-			micros(cutoff), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("purge parked reports: %w", err)
-	}
-	return int(n), nil
+	return s.deleteBatch(ctx, "parked reports", `DELETE FROM delivery_reports WHERE id IN (
+		SELECT id FROM delivery_reports WHERE message_id IS NULL AND received_at < ? ORDER BY received_at LIMIT ?)`,
+		micros(cutoff), limit)
 }
 
 // MatchParkedReports finds nothing on SQLite: its writers are serialized, so

@@ -30,15 +30,7 @@ func (s *Store) PurgeMessages(ctx context.Context, status ims.Status, cut time.T
 	if limit <= 0 {
 		return 0, nil
 	}
-	res, err := s.write.ExecContext(ctx, purgeSQL(status), micros(cut), limit)
-	if err != nil {
-		return 0, fmt.Errorf("purge %s messages: %w", status, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("purge %s messages: %w", status, err)
-	}
-	return int(n), nil
+	return s.deleteBatch(ctx, string(status)+" messages", purgeSQL(status), micros(cut), limit)
 }
 
 // PurgeAudit deletes up to limit audit events created before cut, oldest
@@ -47,14 +39,20 @@ func (s *Store) PurgeAudit(ctx context.Context, cut time.Time, limit int) (int, 
 	if limit <= 0 {
 		return 0, nil
 	}
-	res, err := s.write.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN (
+	return s.deleteBatch(ctx, "audit events", `DELETE FROM audit_events WHERE id IN (
 		SELECT id FROM audit_events WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micros(cut), limit)
+}
+
+// deleteBatch runs one retention DELETE (a single statement, atomic on its
+// own) on the write connection and returns how many rows it removed.
+func (s *Store) deleteBatch(ctx context.Context, what, query string, args ...any) (int, error) {
+	res, err := s.write.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("purge audit events: %w", err)
+		return 0, fmt.Errorf("purge %s: %w", what, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("purge audit events: %w", err)
+		return 0, fmt.Errorf("purge %s: %w", what, err)
 	}
 	return int(n), nil
 }

@@ -23,8 +23,10 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"claim uses the due index", claimDueSQL, "messages_due", []any{0, 10}},
 		{"expiry sweep uses the expiry index", pickExpiredSQL, "messages_expiry", []any{0, 10}},
-		{"list by priority", `SELECT id FROM messages WHERE priority = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+		{"list by priority", `SELECT id FROM messages WHERE priority = ? AND ` + priorityNotNormal + ` AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_priority_id", []any{0, "z", 10}},
+		{"list the default priority by id", `SELECT id FROM messages WHERE priority = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+			"sqlite_autoindex_messages_1", []any{1, "z", 10}},
 		{"bulk replay walks dead messages by id", pickDeadSQL, "messages_status_id", []any{10}},
 		{"list by status", `SELECT id FROM messages WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_status_id", []any{"sent", "z", 10}},

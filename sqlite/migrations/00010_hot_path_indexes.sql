@@ -1,0 +1,36 @@
+-- The hot path's indexes: what each claim, outcome and create pays for
+-- (issue 9's SQLite regression; measured in docs/benchmarks.md with
+-- instruction counts and SQLite's VM-step counters).
+--
+-- messages_due gains expires_at as its last column: the claim tests every
+-- candidate's expiry (ims.Expired), and with the column in the index that
+-- test reads no table row. The entry is rewritten on every claim and
+-- outcome anyway (next_attempt_at and status change).
+--
+-- messages_priority_id holds only the priorities other than normal (rank
+-- 1): every create paid one more B-tree insert for it, ~6% of a create,
+-- to serve a filter of the message list. The default priority, which most
+-- messages have, is listed by walking the primary key (see ListMessages).
+--
+-- messages_expiry tests expires_at first: SQLite evaluates a partial
+-- index's WHERE for the old and the new row of every UPDATE that changes a
+-- column the WHERE names (status, on every claim and outcome), and most
+-- messages have no expiry, so the cheap test now decides it alone.
+
+-- +goose Up
+DROP INDEX messages_due;
+CREATE INDEX messages_due ON messages (priority, next_attempt_at, id, expires_at)
+    WHERE status IN ('pending', 'sending');
+DROP INDEX messages_priority_id;
+CREATE INDEX messages_priority_id ON messages (priority, id) WHERE priority <> 1;
+DROP INDEX messages_expiry;
+CREATE INDEX messages_expiry ON messages (expires_at)
+    WHERE expires_at IS NOT NULL AND status IN ('pending', 'sending');
+
+-- +goose Down
+DROP INDEX messages_expiry;
+CREATE INDEX messages_expiry ON messages (expires_at) WHERE status IN ('pending', 'sending') AND expires_at IS NOT NULL;
+DROP INDEX messages_priority_id;
+CREATE INDEX messages_priority_id ON messages (priority, id);
+DROP INDEX messages_due;
+CREATE INDEX messages_due ON messages (priority, next_attempt_at, id) WHERE status IN ('pending', 'sending');

@@ -16,8 +16,25 @@
 -- index's WHERE for the old and the new row of every UPDATE that changes a
 -- column the WHERE names (status, on every claim and outcome), and most
 -- messages have no expiry, so the cheap test now decides it alone.
+--
+-- The status CHECK is written as a chain of equalities instead of IN: SQLite
+-- codes a CHECK's IN list of more than two constants as an ephemeral B-tree
+-- that it builds anew for every row written, which cost ~19% of a claim's
+-- UPDATE (callgrind, 1,000 rows). The two accept the same statuses. A CHECK
+-- that accepts the same values does not change what is stored, so the
+-- table's definition is edited in place, by the procedure SQLite documents
+-- for such changes (https://sqlite.org/lang_altertable.html, "making other
+-- kinds of table schema changes"), instead of rebuilding the table; the
+-- index statements after it change the schema version, so every connection
+-- reads the new definition.
 
 -- +goose Up
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql,
+    'CHECK (status IN (''pending'', ''sending'', ''sent'', ''dead'', ''canceled'', ''expired''))',
+    'CHECK (status = ''pending'' OR status = ''sending'' OR status = ''sent'' OR status = ''dead'' OR status = ''canceled'' OR status = ''expired'')')
+WHERE type = 'table' AND name = 'messages';
+PRAGMA writable_schema = RESET;
 DROP INDEX messages_due;
 CREATE INDEX messages_due ON messages (priority, next_attempt_at, id, expires_at)
     WHERE status IN ('pending', 'sending');
@@ -28,6 +45,12 @@ CREATE INDEX messages_expiry ON messages (expires_at)
     WHERE expires_at IS NOT NULL AND status IN ('pending', 'sending');
 
 -- +goose Down
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql,
+    'CHECK (status = ''pending'' OR status = ''sending'' OR status = ''sent'' OR status = ''dead'' OR status = ''canceled'' OR status = ''expired'')',
+    'CHECK (status IN (''pending'', ''sending'', ''sent'', ''dead'', ''canceled'', ''expired''))')
+WHERE type = 'table' AND name = 'messages';
+PRAGMA writable_schema = RESET;
 DROP INDEX messages_expiry;
 CREATE INDEX messages_expiry ON messages (expires_at) WHERE status IN ('pending', 'sending') AND expires_at IS NOT NULL;
 DROP INDEX messages_priority_id;

@@ -32,8 +32,10 @@ func TestQueryPlans(t *testing.T) {
 			"messages_status_id", []any{"sent", "z", 10}},
 		{"audit by message", `SELECT id FROM audit_events WHERE message_id = ? ORDER BY id DESC LIMIT ?`,
 			"audit_events_message", []any{"x", 10}},
-		{"audit by type", `SELECT id FROM audit_events WHERE type = ? ORDER BY id DESC LIMIT ?`,
-			"audit_events_type", []any{"x", 10}},
+		{"audit by a rare type", `SELECT id FROM audit_events WHERE type = ? AND ` + auditTypeIndexed + ` ORDER BY id DESC LIMIT ?`,
+			"audit_events_type", []any{"message.dead", 10}},
+		{"audit by a per-delivery type walks the primary key", `SELECT id FROM audit_events WHERE type = ? ORDER BY id DESC LIMIT ?`,
+			"SCAN audit_events", []any{"message.sent", 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

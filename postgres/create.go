@@ -51,28 +51,14 @@ conflict AS (
 			OR (i.expiry_fixed AND e.expires_at <> i.expires_at)
 	) AS found
 ),
--- Only messages with a key go through ON CONFLICT: PostgreSQL inserts every
--- row of an ON CONFLICT insert speculatively, which logs one more WAL
--- record per row (a confirmation), key or not.
-keyed AS (
+ins AS (
 	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
 		next_attempt_at, send_at, created_at, updated_at, priority, expires_at)
 	SELECT id, phone_number, content, $12::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
 		priority, expires_at
-	FROM input WHERE idempotency_key IS NOT NULL AND NOT (SELECT found FROM conflict) ORDER BY ord
+	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
 	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
-),
-unkeyed AS (
-	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
-		next_attempt_at, send_at, created_at, updated_at, priority, expires_at)
-	SELECT id, phone_number, content, $12::text, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
-		priority, expires_at
-	FROM input WHERE idempotency_key IS NULL AND NOT (SELECT found FROM conflict) ORDER BY ord
-	RETURNING *
-),
-ins AS (
-	SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)

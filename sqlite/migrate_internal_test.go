@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -223,4 +224,30 @@ func TestMigrationStatusCheckWithoutIN(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, tableSQL(), "CHECK (status IN ('pending', 'sending', 'sent', 'dead', 'canceled', 'expired'))")
 	require.ErrorContains(t, insert("0190a0b0-0000-7000-8000-000000000009", "bogus"), "CHECK constraint failed")
+}
+
+// TestNoLongINListsOnMessageWrites: SQLite evaluates a CHECK's or a
+// trigger's IN list of more than two constants through a table it builds
+// for every row written, so neither the messages table nor a trigger on it
+// may hold one (migration 00010 rewrites those it knows; this says when a
+// later one brings another).
+func TestNoLongINListsOnMessageWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+
+	long := regexp.MustCompile(`(?i)\bIN\s*\(\s*'[^']*'\s*,\s*'[^']*'\s*,`)
+	rows, err := s.write.QueryContext(ctx,
+		`SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = 'messages' AND type IN ('table', 'trigger')`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var typ, name, q string
+		require.NoError(t, rows.Scan(&typ, &name, &q))
+		require.Falsef(t, long.MatchString(q), "%s %s has an IN list of more than two constants: %s", typ, name, q)
+	}
+	require.NoError(t, rows.Err())
 }

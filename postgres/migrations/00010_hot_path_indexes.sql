@@ -1,7 +1,7 @@
 -- The indexes every delivery pays for (issue 12), counted in the WAL with
 -- scripts/pg-work-per-message.sh (see docs/benchmarks.md). A delivered
--- message wrote 18 index entries; these changes take 6 of them away and
--- make 2 smaller, and every query they served still reads an index.
+-- message wrote 18 index entries; these changes take 6 of them away, and
+-- every query they served still reads an index.
 --
 -- messages_priority_id_idx holds only the priorities other than normal
 -- (rank 1). Every create, claim and outcome inserted an entry (no update
@@ -19,12 +19,6 @@
 -- order, so block ranges summarise created_at well, and an insert into an
 -- unsummarised range writes nothing to it. It serves the audit purge and
 -- time-range filters, which read ranges, not single rows.
---
--- audit_events_message_idx keys on message_id alone: a message has a
--- handful of events, sorted by id after the index finds them, and without
--- the id column the three entries of a delivery share one key, which
--- B-tree deduplication folds into one posting list (8 bytes and fewer page
--- splits per entry: 2,166 -> 2,091 WAL bytes per delivered message).
 
 -- +goose Up
 DROP INDEX messages_priority_id_idx;
@@ -34,12 +28,8 @@ CREATE INDEX audit_events_type_idx ON audit_events (type, id)
     WHERE type NOT IN ('message.created', 'message.claimed', 'message.sent');
 DROP INDEX audit_events_created_idx;
 CREATE INDEX audit_events_created_idx ON audit_events USING brin (created_at) WITH (autosummarize = on);
-DROP INDEX audit_events_message_idx;
-CREATE INDEX audit_events_message_idx ON audit_events (message_id);
 
 -- +goose Down
-DROP INDEX audit_events_message_idx;
-CREATE INDEX audit_events_message_idx ON audit_events (message_id, id);
 DROP INDEX audit_events_created_idx;
 CREATE INDEX audit_events_created_idx ON audit_events (created_at);
 DROP INDEX audit_events_type_idx;

@@ -53,6 +53,12 @@ func TestQueryPlans(t *testing.T) {
 		{"bulk replay walks dead messages by id", replayDeadSQL, "messages_status_id_idx",
 			[]string{now, "'a'", text(s.channel), "10", text(string(replay.To)),
 				"ARRAY[" + text(string(replay.From[0])) + "]", text(replay.Event)}},
+		{"list by priority reads the partial priority index", "SELECT id FROM messages WHERE priority = $1 AND " +
+			priorityNotNormal + " AND id < $2 ORDER BY id DESC LIMIT $3", "messages_priority_id_idx",
+			[]string{"0::smallint", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
+		{"audit by a rare type reads the partial type index", "SELECT id FROM audit_events WHERE type = $1 AND " +
+			auditTypeIndexed + " ORDER BY id DESC LIMIT $2", "audit_events_type_idx",
+			[]string{"'message.dead'", "10"}},
 	}
 	for i, tt := range tests {
 		name := "plan" + strconv.Itoa(i)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,13 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	}
 	if f.Priority != "" {
 		where, args = append(where, "priority = ?"), append(args, f.Priority.Rank())
+		if f.Priority != ims.PriorityNormal {
+			// The literal term proves the predicate of the partial index
+			// messages_priority_id (migration 00010), which holds every
+			// priority but normal. Normal, the default, is most messages:
+			// walking the primary key finds a page of them at once.
+			where = append(where, priorityNotNormal)
+		}
 	}
 	if f.DeliverySet {
 		where, args = append(where, "delivery_status = ?"), append(args, string(f.Delivery))
@@ -66,6 +74,9 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	}
 	return ims.NewMessagePage(msgs, limit), nil
 }
+
+// priorityNotNormal is the predicate of messages_priority_id.
+var priorityNotNormal = "priority <> " + strconv.Itoa(ims.PriorityNormal.Rank())
 
 func whereClause(conds []string) string {
 	if len(conds) == 0 {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -174,4 +176,78 @@ func TestMigrationPriorityExpiryRebuildsTable(t *testing.T) {
 	var status string
 	require.NoError(t, s.write.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&status))
 	require.Equal(t, "dead", status)
+}
+
+// TestMigrationStatusCheckWithoutIN checks the in-place edit of 00010: the
+// status CHECK of messages is a chain of equalities (no ephemeral table per
+// row written), it refuses what it refused and accepts what it accepted,
+// the database passes integrity_check, and the way down restores the IN.
+// Should a later migration rebuild messages with its own CHECK, this test
+// says that the edit no longer applies.
+func TestMigrationStatusCheckWithoutIN(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+
+	tableSQL := func() string {
+		var q string
+		require.NoError(t, s.write.QueryRowContext(ctx,
+			`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'`).Scan(&q))
+		return q
+	}
+	require.Contains(t, tableSQL(), "CHECK (status = 'pending' OR status = 'sending'")
+	require.NotContains(t, tableSQL(), "status IN (")
+	var check string
+	require.NoError(t, s.write.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check))
+	require.Equal(t, "ok", check)
+
+	now := time.Now().UnixMicro()
+	insert := func(id, status string) error {
+		_, err := s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, created_at, updated_at)
+			VALUES (?, '+905551234567', 'hi', ?, ?, ?, ?)`, id, status, now, now, now)
+		return err
+	}
+	for i, st := range []ims.Status{ims.StatusPending, ims.StatusSending, ims.StatusSent, ims.StatusDead,
+		ims.StatusCanceled, ims.StatusExpired} {
+		require.NoError(t, insert(fmt.Sprintf("0190a0b0-0000-7000-8000-00000000000%d", i), string(st)), st)
+	}
+	require.ErrorContains(t, insert("0190a0b0-0000-7000-8000-000000000009", "bogus"), "CHECK constraint failed")
+
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	require.NoError(t, err)
+	_, err = p.DownTo(ctx, 9)
+	require.NoError(t, err)
+	require.Contains(t, tableSQL(), "CHECK (status IN ('pending', 'sending', 'sent', 'dead', 'canceled', 'expired'))")
+	require.ErrorContains(t, insert("0190a0b0-0000-7000-8000-000000000009", "bogus"), "CHECK constraint failed")
+}
+
+// TestNoLongINListsOnMessageWrites: SQLite evaluates a CHECK's or a
+// trigger's IN list of more than two constants through a table it builds
+// for every row written, so neither the messages table nor a trigger on it
+// may hold one (migration 00010 rewrites those it knows; this says when a
+// later one brings another).
+func TestNoLongINListsOnMessageWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+
+	long := regexp.MustCompile(`(?i)\bIN\s*\(\s*'[^']*'\s*,\s*'[^']*'\s*,`)
+	rows, err := s.write.QueryContext(ctx,
+		`SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = 'messages' AND type IN ('table', 'trigger')`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var typ, name, q string
+		require.NoError(t, rows.Scan(&typ, &name, &q))
+		require.Falsef(t, long.MatchString(q), "%s %s has an IN list of more than two constants: %s", typ, name, q)
+	}
+	require.NoError(t, rows.Err())
 }

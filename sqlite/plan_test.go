@@ -23,15 +23,19 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"claim uses the due index", claimDueSQL, "messages_due", []any{0, 10}},
 		{"expiry sweep uses the expiry index", pickExpiredSQL, "messages_expiry", []any{0, 10}},
-		{"list by priority", `SELECT id FROM messages WHERE priority = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+		{"list by priority", `SELECT id FROM messages WHERE priority = ? AND ` + priorityNotNormal + ` AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_priority_id", []any{0, "z", 10}},
+		{"list the default priority by id", `SELECT id FROM messages WHERE priority = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+			"sqlite_autoindex_messages_1", []any{1, "z", 10}},
 		{"bulk replay walks dead messages by id", pickDeadSQL, "messages_status_id", []any{10}},
 		{"list by status", `SELECT id FROM messages WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_status_id", []any{"sent", "z", 10}},
 		{"audit by message", `SELECT id FROM audit_events WHERE message_id = ? ORDER BY id DESC LIMIT ?`,
 			"audit_events_message", []any{"x", 10}},
-		{"audit by type", `SELECT id FROM audit_events WHERE type = ? ORDER BY id DESC LIMIT ?`,
-			"audit_events_type", []any{"x", 10}},
+		{"audit by a rare type", `SELECT id FROM audit_events WHERE type = ? AND ` + auditTypeIndexed + ` ORDER BY id DESC LIMIT ?`,
+			"audit_events_type", []any{"message.dead", 10}},
+		{"audit by a per-delivery type walks the primary key", `SELECT id FROM audit_events WHERE type = ? ORDER BY id DESC LIMIT ?`,
+			"SCAN audit_events", []any{"message.sent", 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

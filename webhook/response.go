@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -37,10 +38,42 @@ func snippet(body []byte) string {
 // sent no id, and IMS must never invent one. A numeric id is kept as its text.
 // Either form is bounded to snippetBytes: a provider id is stored with the
 // message, and an answer of 60,000 digits must not make it 60 kB.
+//
+// It runs once per delivery, so the usual answer is read without
+// encoding/json's reflection: json.Valid checks the whole body (allocating
+// nothing), then scanMessageID finds the top-level key. Whatever that scan
+// does not take on — a key or an id with escapes, a non-ASCII key, invalid
+// UTF-8 — goes to providerMessageIDJSON, and a fuzz test holds the two to
+// the same answer for every input.
 func providerMessageID(body []byte) string {
-	if len(body) == 0 {
+	if len(body) == 0 || !json.Valid(body) {
 		return ""
 	}
+	raw, ok := scanMessageID(body)
+	if !ok {
+		return providerMessageIDJSON(body)
+	}
+	return idFromRaw(raw)
+}
+
+// idFromRaw is the id a raw JSON value stands for: a string without
+// escapes (quotes included) or a number; other values give "".
+func idFromRaw(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		return snippet(raw[1 : len(raw)-1])
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return snippet(raw)
+	}
+	return ""
+}
+
+// providerMessageIDJSON is providerMessageID by encoding/json: the
+// reference that scanMessageID answers like.
+func providerMessageIDJSON(body []byte) string {
 	var v struct {
 		MessageID json.RawMessage `json:"messageId"`
 	}
@@ -58,6 +91,93 @@ func providerMessageID(body []byte) string {
 		return snippet(v.MessageID)
 	}
 	return ""
+}
+
+// scanMessageID returns the raw value of the last top-level key that
+// encoding/json would decode into a field tagged "messageId" (it matches
+// names case-insensitively, and the last of duplicates wins), or nil when
+// there is none or the body is not an object. body must be valid JSON. ok
+// is false when the answer needs encoding/json after all: a key with an
+// escape or a non-ASCII byte (case folding beyond ASCII), or a string value
+// with an escape or invalid UTF-8 (decoding it is encoding/json's job).
+func scanMessageID(body []byte) (raw []byte, ok bool) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, true // null, an array, a scalar: no messageId
+	}
+	i++
+	for {
+		i = skipSpace(body, i)
+		if body[i] == '}' {
+			return raw, true
+		}
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+		end := stringEnd(body, i)
+		key := body[i+1 : end-1]
+		for _, b := range key {
+			if b == '\\' || b >= utf8.RuneSelf {
+				return nil, false
+			}
+		}
+		i = skipSpace(body, end)
+		i = skipSpace(body, i+1) // the colon
+		vend := valueEnd(body, i)
+		if bytes.EqualFold(key, messageIDKey) {
+			raw = body[i:vend]
+			if raw[0] == '"' && (bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw)) {
+				return nil, false
+			}
+		}
+		i = vend
+	}
+}
+
+var messageIDKey = []byte("messageId")
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string that starts at b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// valueEnd returns the index just past the value that starts at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' &&
+		b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
 }
 
 // maxRetryAfter bounds what a server may ask for; the domain caps it again.

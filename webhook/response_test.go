@@ -56,3 +56,30 @@ func FuzzProviderMessageID(f *testing.F) {
 		require.NotContains(t, s, "\x00")
 	})
 }
+
+func BenchmarkProviderMessageID(b *testing.B) {
+	body := []byte(`{"message":"Accepted","messageId":"6f1c8b9e-2a5d-4e3b-9c7a-1b2c3d4e5f60"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if providerMessageID(body) == "" {
+			b.Fatal("no id")
+		}
+	}
+}
+
+// FuzzProviderMessageIDMatchesEncodingJSON holds the hand-rolled scan to
+// what encoding/json reads, for every input.
+func FuzzProviderMessageIDMatchesEncodingJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"message":"Accepted","messageId":"prov-1"}`, `{"messageId":12345}`, ` { "messageId" : "x" } `,
+		`{"MESSAGEID":"a","messageid":"b"}`, `{"messageId":"a","messageId":null}`, `{"a":{"messageId":"inner"}}`,
+		`{"a":["}",{"b":"]"}],"messageId":"after"}`, `{"messageId":"a\"b"}`, `{"message\u0049d":"esc"}`,
+		"{\"messageId\":\"\xff\xfe\"}", `{"meſſageId":"fold"}`, `[{"messageId":"x"}]`, `null`, `"messageId"`,
+		`{"messageId":true}`, `{"messageId":-0.5e-7}`, `{"messageId":[1]}`, `{}`, `{"messageId":"a\u0000b"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		require.Equal(t, providerMessageIDJSON(body), providerMessageID(body), "%q", body)
+	})
+}

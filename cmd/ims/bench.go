@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/insiderone/ims/internal/bench"
 )
@@ -37,6 +38,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.FailureRate, "failure-rate", 0, "share of webhook calls (0..1) the sink fails with HTTP 500")
 	fs.DurationVar(&cfg.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run")
 	fs.StringVar(&cfg.Binary, "ims", "", "the ims binary to run with serve (default: this executable)")
+	fs.Func("serve-env", "KEY=VALUE setting for `ims serve` (repeatable), e.g. WEBHOOK_RATE_LIMIT=1000000", func(kv string) error {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		cfg.ServeEnv = append(cfg.ServeEnv, kv)
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	if err := fs.Parse(args); err != nil {

@@ -87,6 +87,10 @@ type Config struct {
 	FailureRate float64
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+	// ServeEnv holds extra "KEY=VALUE" settings for `ims serve`, applied
+	// last, so a run can measure a feature on and off (for instance
+	// WEBHOOK_RATE_LIMIT) without a flag of its own for each setting.
+	ServeEnv []string
 	// Progress, when set, gets a one-line progress bar redrawn with "\r".
 	Progress io.Writer
 	// ProgressLines prints plain progress lines instead (one every

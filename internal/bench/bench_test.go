@@ -214,3 +214,14 @@ func TestThousands(t *testing.T) {
 		t.Run(want, func(t *testing.T) { require.Equal(t, want, thousands(in)) })
 	}
 }
+
+// TestServeEnvOverrides: -serve-env settings reach `ims serve` and win over
+// the run's own, so a feature can be measured on and off.
+func TestServeEnvOverrides(t *testing.T) {
+	t.Parallel()
+	cfg := Config{BatchSize: 10, Concurrency: 4, ServeEnv: []string{"WEBHOOK_RATE_LIMIT=500", "WORKER_CONCURRENCY=8", "bad"}}
+	env := serveEnv(cfg, nil, "http://127.0.0.1:1/hook", 8080, false)
+	require.Contains(t, env, "WEBHOOK_RATE_LIMIT=500")
+	require.Contains(t, env, "WORKER_CONCURRENCY=8")
+	require.NotContains(t, env, "WORKER_CONCURRENCY=4")
+}

@@ -71,6 +71,11 @@ func serveEnv(cfg Config, prepared map[string]string, webhookURL string, port in
 	for k, v := range prepared {
 		env[k] = v
 	}
+	for _, kv := range cfg.ServeEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			env[k] = v
+		}
+	}
 	out := make([]string, 0, len(os.Environ())+len(env))
 	for _, kv := range os.Environ() {
 		if !managed(kv) {

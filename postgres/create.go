@@ -59,17 +59,13 @@ conflict AS (
 			OR e.callback_url <> i.callback_url
 	) AS found
 ),
-ins AS (
-	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
-		next_attempt_at, send_at, created_at, updated_at, priority, expires_at,
-		encoding, segments, country, time_zone, quiet_hours, callback_url)
-	SELECT id, phone_number, content, status, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
-		priority, expires_at,
-		encoding, segments, country, time_zone, quiet_hours, callback_url
-	FROM input WHERE NOT (SELECT found FROM conflict) ORDER BY ord
-	ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-	RETURNING *
-),
+-- Only keyed messages go through ON CONFLICT: a speculative insertion
+-- writes one more WAL record per row (the confirmation), which a message
+-- without a key, the common case, cannot need.
+keyed AS (` + insertInput("idempotency_key IS NOT NULL",
+	"ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING") + `),
+unkeyed AS (` + insertInput("idempotency_key IS NULL", "") + `),
+ins AS (SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
 	SELECT type, id, actor, details, $9 FROM (
@@ -92,6 +88,22 @@ WHERE CASE
 	ELSE ims_fail('` + retryCreate + `')
 END
 ORDER BY i.ord`
+
+// insertInput is createSQL's INSERT of the input rows that match where,
+// unless the statement found a conflicting replay.
+func insertInput(where, onConflict string) string {
+	return `
+	INSERT INTO messages (id, phone_number, content, status, idempotency_key, idempotency_scope, attempts,
+		next_attempt_at, send_at, created_at, updated_at, priority, expires_at,
+		encoding, segments, country, time_zone, quiet_hours, callback_url)
+	SELECT id, phone_number, content, status, idempotency_key, idempotency_scope, 0, next_attempt_at, send_at, $9, $9,
+		priority, expires_at,
+		encoding, segments, country, time_zone, quiet_hours, callback_url
+	FROM input WHERE ` + where + ` AND NOT (SELECT found FROM conflict) ORDER BY ord
+	` + onConflict + `
+	RETURNING *
+`
+}
 
 // retryCreate is the ims_fail reason createSQL raises when it must be rerun.
 const retryCreate = "ims: retry create"

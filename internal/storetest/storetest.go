@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"SMS", testSMS},
 		{"DeliveryReports", testDeliveryReports},
 		{"Callbacks", testCallbacks},
+		{"Instances", testInstances},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

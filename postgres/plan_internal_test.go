@@ -53,6 +53,8 @@ func TestQueryPlans(t *testing.T) {
 		{"bulk replay walks dead messages by id", replayDeadSQL, "messages_status_id_idx",
 			[]string{now, "'a'", text(s.channel), "10", text(string(replay.To)),
 				"ARRAY[" + text(string(replay.From[0])) + "]", text(replay.Event)}},
+		{"list by phone reads the phone index", "SELECT id FROM messages WHERE phone_number = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+			"messages_phone_number_id", []string{"'+905551234567'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
 	}
 	for i, tt := range tests {
 		name := "plan" + strconv.Itoa(i)

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"DeliveryReports", testDeliveryReports},
 		{"Callbacks", testCallbacks},
 		{"Instances", testInstances},
+		{"PhoneFilter", testPhoneFilter},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

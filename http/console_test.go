@@ -33,6 +33,16 @@ func (c *countingConsole) Series() stats.SeriesSnapshot {
 	return stats.NewSeries(nil).Snapshot(stats.SeriesStep)
 }
 
+// Instances is a fleet of two as of the tests' clock: i-1 beat 2 s ago,
+// i-2 missed its heartbeats.
+func (c *countingConsole) Instances() stats.FleetSnapshot {
+	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	return stats.FleetSnapshot{RefreshedAt: now, Instances: []ims.Instance{
+		{ID: "i-1", StartedAt: now.Add(-time.Hour), LastSeen: now.Add(-2 * time.Second), Version: "v1", QueueMode: "db", Leader: true},
+		{ID: "i-2", StartedAt: now.Add(-time.Hour), LastSeen: now.Add(-ims.InstanceStaleAfter - time.Second), Version: "v0", QueueMode: "db"},
+	}}
+}
+
 func newCountingConsole() *countingConsole {
 	return &countingConsole{fixedStats: fixedStats{ims.Stats{
 		Counts:    map[ims.Status]int64{ims.StatusPending: 3, ims.StatusSending: 2, ims.StatusSent: 120, ims.StatusDead: 2},
@@ -67,6 +77,28 @@ func TestConsoleSnapshot(t *testing.T) {
 		require.Equal(t, "5s", series["step"])
 		require.Len(t, series["delivered_per_second"], 180)
 		require.Len(t, series["latency_p95_ms"], 180)
+	})
+	t.Run("serves the instances, the silent one stale", func(t *testing.T) {
+		got := decode[consoleSnapshot](t, b.do(t, request{method: "GET", path: "/api/console"}), http.StatusOK)
+		require.Empty(t, got.InstancesError)
+		require.Len(t, got.Instances, 2)
+		tests := []struct {
+			id                  string
+			leader, stale, self bool
+		}{
+			{"i-1", true, false, true},
+			{"i-2", false, true, false},
+		}
+		for i, tt := range tests {
+			t.Run(tt.id, func(t *testing.T) {
+				in := got.Instances[i]
+				require.Equal(t, tt.id, in.ID)
+				require.Equal(t, tt.leader, in.Leader)
+				require.Equal(t, tt.stale, in.Stale)
+				require.Equal(t, tt.self, in.Self)
+				require.Equal(t, "db", in.QueueMode)
+			})
+		}
 	})
 	t.Run("not wired: 503", func(t *testing.T) {
 		bare := setup(t)

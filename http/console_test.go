@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -243,4 +244,37 @@ func TestConsoleStream(t *testing.T) {
 		require.NoError(t, srv.Config.Shutdown(sctx))
 		srv.Close()
 	})
+}
+
+func TestConsoleInstances(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	fresh := ims.Instance{ID: "a", LastSeen: now.Add(-ims.InstanceStaleAfter)}
+	silent := ims.Instance{ID: "b", LastSeen: now.Add(-ims.InstanceStaleAfter - time.Microsecond)}
+	tests := []struct {
+		name      string
+		snap      stats.FleetSnapshot
+		wantStale []bool
+		wantErr   string
+	}{
+		{"not listed yet", stats.FleetSnapshot{Err: stats.ErrNotListed}, []bool{}, stats.ErrNotListed.Error()},
+		{"listed: stale just past the limit", stats.FleetSnapshot{Instances: []ims.Instance{fresh, silent}}, []bool{false, true}, ""},
+		{"the latest beat failed: the list before, and no cause shown",
+			stats.FleetSnapshot{Instances: []ims.Instance{fresh}, Err: errors.New("dial tcp 10.0.0.7:5432: refused")},
+			[]bool{false}, "the latest heartbeat failed (see the server log); the list is as of the one before"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, msg := consoleInstances(tt.snap, "a", now)
+			require.Equal(t, tt.wantErr, msg)
+			require.NotNil(t, got, "[] rather than null for the page")
+			stale := make([]bool, len(got))
+			for i, in := range got {
+				stale[i] = in.Stale
+				require.Equal(t, in.ID == "a", in.Self)
+			}
+			require.Equal(t, tt.wantStale, stale)
+		})
+	}
 }

@@ -109,7 +109,7 @@ func (in MessageInput) validate(rules CreateRules, problems map[string]string) N
 	switch {
 	case in.PhoneNumber == nil || *in.PhoneNumber == "":
 		problems["phone_number"] = "is required"
-	case !e164.MatchString(*in.PhoneNumber):
+	case !ValidPhoneShape(*in.PhoneNumber):
 		problems["phone_number"] = PhoneShapeProblem
 	default:
 		nm.PhoneNumber = *in.PhoneNumber

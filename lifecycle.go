@@ -214,6 +214,9 @@ func (f MessageFilter) Validate() error {
 	if f.DeliverySet && f.Delivery != DeliveryNone && f.Delivery != DeliveryDelivered && f.Delivery != DeliveryUndelivered {
 		return Errorf(EINVALID, "unknown delivery_status %q", f.Delivery)
 	}
+	if f.PhoneNumber != "" && !ValidPhoneShape(f.PhoneNumber) {
+		return Errorf(EINVALID, "phone_number %s", PhoneShapeProblem)
+	}
 	return nil
 }
 

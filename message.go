@@ -206,6 +206,9 @@ type MessageFilter struct {
 	// is "no report applied"); see ParseDeliveryFilter.
 	Delivery    DeliveryStatus
 	DeliverySet bool
+	// PhoneNumber, when set, is an exact match on the recipient; it must
+	// have the E.164 shape (ValidPhoneShape).
+	PhoneNumber string
 	// Before is the cursor: only messages with an ID below it are returned.
 	Before string
 	Limit  int

@@ -20,6 +20,7 @@ type Store interface {
 	ExpiryStore
 	DeliveryReportStore
 	CallbackStore
+	InstanceStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -677,6 +677,9 @@ func TestConsole(t *testing.T) {
 	require.Len(t, got.Series.Delivered, 180)
 	require.Len(t, got.Series.LatencyP95, 180)
 	require.True(t, time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC).Equal(got.Series.End))
+	require.Len(t, got.Instances, 1)
+	require.Equal(t, fixedStats{}.Instances().Instances[0], got.Instances[0].Instance, "every field survives the round trip")
+	require.Empty(t, got.InstancesError)
 
 	_, err = newClient(t, b.srv).Console(context.Background())
 	requireCode(t, err, ims.EUNAUTHORIZED)

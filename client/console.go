@@ -17,6 +17,19 @@ type Console struct {
 	// Backlog is pending + sending as of RefreshedAt.
 	Backlog int64
 	Series  ConsoleSeries
+	// Instances are the instances sharing the database, by ID, from their
+	// heartbeats; InstancesError says why the list is missing or old.
+	Instances      []ConsoleInstance
+	InstancesError string
+}
+
+// ConsoleInstance is one instance of the fleet. Stale is true when it has
+// missed its heartbeats (likely gone); Self marks the instance that
+// answered.
+type ConsoleInstance struct {
+	ims.Instance
+	Stale bool `json:"stale"`
+	Self  bool `json:"self"`
 }
 
 // ConsoleSeries is the last 15 minutes of this instance, oldest point
@@ -41,9 +54,11 @@ func (c *Client) Console(ctx context.Context) (Console, error) {
 	cl := call{method: http.MethodGet, path: "/api/console"}
 	var out struct {
 		statsJSON
-		GeneratedAt time.Time     `json:"generated_at"`
-		Backlog     int64         `json:"backlog"`
-		Series      ConsoleSeries `json:"series"`
+		GeneratedAt    time.Time         `json:"generated_at"`
+		Backlog        int64             `json:"backlog"`
+		Series         ConsoleSeries     `json:"series"`
+		Instances      []ConsoleInstance `json:"instances"`
+		InstancesError string            `json:"instances_error"`
 	}
 	if _, err := c.do(ctx, cl, &out); err != nil {
 		return Console{}, err
@@ -52,5 +67,6 @@ func (c *Client) Console(ctx context.Context) (Console, error) {
 	if err != nil {
 		return Console{}, err
 	}
-	return Console{Stats: st, GeneratedAt: out.GeneratedAt, Backlog: out.Backlog, Series: out.Series}, nil
+	return Console{Stats: st, GeneratedAt: out.GeneratedAt, Backlog: out.Backlog, Series: out.Series,
+		Instances: out.Instances, InstancesError: out.InstancesError}, nil
 }

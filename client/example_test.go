@@ -331,6 +331,12 @@ func (fixedStats) Series() stats.SeriesSnapshot {
 	return stats.NewSeries(func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }).Snapshot(stats.SeriesStep)
 }
 
+func (fixedStats) Instances() stats.FleetSnapshot {
+	at := time.Date(2026, 1, 2, 15, 4, 0, 0, time.UTC)
+	return stats.FleetSnapshot{RefreshedAt: at, Instances: []ims.Instance{
+		{ID: "test", StartedAt: at.Add(-time.Hour), LastSeen: at, Version: "v1", QueueMode: "db", Leader: true}}}
+}
+
 func (fixedStats) Stats() ims.Stats {
 	return ims.Stats{
 		Counts:  map[ims.Status]int64{ims.StatusPending: 3, ims.StatusSent: 7},

@@ -102,12 +102,19 @@ type MessageFilter struct {
 	// DeliveryStatus is "delivered", "undelivered", "none" (no report
 	// yet) or empty for every message.
 	DeliveryStatus string
+	// PhoneNumber, in E.164 form, keeps only the messages to that number
+	// (exact match); empty for every number. ListMessages only: like
+	// Status, ListSent and ListDeadLetters ignore it.
+	PhoneNumber string
 }
 
 func (f MessageFilter) query(withStatus bool) url.Values {
 	q := url.Values{}
 	if withStatus && f.Status != "" {
 		q.Set("status", string(f.Status))
+	}
+	if withStatus && f.PhoneNumber != "" {
+		q.Set("phone_number", f.PhoneNumber)
 	}
 	if f.Priority != "" {
 		q.Set("priority", string(f.Priority))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +32,16 @@ func (c *countingConsole) Stats() ims.Stats {
 
 func (c *countingConsole) Series() stats.SeriesSnapshot {
 	return stats.NewSeries(nil).Snapshot(stats.SeriesStep)
+}
+
+// Instances is a fleet of two as of the tests' clock: i-1 beat 2 s ago,
+// i-2 missed its heartbeats.
+func (c *countingConsole) Instances() stats.FleetSnapshot {
+	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	return stats.FleetSnapshot{RefreshedAt: now, Instances: []ims.Instance{
+		{ID: "i-1", StartedAt: now.Add(-time.Hour), LastSeen: now.Add(-2 * time.Second), Version: "v1", QueueMode: "db", Leader: true},
+		{ID: "i-2", StartedAt: now.Add(-time.Hour), LastSeen: now.Add(-ims.InstanceStaleAfter - time.Second), Version: "v0", QueueMode: "db"},
+	}}
 }
 
 func newCountingConsole() *countingConsole {
@@ -67,6 +78,28 @@ func TestConsoleSnapshot(t *testing.T) {
 		require.Equal(t, "5s", series["step"])
 		require.Len(t, series["delivered_per_second"], 180)
 		require.Len(t, series["latency_p95_ms"], 180)
+	})
+	t.Run("serves the instances, the silent one stale", func(t *testing.T) {
+		got := decode[consoleSnapshot](t, b.do(t, request{method: "GET", path: "/api/console"}), http.StatusOK)
+		require.Empty(t, got.InstancesError)
+		require.Len(t, got.Instances, 2)
+		tests := []struct {
+			id                  string
+			leader, stale, self bool
+		}{
+			{"i-1", true, false, true},
+			{"i-2", false, true, false},
+		}
+		for i, tt := range tests {
+			t.Run(tt.id, func(t *testing.T) {
+				in := got.Instances[i]
+				require.Equal(t, tt.id, in.ID)
+				require.Equal(t, tt.leader, in.Leader)
+				require.Equal(t, tt.stale, in.Stale)
+				require.Equal(t, tt.self, in.Self)
+				require.Equal(t, "db", in.QueueMode)
+			})
+		}
 	})
 	t.Run("not wired: 503", func(t *testing.T) {
 		bare := setup(t)
@@ -211,4 +244,37 @@ func TestConsoleStream(t *testing.T) {
 		require.NoError(t, srv.Config.Shutdown(sctx))
 		srv.Close()
 	})
+}
+
+func TestConsoleInstances(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	fresh := ims.Instance{ID: "a", LastSeen: now.Add(-ims.InstanceStaleAfter)}
+	silent := ims.Instance{ID: "b", LastSeen: now.Add(-ims.InstanceStaleAfter - time.Microsecond)}
+	tests := []struct {
+		name      string
+		snap      stats.FleetSnapshot
+		wantStale []bool
+		wantErr   string
+	}{
+		{"not listed yet", stats.FleetSnapshot{Err: stats.ErrNotListed}, []bool{}, stats.ErrNotListed.Error()},
+		{"listed: stale just past the limit", stats.FleetSnapshot{Instances: []ims.Instance{fresh, silent}}, []bool{false, true}, ""},
+		{"the latest beat failed: the list before, and no cause shown",
+			stats.FleetSnapshot{Instances: []ims.Instance{fresh}, Err: errors.New("dial tcp 10.0.0.7:5432: refused")},
+			[]bool{false}, "the latest heartbeat failed (see the server log); the list is as of the one before"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, msg := consoleInstances(tt.snap, "a", now)
+			require.Equal(t, tt.wantErr, msg)
+			require.NotNil(t, got, "[] rather than null for the page")
+			stale := make([]bool, len(got))
+			for i, in := range got {
+				stale[i] = in.Stale
+				require.Equal(t, in.ID == "a", in.Self)
+			}
+			require.Equal(t, tt.wantStale, stale)
+		})
+	}
 }

@@ -139,7 +139,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, status ims
 func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, error) {
 	allowed := []string{"limit", "cursor", "priority", "delivery_status"}
 	if status == "" {
-		allowed = append(allowed, "status")
+		allowed = append(allowed, "status", "phone_number")
 	}
 	q, err := parseQuery(r, allowed...)
 	if err != nil {
@@ -150,6 +150,9 @@ func parseMessageFilter(r *http.Request, status ims.Status) (ims.MessageFilter, 
 		if f.Status, err = parseStatus(q); err != nil {
 			return f, err
 		}
+	}
+	if f.PhoneNumber, err = parsePhoneFilter(q); err != nil {
+		return f, err
 	}
 	if f.Priority, err = parsePriority(q); err != nil {
 		return f, err

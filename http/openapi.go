@@ -191,7 +191,7 @@ func openAPIPaths(metrics bool) obj {
 			"200": jsonResponse("The overview", ref("Stats")),
 			"503": jsonResponse("Stats are not wired on this server", ref("Error")),
 		})},
-		"/api/console": obj{"get": operation("operations", "Everything the operator console shows besides the lists: the overview of /api/stats plus the backlog and 15-minute series (cached: no query per request)", true, obj{
+		"/api/console": obj{"get": operation("operations", "Everything the operator console shows besides the lists: the overview of /api/stats plus the backlog, the 15-minute series and the instances of the fleet (cached: no query per request)", true, obj{
 			"200": jsonResponse("The console snapshot", ref("ConsoleSnapshot")),
 			"503": jsonResponse("The console is not wired on this server", ref("Error")),
 		})},

@@ -16,6 +16,10 @@ func withDeliveryReports(doc obj) {
 		"description": "Only messages with this delivery status (none: no report applied yet)",
 		"schema":      obj{"type": "string", "enum": []string{string(ims.DeliveryDelivered), string(ims.DeliveryUndelivered), ims.DeliveryStatusNone}}}
 
+	components["parameters"].(obj)["PhoneNumber"] = obj{"name": "phone_number", "in": "query",
+		"description": "Only messages to this number, exact match, in E.164 shape like phone_number on create (encode + as %2B); combines with the other filters and the cursor",
+		"schema":      obj{"type": "string", "pattern": `^\+[1-9][0-9]{7,14}$`, "example": "+905551234567"}}
+
 	schemas := components["schemas"].(obj)
 	msg := schemas["Message"].(obj)["properties"].(obj)
 	msg["delivery_status"] = obj{"type": "string", "enum": []string{"", string(ims.DeliveryDelivered), string(ims.DeliveryUndelivered)},
@@ -46,7 +50,7 @@ func withDeliveryReports(doc obj) {
 
 	paths := doc["paths"].(obj)
 	list := paths["/api/messages"].(obj)["get"].(obj)
-	list["parameters"] = append(list["parameters"].([]obj), paramRef("DeliveryStatus"))
+	list["parameters"] = append(list["parameters"].([]obj), paramRef("DeliveryStatus"), paramRef("PhoneNumber"))
 	op := obj{
 		"tags": []string{"delivery reports"}, "summary": "Take the provider's delivery reports: one object or an array (all or nothing)",
 		"security": []obj{{"DlrKey": []string{}}},

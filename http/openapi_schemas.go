@@ -195,9 +195,21 @@ func openAPISchemas() obj {
 			}),
 			"scheduler": ref("SchedulerStatus"),
 		}),
-		"ConsoleSnapshot": obj{"allOf": []obj{ref("Stats"), object([]string{"generated_at", "backlog", "series"}, obj{
-			"generated_at": dateTime("When the snapshot was assembled: a console compares it with its clock to tell a stale view"),
-			"backlog":      integer("pending + sending, as of refreshed_at"),
+		"ConsoleSnapshot": obj{"allOf": []obj{ref("Stats"), object([]string{"generated_at", "backlog", "series", "instances"}, obj{
+			"instances": obj{"type": "array", "description": "The instances sharing the database, by id, from their heartbeats (every 5 s; cached, read once per heartbeat by each instance, never per viewer). A clean shutdown removes its instance; one not seen for 50 s is pruned",
+				"items": object([]string{"id", "started_at", "last_seen", "version", "queue_mode", "leader", "stale", "self"}, obj{
+					"id":         str("INSTANCE_ID"),
+					"started_at": dateTime("When the instance started"),
+					"last_seen":  dateTime("Its last heartbeat, by the database's clock: compare with generated_at"),
+					"version":    str("Its IMS version"),
+					"queue_mode": obj{"type": "string", "enum": ims.QueueModes},
+					"leader":     boolean("It held the leader lease at its last heartbeat"),
+					"stale":      boolean("It missed its heartbeats for over 15 s at generated_at: likely gone"),
+					"self":       boolean("It is the instance that served this snapshot"),
+				})},
+			"instances_error": str("Why the list is missing (not listed yet) or as of an earlier heartbeat (the latest failed)"),
+			"generated_at":    dateTime("When the snapshot was assembled: a console compares it with its clock to tell a stale view"),
+			"backlog":         integer("pending + sending, as of refreshed_at"),
 			"series": object([]string{"end", "step", "step_seconds", "delivered_per_second", "retried_per_second", "dead_per_second", "expired_per_second", "latency_p50_ms", "latency_p95_ms", "backlog"}, obj{
 				"end":                  dateTime("End of the last point (exclusive); the points run back 15 minutes from it, oldest first"),
 				"step":                 obj{"type": "string", "description": "Width of one point, as a Go duration", "example": "5s"},

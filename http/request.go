@@ -243,6 +243,17 @@ func parsePriority(q query) (ims.Priority, error) {
 	return p, nil
 }
 
+// parsePhoneFilter reads phone_number, an exact match that must have the
+// shape a create requires. A "+" left unencoded in a query string arrives as
+// a space, so the problem says to encode it.
+func parsePhoneFilter(q query) (string, error) {
+	v := q.Get("phone_number")
+	if v == "" || ims.ValidPhoneShape(v) {
+		return v, nil
+	}
+	return "", invalidParam("phone_number", ims.PhoneShapeProblem+" (encode + as %2B in a query string)")
+}
+
 func parseStatus(q query) (ims.Status, error) {
 	s := ims.Status(q.Get("status"))
 	if s == "" || s.Valid() {

@@ -31,7 +31,8 @@ func (s *Store) GetMessage(ctx context.Context, id string) (_ ims.Message, err e
 
 // ListMessages returns messages newest first, the ID being the cursor. The
 // query is built per filter so each shape gets its own plan and index
-// ((status, id), (priority, id) for high and low, or the primary key) instead of one generic plan full of ORs.
+// ((status, id), (priority, id) for high and low, (phone_number, id) or the
+// primary key) instead of one generic plan full of ORs.
 func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.MessagePage, err error) {
 	defer classify(&err)
 	if err := f.Validate(); err != nil {
@@ -62,6 +63,10 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.Me
 	if f.DeliverySet {
 		args = append(args, string(f.Delivery))
 		where = append(where, fmt.Sprintf("delivery_status = $%d", len(args)))
+	}
+	if f.PhoneNumber != "" {
+		args = append(args, f.PhoneNumber)
+		where = append(where, fmt.Sprintf("phone_number = $%d", len(args)))
 	}
 	if f.Before != "" {
 		args = append(args, before)

@@ -59,6 +59,8 @@ func TestQueryPlans(t *testing.T) {
 		{"audit by a rare type reads the partial type index", "SELECT id FROM audit_events WHERE type = $1 AND " +
 			auditTypeIndexed + " ORDER BY id DESC LIMIT $2", "audit_events_type_idx",
 			[]string{"'message.dead'", "10"}},
+		{"list by phone reads the phone index", "SELECT id FROM messages WHERE phone_number = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+			"messages_phone_number_id", []string{"'+905551234567'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
 	}
 	for i, tt := range tests {
 		name := "plan" + strconv.Itoa(i)

@@ -55,6 +55,9 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	if f.DeliverySet {
 		where, args = append(where, "delivery_status = ?"), append(args, string(f.Delivery))
 	}
+	if f.PhoneNumber != "" {
+		where, args = append(where, "phone_number = ?"), append(args, f.PhoneNumber)
+	}
 	if f.Before != "" {
 		before, err := uuid.Parse(f.Before)
 		if err != nil {

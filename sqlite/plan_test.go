@@ -27,6 +27,8 @@ func TestQueryPlans(t *testing.T) {
 			"messages_priority_id", []any{0, "z", 10}},
 		{"list the default priority by id", `SELECT id FROM messages WHERE priority = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 			"sqlite_autoindex_messages_1", []any{1, "z", 10}},
+		{"list by phone", `SELECT id FROM messages WHERE phone_number = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+			"messages_phone_number_id", []any{"+905551234567", "z", 10}},
 		{"bulk replay walks dead messages by id", pickDeadSQL, "messages_status_id", []any{10}},
 		{"list by status", `SELECT id FROM messages WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_status_id", []any{"sent", "z", 10}},

@@ -108,6 +108,7 @@ type Main struct {
 	counts     *stats.Counts
 	outcomes   *stats.Outcomes
 	series     *stats.Series // the console's 15-minute charts
+	fleet      *stats.Fleet  // this instance's heartbeat and the fleet's list
 	failures   *stats.FailureLog
 	metricsSrv *nethttp.Server
 
@@ -120,7 +121,7 @@ type Main struct {
 	// The background goroutines, each set only once it is started, so that
 	// Close after a failure at any step of Run waits only for what runs.
 	schedTask, creatorTask, cacheTask, countsTask, failuresTask *task
-	retentionTask, expiryTask, consoleTask                      *task
+	retentionTask, expiryTask, consoleTask, fleetTask           *task
 	serving                                                     bool // Run got to the end: the system.started event is written
 
 	closeOnce sync.Once
@@ -194,6 +195,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.sched.Load(ctx); err != nil {
 		return err
 	}
+	m.fleet = stats.NewFleet(m.store, stats.FleetConfig{
+		Self:   ims.Instance{ID: cfg.InstanceID, StartedAt: time.Now().UTC(), Version: version, QueueMode: cfg.QueueMode()},
+		Leader: func() bool { return m.sched.LocalStatus().IsLeader }, Logger: m.Logger,
+	})
 	purger, err := m.newRetention()
 	if err != nil {
 		return err
@@ -227,6 +232,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.expiryTask = startTask(ctx, "the expiry sweep", sweeper.Run)
 	m.callbacksTask = startTask(ctx, "the status callbacks", m.callbacks.Run)
 	m.consoleTask = startTask(ctx, "the console's producer", m.api.RunConsole)
+	m.fleetTask = startTask(ctx, "the instance heartbeat", m.fleet.Run)
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -368,7 +374,7 @@ func (m *Main) bind() error {
 func (m *Main) newServer() error {
 	// Concurrent single creates share one insert (see package coalesce).
 	m.creator = coalesce.New(m.store, 256)
-	overview := stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus, History: m.series}
+	overview := stats.Overview{Counts: m.counts, Outcomes: m.outcomes, Scheduler: m.sched.LocalStatus, History: m.series, Fleet: m.fleet}
 	deps := imshttp.Deps{
 		Messages: m.creator, Audit: m.store, Scheduler: m.sched, Health: m.healthChecks(),
 		Stats: overview, Console: overview,
@@ -519,7 +525,7 @@ func (m *Main) shutdown(ctx context.Context) error {
 	// The coalescer writes the creates the API accepted; the cache writer
 	// stops after the scheduler, so the last deliveries are still cached.
 	errs = append(errs, m.retentionTask.stop(ctx), m.expiryTask.stop(ctx), m.callbacksTask.stop(ctx),
-		m.consoleTask.stop(ctx))
+		m.consoleTask.stop(ctx), m.fleetTask.stop(ctx))
 	// The failure log flushes after the last deliveries were judged.
 	errs = append(errs, m.creatorTask.stop(ctx), m.schedTask.stop(ctx), m.cacheTask.stop(ctx),
 		m.failuresTask.stop(ctx), m.countsTask.stop(ctx))

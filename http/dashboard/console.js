@@ -8,7 +8,9 @@ const KEY = "ims-api-key";
 const LIST_EVERY = 3000;   // ms between refreshes of the visible lists
 const STALL_AFTER = 4000;  // no snapshot for this long: reconnecting
 const DOWN_AFTER = 10000;  // ... and for this long: down
-const PHONE_SCAN_PAGES = 10, PHONE_PAGE = 200;
+// The end of an id cannot be searched by the API: it is looked for in the
+// newest ID_SCAN_PAGES × ID_SCAN_PAGE messages (a whole id finds any).
+const ID_SCAN_PAGES = 10, ID_SCAN_PAGE = 200;
 
 let lastLists = 0; // when the lists were last asked for
 
@@ -19,7 +21,7 @@ const state = {
   stream: null,                    // AbortController of the open stream
   poll: false,                     // the server refused a stream: poll GET /api/console
   statuses: [],
-  msg: { cursors: [""], i: 0, q: "", status: "" },
+  msg: { cursors: [""], i: 0, q: "", status: "", phone: "", idEnd: "" },
   dead: { cursors: [""], i: 0, rows: [] },
   audit: { cursors: [""], i: 0, type: "", msg: "" },
   listsBusy: false, detailID: null,
@@ -389,7 +391,26 @@ function render() {
     ["Recent attempts", st(wh.degraded ? "degraded" : wh.recent_attempts ? "ok" : "canceled") + " " + esc(wh.detail)],
     ["Last error", wh.last_error ? '<span class="err">' + esc(wh.last_error) + "</span>" : "none recently"],
   ]);
+  renderInstances(s);
   renderCharts(s.series);
+}
+
+// renderInstances lists the fleet from the snapshot's heartbeats. Ages are
+// judged on the server's clocks (generated_at − last_seen), not the
+// viewer's.
+function renderInstances(s) {
+  const list = s.instances || [];
+  const at = Date.parse(s.generated_at);
+  $("fleet-count").textContent = list.length ? String(list.length) : "";
+  showResult($("fleet-result"), s.instances_error ? "instances: " + s.instances_error : "", !s.instances_error);
+  $("instances").innerHTML = table(list, [
+    ["instance", (x) => '<span class="mono">' + esc(x.id) + "</span>" + (x.self ? ' <span class="muted">(this one)</span>' : "")],
+    ["role", (x) => (x.leader ? '<span class="badge">leader</span>' : '<span class="muted">follower</span>')],
+    ["last seen", (x) => (x.stale ? '<span class="st st-warn">stale</span> ' : "") + esc(ago(at - Date.parse(x.last_seen)))],
+    ["version", (x) => '<span class="mono">' + esc(x.version) + "</span>"],
+    ["queue", (x) => esc(x.queue_mode)],
+    ["started", (x) => esc(when(x.started_at))],
+  ], (x) => ' data-instance="' + esc(x.id) + '"' + (x.stale ? ' class="stale-instance"' : ""));
 }
 
 // enable sets a button's state, except while its action runs (act owns it then).
@@ -524,8 +545,8 @@ function pager(el, p, total, onMove) {
 
 async function loadMessages() {
   const p = state.msg;
-  if (p.q && !isUUID(p.q)) return; // a phone search is shown until changed
-  if (p.q) {
+  if (p.idEnd) return; // an id-end search is shown until changed
+  if (isUUID(p.q)) {
     try {
       const d = await api("/api/messages/" + encodeURIComponent(p.q));
       $("messages").innerHTML = messagesTable([d.message]);
@@ -537,6 +558,7 @@ async function loadMessages() {
   }
   const qs = new URLSearchParams({ limit: "20" });
   if (p.status) qs.set("status", p.status);
+  if (p.phone) qs.set("phone_number", p.phone);
   for (const [k, v] of Object.entries(p.extra || {})) if (v) qs.set(k, v);
   if (p.cursors[p.i]) qs.set("cursor", p.cursors[p.i]);
   const page = await api("/api/messages?" + qs);
@@ -559,33 +581,43 @@ function messagesTable(rows) {
   ], (m) => ' class="clickable" data-open="' + esc(m.id) + '" data-status="' + esc(m.status) + '"');
 }
 
-// searchScan finds messages by phone number (any part of it) or by the end
-// of their id (the list shows "…" and the last 8 characters), scanning the
-// newest pages: the API filters by status, not by phone.
-async function searchPhone(q, from) {
+// idEnd is the end of an id as the lists show it ("…3ee3c069"), or "".
+function idEnd(q) {
+  const e = q.replace(/^…/, "").toLowerCase();
+  return /^[0-9a-f-]{4,35}$/.test(e) && (/[a-f-]/.test(e) || q.startsWith("…")) ? e : "";
+}
+
+// phoneQuery reads a typed number as the API's phone_number filter (an
+// exact E.164 number): spaces, dashes, dots and brackets go, and a number
+// typed without its "+" gets it. The API judges the rest (400 says why).
+function phoneQuery(q) {
+  const n = q.replace(/[\s\-().]/g, "");
+  return /^[0-9]+$/.test(n) ? "+" + n : n;
+}
+
+// searchIDEnd finds messages whose id ends with end among the newest
+// ID_SCAN_PAGES × ID_SCAN_PAGE (the API has no such filter; a whole id
+// finds any message).
+async function searchIDEnd(end) {
   const out = $("msg-result");
-  const idEnd = q.replace(/^…/, "").toLowerCase();
-  const byID = /^[0-9a-f-]{4,35}$/.test(idEnd) && /[a-f-]/.test(idEnd);
-  const needle = byID ? idEnd : q.replace(/[\s\-()]/g, "");
-  const match = byID ? (m) => m.id.endsWith(needle) : (m) => (m.phone_number || "").includes(needle);
-  let cursor = from || "", scanned = 0, found = [];
+  let cursor = "", scanned = 0, found = [];
   showResult(out, "searching…", true);
-  for (let i = 0; i < PHONE_SCAN_PAGES; i++) {
-    const qs = new URLSearchParams({ limit: String(PHONE_PAGE) });
+  for (let i = 0; i < ID_SCAN_PAGES; i++) {
+    const qs = new URLSearchParams({ limit: String(ID_SCAN_PAGE) });
     if (state.msg.status) qs.set("status", state.msg.status);
     for (const [k, v] of Object.entries(state.msg.extra || {})) if (v) qs.set(k, v);
     if (cursor) qs.set("cursor", cursor);
     const page = await api("/api/messages?" + qs);
     const ms = page.messages || [];
     scanned += ms.length;
-    found = found.concat(ms.filter(match));
+    found = found.concat(ms.filter((m) => m.id.endsWith(end)));
     cursor = page.next_cursor || "";
     if (!cursor) break;
   }
   $("messages").innerHTML = messagesTable(found);
-  $("msg-pager").innerHTML = cursor ? '<button type="button" class="small" id="scan-older">Search older messages →</button>' : "";
-  if (cursor) $("scan-older").onclick = () => searchPhone(q, cursor).catch((e) => showResult(out, "✗ " + e.message, false));
-  showResult(out, found.length + " match" + (found.length === 1 ? "" : "es") + " for " + (byID ? "id …" : "") + needle + " in " + (from ? "the next " : "the newest ") + scanned + " messages" + (cursor ? "" : " (all searched)"), true);
+  $("msg-pager").innerHTML = "";
+  showResult(out, found.length + " match" + (found.length === 1 ? "" : "es") + " for id …" + end + " in the newest " + num(scanned) +
+    " messages" + (cursor ? " (paste the whole id to find an older one)" : " (all of them)"), true);
 }
 
 async function loadDead() {
@@ -828,9 +860,12 @@ $("msgfilter").addEventListener("submit", (e) => {
   const q = $("q").value.trim();
   const extra = {};
   for (const sel of document.querySelectorAll("#msg-extra select[data-param]")) extra[sel.dataset.param] = sel.value;
-  Object.assign(state.msg, { q, status: $("status").value, extra, cursors: [""], i: 0 });
-  showResult($("msg-result"), "", true);
-  if (q && !isUUID(q)) searchPhone(q).catch((err) => showResult($("msg-result"), "✗ " + err.message, false));
+  const end = q && !isUUID(q) ? idEnd(q) : "";
+  const phone = q && !isUUID(q) && !end ? phoneQuery(q) : "";
+  Object.assign(state.msg, { q, status: $("status").value, extra, cursors: [""], i: 0, phone, idEnd: end });
+  // A phone number is the API's filter: every page of it, newest first.
+  showResult($("msg-result"), phone ? "messages to " + phone + " (exact number, all pages)" : "", true);
+  if (end) searchIDEnd(end).catch((err) => showResult($("msg-result"), "✗ " + err.message, false));
   else refreshLists(true);
   if (isUUID(q)) openDetail(q);
 });

@@ -43,6 +43,17 @@ type Overview struct {
 	Scheduler func() ims.SchedulerStatus
 	// History feeds the console's charts; nil gives empty ones.
 	History *Series
+	// Fleet lists the instances for the console; nil gives none.
+	Fleet *Fleet
+}
+
+// Instances returns the cached list of the fleet; it never queries the
+// database (Fleet.Run does, once per heartbeat).
+func (o Overview) Instances() FleetSnapshot {
+	if o.Fleet == nil {
+		return FleetSnapshot{Err: ErrNotListed}
+	}
+	return o.Fleet.Snapshot()
 }
 
 // SeriesStep is the width of one point of the console's charts: 180

@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"SMS", testSMS},
 		{"DeliveryReports", testDeliveryReports},
 		{"Callbacks", testCallbacks},
+		{"Instances", testInstances},
+		{"PhoneFilter", testPhoneFilter},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

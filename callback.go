@@ -128,14 +128,23 @@ func deliverySuffix(d DeliveryStatus) string {
 	return "/" + string(d)
 }
 
-// RedactURL drops the query and fragment of a URL, where receivers put
-// tokens, for logs and audit text.
+// RedactURL is the one way a configured or stored URL goes into logs,
+// errors and audit text: its userinfo (a password, or a token used as the
+// user name) is masked, and its query and fragment, where receivers and
+// drivers put tokens, are elided. Scheme, host and path stay, so the text
+// still says where things go.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "(unparsable url)"
+		return "(unparsable URL)"
 	}
-	u.RawQuery, u.Fragment, u.User = "", "", nil
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.Fragment, u.RawFragment = "", ""
 	return u.String()
 }
 

@@ -160,7 +160,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("redis: %w", err)
 		}
 		cacheWriter = redis.NewAsyncWriter(m.cache, redis.AsyncConfig{Logger: m.Logger})
-		m.Logger.Info("sent-cache enabled", "redis", redactURL(cfg.RedisURL), "ttl", cfg.RedisCacheTTL)
+		m.Logger.Info("sent-cache enabled", "redis", ims.RedactURL(cfg.RedisURL), "ttl", cfg.RedisCacheTTL)
 		if err := m.cache.Ping(ctx); err != nil {
 			m.Logger.Warn("Redis does not answer; delivery goes on without the sent-cache until it does", "err", err)
 		}
@@ -287,7 +287,7 @@ func (t *task) stop(ctx context.Context) error {
 
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (ims.Store, error) {
 	if cfg.UsesPostgres() {
-		log.Info("database: PostgreSQL", "url", redactURL(cfg.DatabaseURL))
+		log.Info("database: PostgreSQL", "url", ims.RedactURL(cfg.DatabaseURL))
 		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL (DATABASE_URL): %w", err)
@@ -320,9 +320,9 @@ func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq (RABBITMQ_URL %s): %w", redactURL(cfg.RabbitMQURL), err)
+		return nil, fmt.Errorf("rabbitmq (RABBITMQ_URL %s): %w", ims.RedactURL(cfg.RabbitMQURL), err)
 	}
-	m.Logger.Info("queue: RabbitMQ", "url", redactURL(cfg.RabbitMQURL), "prefix", cfg.RabbitMQPrefix)
+	m.Logger.Info("queue: RabbitMQ", "url", ims.RedactURL(cfg.RabbitMQURL), "prefix", cfg.RabbitMQPrefix)
 	return q, nil
 }
 

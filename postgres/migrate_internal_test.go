@@ -71,3 +71,37 @@ func TestMigrationRepairsUnencodableTimes(t *testing.T) {
 	require.Equal(t, ims.EventMessageCanceled, audit.Events[0].Type)
 	require.Equal(t, "migration:00002", audit.Events[0].Actor)
 }
+
+// TestMigrationCheapCallbackTriggerRoundTrip: 00012 goes down to 00009's
+// trigger (no probe in its WHEN) and up again to the one whose WHEN asks
+// for a URL and for parked reports; the behaviour both must have is
+// storetest's.
+func TestMigrationCheapCallbackTriggerRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.PostgresURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	db := stdlib.OpenDB(*s.pool.Config().ConnConfig)
+	t.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+
+	when := func() string {
+		var def string
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT pg_get_triggerdef(oid) FROM pg_trigger
+			WHERE tgname = 'messages_changed' AND tgrelid = 'messages'::regclass`).Scan(&def))
+		return def
+	}
+	require.Contains(t, when(), "ims_has_parked")
+	_, err = p.DownTo(ctx, 11)
+	require.NoError(t, err)
+	require.NotContains(t, when(), "ims_has_parked")
+	require.NotContains(t, when(), "ims_callback_configured")
+	require.NoError(t, s.Migrate(ctx))
+	require.Contains(t, when(), "ims_callback_configured")
+}

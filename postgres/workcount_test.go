@@ -30,6 +30,9 @@ func TestWorkPerMessage(t *testing.T) {
 	pool := s.Pool()
 	_, err := s.InitSchedulerState(ctx, true, "workcount")
 	require.NoError(t, err)
+	if url := os.Getenv("IMS_WORKCOUNT_CALLBACK_URL"); url != "" {
+		require.NoError(t, s.SetStatusCallbackURL(ctx, url))
+	}
 
 	measure := func(name string, call func() error) {
 		var start, end string
@@ -91,4 +94,33 @@ ORDER BY 1, 3, 2`, start, end)
 				Response: `{"message":"Accepted"}`}}
 	}
 	measure("RecordOutcomes (sent)", func() error { return s.RecordOutcomes(ctx, outs, "workcount") })
+
+	// The row triggers an outcome calls, from EXPLAIN ANALYZE (calls are
+	// counted, not timed) of an UPDATE making the outcome's change — sent,
+	// with a provider id — to a second claimed batch, rolled back.
+	_, err = s.CreateMessages(ctx, ims.WithActor("workcount", nms))
+	require.NoError(t, err)
+	claimed, err = s.ClaimDue(ctx, ims.ClaimParams{Limit: n, Lease: time.Hour, Actor: "workcount"})
+	require.NoError(t, err)
+	require.Len(t, claimed, n)
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tx.Rollback(ctx)) }()
+	var plan []struct {
+		Triggers []struct {
+			Name  string  `json:"Trigger Name"`
+			Calls float64 `json:"Calls"`
+		} `json:"Triggers"`
+	}
+	require.NoError(t, tx.QueryRow(ctx, `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON)
+UPDATE messages SET status = 'sent', provider_message_id = 'prov-' || id, updated_at = now()
+WHERE status = 'sending'`).Scan(&plan))
+	var b strings.Builder
+	fmt.Fprintf(&b, "row triggers called by an outcome's UPDATE (sent, provider id), %d messages:", n)
+	for _, p := range plan {
+		for _, tr := range p.Triggers {
+			fmt.Fprintf(&b, " %s %.0f calls;", tr.Name, tr.Calls)
+		}
+	}
+	t.Log(b.String())
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -87,9 +88,24 @@ func benchRecord(b *testing.B, open BenchOpener) {
 }
 
 // openRunning opens a store whose scheduler state is running, so it claims.
+//
+// With IMS_BENCH_CALLBACK_URL set, it stores that URL as the fleet's status
+// callback URL first, so the outcomes write their callback rows (the
+// counts of scripts/store-instructions.sh with callbacks on).
 func openRunning(b *testing.B, open BenchOpener) ims.Store {
 	b.Helper()
 	s := open(b, time.Now)
+	if url := os.Getenv("IMS_BENCH_CALLBACK_URL"); url != "" {
+		cs, ok := s.(interface {
+			SetStatusCallbackURL(context.Context, string) error
+		})
+		if !ok {
+			b.Fatal("IMS_BENCH_CALLBACK_URL: the store has no SetStatusCallbackURL")
+		}
+		if err := cs.SetStatusCallbackURL(b.Context(), url); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if _, err := s.InitSchedulerState(b.Context(), true, "bench"); err != nil {
 		b.Fatal(err)
 	}

@@ -182,7 +182,7 @@ func Load(lookup Lookup) (Config, error) {
 		RabbitMQEnabled:       r.boolean("RABBITMQ_ENABLED", false),
 		RabbitMQURL:           r.str("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
 		RabbitMQPrefix:        r.str("RABBITMQ_PREFIX", "ims"),
-		RabbitMQPrefetch:      r.integer("RABBITMQ_PREFETCH", 64, 1, 65535),
+		RabbitMQPrefetch:      r.integer("RABBITMQ_PREFETCH", 1024, 1, 65535),
 		RabbitMQHandoverLease: r.duration("RABBITMQ_HANDOVER_LEASE", 2*time.Minute, time.Second),
 
 		RedisURL:      r.str("REDIS_URL", ""),

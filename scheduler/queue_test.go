@@ -3,11 +3,13 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
@@ -188,4 +190,55 @@ func countOf(xs []string, x string) int {
 		}
 	}
 	return n
+}
+
+// overlapStore holds every RenewClaims call until another one has started,
+// so it answers only when renewals run side by side.
+type overlapStore struct {
+	ims.DeliveryStore
+	arrived chan struct{}
+}
+
+func (s overlapStore) RenewClaims(ctx context.Context, claims []ims.Claim, _ time.Duration) ([]ims.Message, error) {
+	select {
+	case s.arrived <- struct{}{}: // let a call already waiting go
+	case <-s.arrived: // or be let go by the next one
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	msgs := make([]ims.Message, len(claims))
+	for i, c := range claims {
+		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt, Status: ims.StatusSending}
+	}
+	return msgs, nil
+}
+
+// Renewal statements overlap: while one runs, the next batch of entries is
+// renewed on another flusher instead of waiting for it (with one flusher
+// the consumers' entries moved in lockstep behind each statement). Every
+// request still gets its own answer, and run returns only after all
+// flushers have drained.
+func TestRenewerFlushesConcurrently(t *testing.T) {
+	t.Parallel()
+	r := newRenewer(overlapStore{arrived: make(chan struct{})}, time.Minute)
+	r.maxBatch = 1 // one claim per statement, so two claims are two statements
+	require.GreaterOrEqual(t, r.flushers, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	var wg sync.WaitGroup
+	results := make([]bool, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, current, err := r.renew(context.Background(), ims.Claim{MessageID: fmt.Sprintf("m-%d", i), Attempt: 1})
+			assert.NoError(t, err)
+			results[i] = current
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, []bool{true, true}, results)
 }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/insiderone/ims"
@@ -12,11 +13,21 @@ import (
 // renewer batches the RenewClaims calls of queue consumers: entries that
 // arrive together are checked against the database in one statement instead
 // of one commit each (RabbitMQ mode's per-message cost, in the benchmark).
+//
+// Two flushes run at once (flushers): the prefetch (1024 by default) is
+// larger than one statement's batch, and with a single flusher the entries
+// beyond it waited for the previous statement before theirs could start.
+// More flushers would take over the database pool (pgx's default is 4
+// connections on 2 cores) from the outcome commits and the leader's claim.
+// Concurrent renewals of the same claim are safe: renewSQL is a
+// compare-and-set on the handed-over deadline, so only the first commits
+// (as with two instances' consumers).
 type renewer struct {
 	store    ims.DeliveryStore
 	lease    time.Duration
 	in       chan renewal
 	maxBatch int
+	flushers int
 }
 
 type renewal struct {
@@ -30,8 +41,12 @@ type renewed struct {
 	err error
 }
 
+// renewFlushers is how many RenewClaims statements one instance runs at
+// once (see renewer).
+const renewFlushers = 2
+
 func newRenewer(store ims.DeliveryStore, lease time.Duration) *renewer {
-	return &renewer{store: store, lease: lease, in: make(chan renewal, 1024), maxBatch: 500}
+	return &renewer{store: store, lease: lease, in: make(chan renewal, 1024), maxBatch: 500, flushers: renewFlushers}
 }
 
 // renew returns the message of a claim that is still current, with its
@@ -52,11 +67,20 @@ func (r *renewer) renew(ctx context.Context, c ims.Claim) (ims.Message, bool, er
 }
 
 // run serves renewals until ctx ends; callers must have stopped by then.
+// It returns once every flusher has drained.
 func (r *renewer) run(ctx context.Context) {
-	batch.Run(ctx, r.in, batch.Options{Max: r.maxBatch}, func(b []renewal) error {
-		r.flush(context.WithoutCancel(ctx), b)
-		return nil
-	})
+	var wg sync.WaitGroup
+	for range max(r.flushers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch.Run(ctx, r.in, batch.Options{Max: r.maxBatch}, func(b []renewal) error {
+				r.flush(context.WithoutCancel(ctx), b)
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
 }
 
 func (r *renewer) flush(ctx context.Context, reqs []renewal) {

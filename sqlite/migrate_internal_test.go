@@ -24,16 +24,7 @@ import (
 func TestMigrationRepairsUnencodableTimes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 1)
-	require.NoError(t, err)
+	s, _ := migratedTo(t, 1)
 
 	const (
 		future = "0190a0b0-0000-7000-8000-000000000001"
@@ -44,7 +35,7 @@ func TestMigrationRepairsUnencodableTimes(t *testing.T) {
 	yearMinus1 := time.Date(-1, 12, 31, 0, 1, 0, 0, time.UTC).UnixMicro()
 	in2030 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	now := time.Now().UnixMicro()
-	_, err = s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, send_at, created_at, updated_at) VALUES
+	_, err := s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, send_at, created_at, updated_at) VALUES
 		(?, '+905551234567', 'year 10000', 'pending', ?, ?, ?, ?),
 		(?, '+905551234567', 'year -1', 'sent', ?, ?, ?, ?),
 		(?, '+905551234567', 'fine', 'pending', ?, ?, ?, ?)`,
@@ -83,20 +74,11 @@ func TestMigrationRepairsUnencodableTimes(t *testing.T) {
 func TestMigrationStoresLatencyInNanoseconds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 4)
-	require.NoError(t, err)
+	s, p := migratedTo(t, 4)
 
 	const id = "0190a0b0-0000-7000-8000-000000000001"
 	now := time.Now().UnixMicro()
-	_, err = s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, created_at, updated_at)
+	_, err := s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, created_at, updated_at)
 		VALUES (?, '+905551234567', 'hi', 'sent', ?, ?, ?)`, id, now, now, now)
 	require.NoError(t, err)
 	_, err = s.write.ExecContext(ctx, `INSERT INTO delivery_attempts (message_id, number, latency_us, outcome, created_at)
@@ -124,20 +106,11 @@ func TestMigrationStoresLatencyInNanoseconds(t *testing.T) {
 func TestMigrationPriorityExpiryRebuildsTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "ims.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 5)
-	require.NoError(t, err)
+	s, p := migratedTo(t, 5)
 
 	const id = "0190a0b0-0000-7000-8000-000000000002"
 	now := time.Now().UnixMicro()
-	_, err = s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, created_at, updated_at)
+	_, err := s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, next_attempt_at, created_at, updated_at)
 		VALUES (?, '+905551234567', 'hi', 'pending', ?, ?, ?)`, id, now, now, now)
 	require.NoError(t, err)
 	_, err = s.write.ExecContext(ctx, `INSERT INTO delivery_attempts (message_id, number, latency_ns, outcome, created_at)
@@ -216,10 +189,7 @@ func TestMigrationStatusCheckWithoutIN(t *testing.T) {
 	}
 	require.ErrorContains(t, insert("0190a0b0-0000-7000-8000-000000000009", "bogus"), "CHECK constraint failed")
 
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
-	require.NoError(t, err)
+	p := migrationProvider(t, s)
 	_, err = p.DownTo(ctx, 9)
 	require.NoError(t, err)
 	require.Contains(t, tableSQL(), "CHECK (status IN ('pending', 'sending', 'sent', 'dead', 'canceled', 'expired'))")
@@ -250,4 +220,27 @@ func TestNoLongINListsOnMessageWrites(t *testing.T) {
 		require.Falsef(t, long.MatchString(q), "%s %s has an IN list of more than two constants: %s", typ, name, q)
 	}
 	require.NoError(t, rows.Err())
+}
+
+// migratedTo opens a new store in a temporary file with the migrations
+// applied up to version, and the provider that applied them.
+func migratedTo(t *testing.T, version int64) (*Store, *goose.Provider) {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	p := migrationProvider(t, s)
+	_, err = p.UpTo(t.Context(), version)
+	require.NoError(t, err)
+	return s, p
+}
+
+// migrationProvider is a goose provider of the embedded migrations on s.
+func migrationProvider(t *testing.T, s *Store) *goose.Provider {
+	t.Helper()
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	require.NoError(t, err)
+	return p
 }

@@ -78,8 +78,9 @@ func (c *Config) withDefaults() error {
 	return nil
 }
 
-// lease is how long a claimed row is ours: the call's timeout and a margin.
-func (c Config) lease() time.Duration { return c.Timeout + max(5*time.Second, c.Timeout/4) }
+// lease is how long a claimed row is ours: the call's timeout and the same
+// margin a message's claim has (ims.LeaseFor).
+func (c Config) lease() time.Duration { return ims.LeaseFor(c.Timeout) }
 
 // Store is what the dispatcher needs of the store.
 type Store interface {

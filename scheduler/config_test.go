@@ -68,3 +68,18 @@ func TestRunDoesNotLoadAgainAfterLoad(t *testing.T) {
 	next(t, b.sig.tick, "the first tick")
 	require.Equal(t, int32(1), counter.inits.Load(), "the state is loaded once, at boot")
 }
+
+// The modes the engine can run are the modes the API documents
+// (ims.QueueModes, the queue_mode enum of GET /api/control): a new mode's
+// handoff file and its line in modes need its name there too, or the API
+// would report a value its document does not allow.
+func TestModesAreTheDocumentedQueueModes(t *testing.T) {
+	t.Parallel()
+	var built []string
+	for name := range modes {
+		if name != modeInline { // the test's pretend mode (handoff_inline_test.go)
+			built = append(built, name)
+		}
+	}
+	require.ElementsMatch(t, ims.QueueModes, built)
+}

@@ -38,8 +38,10 @@ const (
 	ModeRabbitMQ = ims.QueueModeRabbitMQ
 )
 
-// modes builds the handoff of each queue mode: the one place that names
-// them. A new mode is a file with its handoff and a line here.
+// modes builds the handoff of each queue mode: the one place in the engine
+// that names them. A new mode is a file with its handoff and a line here
+// (handoff_inline_test.go is one); the API documents the names it reports
+// from ims.QueueModes, which TestModesAreTheDocumentedQueueModes keeps equal.
 var modes = map[string]func(s *Scheduler, deps Deps) (handoff, error){
 	ModeDB:       newDBHandoff,
 	ModeRabbitMQ: newQueueHandoff,

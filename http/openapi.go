@@ -140,7 +140,7 @@ func openAPIPaths(metrics bool) obj {
 		"/api/messages/dead-letter/retry": obj{"post": withParams(operation("dead letters", "Replay dead-lettered messages, oldest first", true, obj{
 			"200": jsonResponse("How many messages went back to pending", ref("ReplayResult")),
 			"400": errorRef("BadRequest"),
-		}), obj{"name": "limit", "in": "query", "description": "At most this many messages (default 1000)",
+		}), obj{"name": "limit", "in": "query", "description": fmt.Sprintf("At most this many messages (default %d)", ims.DefaultReplayLimit),
 			"schema": obj{"type": "integer", "minimum": 1, "maximum": ims.MaxPageLimit, "default": ims.DefaultReplayLimit}})},
 		"/api/messages/{id}": obj{
 			"get": withParams(operation("messages", "One message with its delivery attempts and sent-cache entry", true, obj{

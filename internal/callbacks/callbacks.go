@@ -96,7 +96,7 @@ type Sender interface {
 
 // Observer is told what happened, for metrics; every method must be cheap.
 type Observer interface {
-	CallbackDone(result string) // "delivered", "retry" or "given_up"
+	CallbackDone(result string) // one of Results
 	ParkedReportsPurged(n int)
 }
 
@@ -261,17 +261,27 @@ func (d *Dispatcher) send(ctx context.Context, c ims.Callback) ims.CallbackResul
 	return r
 }
 
+// The results an attempt is counted under (Observer.CallbackDone).
+const (
+	ResultDelivered = "delivered"
+	ResultRetry     = "retry"
+	ResultGivenUp   = "given_up"
+)
+
+// Results lists every result, for the metric's labels.
+var Results = []string{ResultDelivered, ResultRetry, ResultGivenUp}
+
 func (d *Dispatcher) observe(r ims.CallbackResult) {
 	if d.deps.Observer == nil {
 		return
 	}
 	switch {
 	case r.OK:
-		d.deps.Observer.CallbackDone("delivered")
+		d.deps.Observer.CallbackDone(ResultDelivered)
 	case r.NextAttemptAt.IsZero():
-		d.deps.Observer.CallbackDone("given_up")
+		d.deps.Observer.CallbackDone(ResultGivenUp)
 	default:
-		d.deps.Observer.CallbackDone("retry")
+		d.deps.Observer.CallbackDone(ResultRetry)
 	}
 }
 

@@ -397,7 +397,7 @@ func (m *Main) newServer() error {
 		MessageTTL:    m.Config.MessageTTL,
 		MaxSegments:   m.Config.SMS.MaxSegments, PhoneValidation: m.Config.SMS.PhoneValidation,
 		QuietHours: m.Config.SMS.QuietHours,
-		DLRAuthKey: m.Config.DLRAuthKey,
+		DLRAuthKey: m.Config.DLRAuthKey, QueueModes: scheduler.Modes(),
 	}, deps, m.Logger)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -2,25 +2,10 @@ package ims
 
 import "time"
 
-// Audit event types. Message events carry the message ID.
-const (
-	EventMessageCreated        = "message.created"
-	EventMessageClaimed        = "message.claimed"
-	EventMessageSent           = "message.sent"
-	EventMessageRetryScheduled = "message.retry_scheduled"
-	EventMessageDead           = "message.dead"
-	EventMessageReplayed       = "message.replayed"
-	EventMessageCanceled       = "message.canceled"
-	EventMessageReleased       = "message.released"
-	EventSchedulerStarted      = "scheduler.started"
-	EventSchedulerStopped      = "scheduler.stopped"
-	EventLeaderElected         = "scheduler.leader_elected"
-	EventSystemStarted         = "system.started"
-	EventSystemStopped         = "system.stopped"
-	// EventRetentionPurged is written once per retention run that deleted
-	// anything; its details hold the counts per kind.
-	EventRetentionPurged = "retention.purged"
-)
+// ActorSystem signs the events the pipeline writes on no one's behalf: a
+// release hands a claim back (on shutdown, a stop, a lost lease), and
+// ReleaseClaims takes no actor.
+const ActorSystem = "system"
 
 // AuditEvent is one entry of the audit trail.
 type AuditEvent struct {

@@ -124,13 +124,6 @@ type Circuit struct {
 	Version   int64     `json:"version"`
 }
 
-// Audit event types of the breaker. EventCircuitOpened's details hold the
-// last provider error.
-const (
-	EventCircuitOpened = "webhook.circuit_opened"
-	EventCircuitClosed = "webhook.circuit_closed"
-)
-
 // CircuitChange is what Observe did to the circuit, for the audit trail and
 // the log.
 type CircuitChange string

@@ -24,6 +24,12 @@ const (
 	DeliveryUndelivered DeliveryStatus = "undelivered"
 )
 
+// ReportFailed is a provider's other word for undelivered in a report.
+const ReportFailed = "failed"
+
+// ReportStatuses are the statuses a delivery report may carry.
+var ReportStatuses = []string{string(DeliveryDelivered), string(DeliveryUndelivered), ReportFailed}
+
 // DeliveryStatusNone is how GET /api/messages?delivery_status= names
 // DeliveryNone.
 const DeliveryStatusNone = "none"
@@ -134,9 +140,9 @@ func (in DeliveryReportInput) validate(now time.Time) (DeliveryReport, map[strin
 	default:
 		s := strings.ToLower(*in.Status)
 		switch s {
-		case "delivered":
+		case string(DeliveryDelivered):
 			r.Status = DeliveryDelivered
-		case "undelivered", "failed":
+		case string(DeliveryUndelivered), ReportFailed:
 			r.Status = DeliveryUndelivered
 		default:
 			problems["status"] = fmt.Sprintf("unknown status %q: want delivered, undelivered or failed", *in.Status)

@@ -16,7 +16,8 @@ import (
 
 // TestEventTypesListsEveryConstant reads the package source: every Event*
 // string constant must be in ims.EventTypes, or GET /api/audit?type= would
-// refuse a type IMS writes.
+// refuse a type IMS writes, and must be declared in events.go, their one
+// home, where a reader looks for them.
 func TestEventTypesListsEveryConstant(t *testing.T) {
 	t.Parallel()
 	entries, err := os.ReadDir(".")
@@ -44,6 +45,7 @@ func TestEventTypesListsEveryConstant(t *testing.T) {
 						v, err := strconv.Unquote(lit.Value)
 						require.NoError(t, err)
 						declared = append(declared, v)
+						require.Equal(t, "events.go", e.Name(), "%s belongs in events.go", name.Name)
 					}
 				}
 			}

@@ -5,14 +5,6 @@ import (
 	"time"
 )
 
-// StatusExpired is the terminal status of a message not sent by its
-// expiry: pending → expired. It is never sent after that.
-const StatusExpired Status = "expired"
-
-// EventMessageExpired is written when a message expires; its details say
-// why (an ExpiryReason).
-const EventMessageExpired = "message.expired"
-
 // ExpiryReason says why a message expired, in its message.expired event.
 type ExpiryReason string
 

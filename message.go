@@ -24,6 +24,9 @@ const (
 	StatusSent     Status = "sent"
 	StatusDead     Status = "dead"
 	StatusCanceled Status = "canceled"
+	// StatusExpired is the terminal status of a message not sent by its
+	// expiry: pending → expired. It is never sent after that.
+	StatusExpired Status = "expired"
 )
 
 // Statuses lists every status, in lifecycle order.

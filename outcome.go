@@ -2,6 +2,17 @@ package ims
 
 import "time"
 
+// Outcome is a decided delivery, ready to be stored with its attempt record.
+type Outcome struct {
+	Claim    Claim
+	Result   DeliveryResult
+	Decision Decision
+	At       time.Time
+	// Held refunds the attempt: the store adds one to the message's Held
+	// (DecideOutcome's held).
+	Held bool
+}
+
 // OutcomeContext is what an outcome decision needs besides the result: the
 // message's counters and expiry, and what holds the fleet back.
 type OutcomeContext struct {

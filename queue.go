@@ -19,11 +19,9 @@ type Queue interface {
 }
 
 // Queue modes: how claimed messages reach the workers. The scheduler picks
-// its hand-off by this name, config reports it, the API shows it.
+// its hand-off by this name (scheduler.Modes lists the ones it runs, and the
+// API documents those), config chooses one.
 const (
 	QueueModeDB       = "db"       // the database is the queue (the default)
 	QueueModeRabbitMQ = "rabbitmq" // RabbitMQ carries claims to every instance
 )
-
-// QueueModes lists every queue mode.
-var QueueModes = []string{QueueModeDB, QueueModeRabbitMQ}

@@ -6,11 +6,6 @@ import (
 	"time"
 )
 
-// EventMessageDeferred is written when quiet hours hold a message: at
-// create, or when a claimed message would be sent inside the window. Its
-// details give the reason and the new due time.
-const EventMessageDeferred = "message.deferred"
-
 // QuietHours is the QUIET_HOURS rule: no message is sent while the
 // recipient's local time is inside the window [Start, End). A window whose
 // start is after its end wraps midnight (21:00-08:00). The zero value is

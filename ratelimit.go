@@ -19,10 +19,6 @@ const (
 	DefaultRateDecrease = 0.5
 )
 
-// EventThrottled is written when a throttle pauses the fleet; its details
-// hold the pause and the reduced rate.
-const EventThrottled = "webhook.throttled"
-
 // tokenEpsilon absorbs float rounding, so that 0.5/s for exactly 2 s
 // grants the one whole call it should.
 const tokenEpsilon = 1e-9

@@ -133,6 +133,10 @@ func (c Config) Lease() time.Duration {
 // Lookup reads one variable; os.LookupEnv in production, a map in tests.
 type Lookup func(name string) (string, bool)
 
+// DefaultEnvFile is the -env-file default of ims serve and ims migrate: a
+// .env in the working directory, as .env.example suggests.
+const DefaultEnvFile = ".env"
+
 // LoadDotEnv loads path into the process environment without overriding
 // variables that are already set. A missing file is not an error.
 func LoadDotEnv(path string) error {
@@ -183,7 +187,7 @@ func Load(lookup Lookup) (Config, error) {
 		RabbitMQURL:           r.str("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
 		RabbitMQPrefix:        r.str("RABBITMQ_PREFIX", "ims"),
 		RabbitMQPrefetch:      r.integer("RABBITMQ_PREFETCH", 1024, 1, 65535),
-		RabbitMQHandoverLease: r.duration("RABBITMQ_HANDOVER_LEASE", 2*time.Minute, time.Second),
+		RabbitMQHandoverLease: r.duration("RABBITMQ_HANDOVER_LEASE", ims.DefaultHandoverLease, time.Second),
 
 		RedisURL:      r.str("REDIS_URL", ""),
 		RedisCacheTTL: r.duration("REDIS_CACHE_TTL", 168*time.Hour, time.Second),

@@ -23,10 +23,10 @@ const maxSegmentsCap = 255
 func (r *reader) sms() SMS {
 	c := SMS{MaxSegments: r.integer("MESSAGE_MAX_SEGMENTS", 0, 0, maxSegmentsCap)}
 	var err error
-	if c.PhoneValidation, err = ims.ParsePhoneValidation(r.oneOf("PHONE_VALIDATION", "e164", "e164", "strict")); err != nil {
+	if c.PhoneValidation, err = ims.ParsePhoneValidation(r.oneOf("PHONE_VALIDATION", string(ims.DefaultPhoneValidation), string(ims.PhoneE164), string(ims.PhoneStrict))); err != nil {
 		r.setErr(err)
 	}
-	if c.RateUnit, err = ims.ParseRateUnit(r.oneOf("WEBHOOK_RATE_UNIT", "messages", "messages", "segments")); err != nil {
+	if c.RateUnit, err = ims.ParseRateUnit(r.oneOf("WEBHOOK_RATE_UNIT", string(ims.RateUnitMessages), string(ims.RateUnitMessages), string(ims.RateUnitSegments))); err != nil {
 		r.setErr(err)
 	}
 	window, tz, high := r.str("QUIET_HOURS", ""), r.str("QUIET_HOURS_DEFAULT_TZ", "UTC"), r.boolean("QUIET_HOURS_HIGH", false)

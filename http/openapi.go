@@ -67,7 +67,7 @@ func paramRef(name string) obj { return obj{"$ref": "#/components/parameters/" +
 
 // openAPIDocument renders the document. metrics says whether /metrics is
 // served, the one route that depends on the wiring.
-func openAPIDocument(version string, metrics bool) ([]byte, error) {
+func openAPIDocument(version string, metrics bool, queueModes []string) ([]byte, error) {
 	doc := obj{
 		"openapi": "3.0.3",
 		"info": obj{
@@ -88,7 +88,7 @@ func openAPIDocument(version string, metrics bool) ([]byte, error) {
 			{"name": "audit"}, {"name": "operations"}, {"name": "docs"},
 		},
 		"paths":      openAPIPaths(metrics),
-		"components": openAPIComponents(),
+		"components": openAPIComponents(queueModes),
 	}
 	withDeliveryReports(doc) // deliveryreports in openapi_dlr.go
 	b, err := json.MarshalIndent(doc, "", "  ")
@@ -140,7 +140,7 @@ func openAPIPaths(metrics bool) obj {
 		"/api/messages/dead-letter/retry": obj{"post": withParams(operation("dead letters", "Replay dead-lettered messages, oldest first", true, obj{
 			"200": jsonResponse("How many messages went back to pending", ref("ReplayResult")),
 			"400": errorRef("BadRequest"),
-		}), obj{"name": "limit", "in": "query", "description": "At most this many messages (default 1000)",
+		}), obj{"name": "limit", "in": "query", "description": fmt.Sprintf("At most this many messages (default %d)", ims.DefaultReplayLimit),
 			"schema": obj{"type": "integer", "minimum": 1, "maximum": ims.MaxPageLimit, "default": ims.DefaultReplayLimit}})},
 		"/api/messages/{id}": obj{
 			"get": withParams(operation("messages", "One message with its delivery attempts and sent-cache entry", true, obj{
@@ -245,7 +245,7 @@ func createBatchOp() obj {
 	})
 }
 
-func openAPIComponents() obj {
+func openAPIComponents(queueModes []string) obj {
 	return obj{
 		"securitySchemes": obj{"ApiKey": obj{
 			"type": "apiKey", "in": "header", "name": "Authorization",
@@ -271,6 +271,6 @@ func openAPIComponents() obj {
 			"Unprocessable": jsonResponse("Validation failed; details map each field to its problem; nothing was stored", ref("Error")),
 			"Internal":      jsonResponse("Unexpected failure (details are in the server log)", ref("Error")),
 		},
-		"schemas": openAPISchemas(),
+		"schemas": openAPISchemas(queueModes),
 	}
 }

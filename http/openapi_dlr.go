@@ -1,6 +1,10 @@
 package http
 
-import "github.com/insiderone/ims"
+import (
+	"fmt"
+
+	"github.com/insiderone/ims"
+)
 
 // withDeliveryReports adds to doc what delivery reports and status
 // callbacks bring: the endpoint and its key, the message fields, the
@@ -32,7 +36,7 @@ func withDeliveryReports(doc obj) {
 		"example":     "https://example.com/ims-status"}
 	report := object([]string{"messageId", "status"}, obj{
 		"messageId":  obj{"type": "string", "maxLength": ims.MaxProviderMessageIDLength, "description": "The provider's id, as its send answer gave it (matched exactly)"},
-		"status":     obj{"type": "string", "enum": []string{"delivered", "undelivered", "failed"}, "description": "failed means undelivered"},
+		"status":     obj{"type": "string", "enum": ims.ReportStatuses, "description": "failed means undelivered"},
 		"error_code": obj{"type": "string", "maxLength": ims.MaxErrorCodeLength},
 		"timestamp":  dateTime("When the provider saw the outcome (RFC 3339); default: when IMS received the report. Orders out-of-order reports"),
 	})
@@ -65,7 +69,7 @@ func withDeliveryReports(doc obj) {
 			"500": errorRef("Internal"),
 		},
 	}
-	withBody(op, "One report or an array of up to 1000", obj{"oneOf": []obj{ref("DeliveryReport"), arrayOf(ref("DeliveryReport"))}})
+	withBody(op, fmt.Sprintf("One report or an array of up to %d", ims.MaxDeliveryReports), obj{"oneOf": []obj{ref("DeliveryReport"), arrayOf(ref("DeliveryReport"))}})
 	paths["/api/delivery-reports"] = obj{"post": op}
 	doc["tags"] = append(doc["tags"].([]obj), obj{"name": "delivery reports"})
 }

@@ -26,7 +26,7 @@ func object(required []string, props obj) obj {
 
 // openAPISchemas mirrors the JSON of the ims types and this package's
 // response types; the tests decode real answers and check them against it.
-func openAPISchemas() obj {
+func openAPISchemas(queueModes []string) obj {
 	statuses := make([]string, len(ims.Statuses))
 	for i, s := range ims.Statuses {
 		statuses[i] = string(s)
@@ -134,7 +134,7 @@ func openAPISchemas() obj {
 			"running":    boolean("Whether the fleet-wide scheduler is started"),
 			"interval":   obj{"type": "string", "description": "Dispatch interval as a Go duration", "example": "2m0s"},
 			"batch_size": integer("Messages per interval"),
-			"queue_mode": obj{"type": "string", "enum": ims.QueueModes},
+			"queue_mode": queueMode(queueModes),
 			"instance":   str("This instance's id"),
 			"leader":     str("The instance that paces the fleet"),
 			"is_leader":  boolean("Whether this instance is the leader"),
@@ -202,7 +202,7 @@ func openAPISchemas() obj {
 					"started_at": dateTime("When the instance started"),
 					"last_seen":  dateTime("Its last heartbeat, by the database's clock: compare with generated_at"),
 					"version":    str("Its IMS version"),
-					"queue_mode": obj{"type": "string", "enum": ims.QueueModes},
+					"queue_mode": queueMode(queueModes),
 					"leader":     boolean("It held the leader lease at its last heartbeat"),
 					"stale":      boolean("It missed its heartbeats for over 15 s at generated_at: likely gone"),
 					"self":       boolean("It is the instance that served this snapshot"),
@@ -224,4 +224,13 @@ func openAPISchemas() obj {
 			}),
 		})}},
 	}
+}
+
+// queueMode is the schema of a queue_mode: one of the modes the engine runs
+// (Config.QueueModes), or any string when the server was given none.
+func queueMode(modes []string) obj {
+	if len(modes) == 0 {
+		return obj{"type": "string"}
+	}
+	return obj{"type": "string", "enum": modes}
 }

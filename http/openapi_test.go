@@ -185,3 +185,29 @@ func TestOpenAPIAuditTypes(t *testing.T) {
 	}
 	t.Fatal("GET /api/audit documents no type parameter")
 }
+
+// queue_mode documents the modes the server was told the engine runs
+// (Config.QueueModes, from scheduler.Modes), so a new mode needs no edit here.
+func TestOpenAPIQueueModes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		modes []string
+		want  map[string]any
+	}{
+		{"the engine's modes", []string{"db", "rabbitmq"}, map[string]any{"type": "string", "enum": []any{"db", "rabbitmq"}}},
+		{"none given", nil, map[string]any{"type": "string"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			raw, err := openAPIDocument("test", false, tt.modes)
+			require.NoError(t, err)
+			var doc map[string]any
+			require.NoError(t, json.Unmarshal(raw, &doc))
+			schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+			status := schemas["SchedulerStatus"].(map[string]any)["properties"].(map[string]any)
+			require.Equal(t, tt.want, status["queue_mode"])
+		})
+	}
+}

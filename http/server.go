@@ -42,6 +42,9 @@ type Config struct {
 	ConsoleStreams int
 	// Version is reported by /api/health and the OpenAPI document.
 	Version string
+	// QueueModes are the queue modes the engine runs (scheduler.Modes): the
+	// OpenAPI document's queue_mode values. nil documents any string.
+	QueueModes []string
 	// Clock tells the time, e.g. the age of a cached health answer; nil is
 	// time.Now. Tests inject their own instead of sleeping.
 	Clock ims.Clock
@@ -147,7 +150,7 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 	logger = logging.OrDiscard(logger)
 	s := &Server{cfg: cfg, deps: deps, logger: logger, healthTimeout: defaultHealthCheckTimeout,
 		health: healthCache{now: cfg.Clock}}
-	s.openapi, err = openAPIDocument(cfg.Version, deps.Metrics != nil)
+	s.openapi, err = openAPIDocument(cfg.Version, deps.Metrics != nil, cfg.QueueModes)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func NewReports(m *Metrics, pending func() map[ims.CallbackState]int64) *Reports
 	for _, o := range []ims.ReportOutcome{ims.ReportApplied, ims.ReportIgnored, ims.ReportDuplicate, ims.ReportParked} {
 		r.reports.WithLabelValues(string(o))
 	}
-	for _, res := range []string{"delivered", "retry", "given_up"} {
+	for _, res := range callbacks.Results {
 		r.callback.WithLabelValues(res)
 	}
 	outbox := prometheus.NewGaugeFunc(prometheus.GaugeOpts{

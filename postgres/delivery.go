@@ -166,14 +166,10 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 	}
 	var n int
 	tr := ims.TransitionRelease
-	err := s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), releaseActor, s.channel,
+	err := s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), ims.ActorSystem, s.channel,
 		string(tr.To), tr.FromStrings(), tr.Event, tr.Details).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("release claims: %w", err)
 	}
 	return nil
 }
-
-// releaseActor signs message.released events: the interface passes no actor
-// because releasing is always the pipeline handing work back.
-const releaseActor = "system"

@@ -68,3 +68,13 @@ func TestRunDoesNotLoadAgainAfterLoad(t *testing.T) {
 	next(t, b.sig.tick, "the first tick")
 	require.Equal(t, int32(1), counter.inits.Load(), "the state is loaded once, at boot")
 }
+
+// Modes is what the API documents as queue_mode: every mode New accepts,
+// the built-in ones and one registered like a third mode would be.
+func TestModesListsEveryModeNewAccepts(t *testing.T) {
+	t.Parallel()
+	got := Modes()
+	require.Subset(t, got, []string{ModeDB, ModeRabbitMQ, modeInline})
+	require.Len(t, got, len(modes))
+	require.IsIncreasing(t, got, "sorted, so the document is the same on every build")
+}

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/insiderone/ims"
@@ -38,9 +40,17 @@ const (
 	ModeRabbitMQ = ims.QueueModeRabbitMQ
 )
 
-// modes builds the handoff of each queue mode: the one place that names
-// them. A new mode is a file with its handoff and a line here.
+// modes builds the handoff of each queue mode: the one place that lists
+// them. A new mode is a file with its handoff and a line here
+// (handoff_inline_test.go is one); Modes hands the list on to the API's
+// document.
 var modes = map[string]func(s *Scheduler, deps Deps) (handoff, error){
 	ModeDB:       newDBHandoff,
 	ModeRabbitMQ: newQueueHandoff,
+}
+
+// Modes lists the queue modes the engine runs, sorted: the values
+// LocalStatus().QueueMode can take, which the API documents.
+func Modes() []string {
+	return slices.Sorted(maps.Keys(modes))
 }

@@ -91,7 +91,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("scheduler: Lease (%s) must exceed DeliveryTimeout (%s): a call still in flight must never be claimed again", c.Lease, c.DeliveryTimeout)
 	}
 	if c.HandoverLease == 0 {
-		c.HandoverLease = max(2*time.Minute, c.Lease)
+		c.HandoverLease = max(ims.DefaultHandoverLease, c.Lease)
 	}
 	if c.HandoverLease < c.Lease {
 		return fmt.Errorf("scheduler: HandoverLease (%s) must be at least Lease (%s): a published claim must outlast a consumer's renewal", c.HandoverLease, c.Lease)

@@ -214,5 +214,5 @@ func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim,
 	}
 	// ReleaseClaims has no actor parameter: the pipeline releases on shutdown.
 	tr := ims.TransitionRelease
-	return true, audit.exec(ctx, tr.Event, id, "system", tr.DetailsFor(c.Attempt), now)
+	return true, audit.exec(ctx, tr.Event, id, ims.ActorSystem, tr.DetailsFor(c.Attempt), now)
 }

@@ -5,22 +5,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/insiderone/ims"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // MaxReadConns bounds the read pool. Each SQLite connection carries its own
 // page cache and statement memory, so an unbounded pool let a burst of
@@ -119,22 +113,6 @@ func openDB(ctx context.Context, base string, maxConns int) (*sql.DB, error) {
 	return db, nil
 }
 
-// Migrate applies the embedded migrations that are not applied yet.
-func (s *Store) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate sqlite: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
-	if err != nil {
-		return fmt.Errorf("migrate sqlite: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate sqlite: %w", err)
-	}
-	return nil
-}
-
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.read.PingContext(ctx); err != nil {
@@ -149,18 +127,6 @@ func (s *Store) Close() error {
 		return s.write.Close()
 	}
 	return errors.Join(s.read.Close(), s.write.Close())
-}
-
-// Wakeups receives after messages become due (created, replayed, released).
-func (s *Store) Wakeups() <-chan struct{} { return s.wake }
-
-// signal wakes a waiting pipeline without ever blocking: one pending signal
-// is enough, since the pipeline claims everything due when it wakes.
-func (s *Store) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }
 
 // now returns the store's time as it is stored: UTC, microsecond precision.

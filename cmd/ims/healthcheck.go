@@ -8,10 +8,12 @@ import (
 	"io"
 	nethttp "net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/insiderone/ims/client"
+	"github.com/insiderone/ims/config"
 )
 
 // runHealthcheck asks a running IMS for /api/health and exits 0 when it
@@ -73,4 +75,10 @@ func probe(ctx context.Context, url string, stdout io.Writer) error {
 		return fmt.Errorf("healthcheck: %s answered HTTP %d", url, resp.StatusCode)
 	}
 	return nil
+}
+
+// serverPort is SERVER_PORT as config reads it, for ims healthcheck.
+func serverPort(lookup config.Lookup) (string, error) {
+	port, err := config.LoadServerPort(lookup)
+	return strconv.Itoa(port), err
 }

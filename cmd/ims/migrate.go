@@ -5,7 +5,6 @@ import (
 	"flag"
 	"io"
 	"os"
-	"strconv"
 
 	"github.com/insiderone/ims/config"
 )
@@ -18,7 +17,7 @@ func runMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = commandUsage(fs, "migrate", "Apply the embedded database migrations (DATABASE_URL, or the SQLite file) and exit.",
 		"DATABASE_URL=postgres://localhost/ims ims migrate", "ims migrate -env-file prod.env")
-	envFile := fs.String("env-file", ".env", "optional file of KEY=value settings")
+	envFile := fs.String("env-file", config.DefaultEnvFile, "optional file of KEY=value settings")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,10 +35,4 @@ func runMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("migrations applied")
 	return store.Close()
-}
-
-// serverPort is SERVER_PORT as config reads it, for ims healthcheck.
-func serverPort(lookup config.Lookup) (string, error) {
-	port, err := config.LoadServerPort(lookup)
-	return strconv.Itoa(port), err
 }

@@ -36,7 +36,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Usage = commandUsage(fs, "serve", "Run the service: the HTTP API and console, the scheduler and webhook delivery, configured by the environment and .env.",
 		"API_KEY=secret WEBHOOK_URL=https://provider.example/send WEBHOOK_AUTH_KEY=k ims serve",
 		"DATABASE_URL=postgres://localhost/ims ims serve -port 9000")
-	envFile := fs.String("env-file", ".env", "optional file of KEY=value settings; the environment wins over it")
+	envFile := fs.String("env-file", config.DefaultEnvFile, "optional file of KEY=value settings; the environment wins over it")
 	port := fs.Int("port", 0, "HTTP port of the API; overrides SERVER_PORT (0 = any free port)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -397,7 +397,7 @@ func (m *Main) newServer() error {
 		MessageTTL:    m.Config.MessageTTL,
 		MaxSegments:   m.Config.SMS.MaxSegments, PhoneValidation: m.Config.SMS.PhoneValidation,
 		QuietHours: m.Config.SMS.QuietHours,
-		DLRAuthKey: m.Config.DLRAuthKey,
+		DLRAuthKey: m.Config.DLRAuthKey, QueueModes: scheduler.Modes(),
 	}, deps, m.Logger)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -21,14 +21,16 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/insiderone/ims"
 )
 
 // Databases and queue modes.
 const (
 	DBSQLite       = "sqlite"
 	DBPostgres     = "postgres"
-	QueueDB        = "db"
-	QueueRabbitMQ  = "rabbitmq"
+	QueueDB        = ims.QueueModeDB
+	QueueRabbitMQ  = ims.QueueModeRabbitMQ
 	CreateAPI      = "api"
 	CreateBulk     = "bulk"
 	DefaultTimeout = 10 * time.Minute

@@ -78,8 +78,9 @@ func (c *Config) withDefaults() error {
 	return nil
 }
 
-// lease is how long a claimed row is ours: the call's timeout and a margin.
-func (c Config) lease() time.Duration { return c.Timeout + max(5*time.Second, c.Timeout/4) }
+// lease is how long a claimed row is ours: the call's timeout and the same
+// margin a message's claim has (ims.LeaseFor).
+func (c Config) lease() time.Duration { return ims.LeaseFor(c.Timeout) }
 
 // Store is what the dispatcher needs of the store.
 type Store interface {
@@ -95,7 +96,7 @@ type Sender interface {
 
 // Observer is told what happened, for metrics; every method must be cheap.
 type Observer interface {
-	CallbackDone(result string) // "delivered", "retry" or "given_up"
+	CallbackDone(result string) // one of Results
 	ParkedReportsPurged(n int)
 }
 
@@ -260,17 +261,27 @@ func (d *Dispatcher) send(ctx context.Context, c ims.Callback) ims.CallbackResul
 	return r
 }
 
+// The results an attempt is counted under (Observer.CallbackDone).
+const (
+	ResultDelivered = "delivered"
+	ResultRetry     = "retry"
+	ResultGivenUp   = "given_up"
+)
+
+// Results lists every result, for the metric's labels.
+var Results = []string{ResultDelivered, ResultRetry, ResultGivenUp}
+
 func (d *Dispatcher) observe(r ims.CallbackResult) {
 	if d.deps.Observer == nil {
 		return
 	}
 	switch {
 	case r.OK:
-		d.deps.Observer.CallbackDone("delivered")
+		d.deps.Observer.CallbackDone(ResultDelivered)
 	case r.NextAttemptAt.IsZero():
-		d.deps.Observer.CallbackDone("given_up")
+		d.deps.Observer.CallbackDone(ResultGivenUp)
 	default:
-		d.deps.Observer.CallbackDone("retry")
+		d.deps.Observer.CallbackDone(ResultRetry)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 func testInstances(t *testing.T, open Opener) {
 	instance := func(id string, started time.Time) ims.Instance {
-		return ims.Instance{ID: id, StartedAt: started, Version: "v1.2.3", QueueMode: "db"}
+		return ims.Instance{ID: id, StartedAt: started, Version: "v1.2.3", QueueMode: ims.QueueModeDB}
 	}
 	listIDs := func(t *testing.T, f *fixture, since time.Time) []string {
 		t.Helper()
@@ -42,18 +42,18 @@ func testInstances(t *testing.T, open Opener) {
 		requireTime(t, f.now(), got[0].LastSeen)
 		require.Equal(t, time.UTC, got[0].LastSeen.Location())
 		require.Equal(t, "v1.2.3", got[0].Version)
-		require.Equal(t, "db", got[0].QueueMode)
+		require.Equal(t, ims.QueueModeDB, got[0].QueueMode)
 		require.False(t, got[0].Leader)
 		requireTime(t, f.now().Add(-time.Second), got[1].LastSeen)
 
 		f.clock.Advance(5 * time.Second)
-		a.Leader, a.QueueMode = true, "rabbitmq"
+		a.Leader, a.QueueMode = true, ims.QueueModeRabbitMQ
 		require.NoError(t, f.s.Heartbeat(f.ctx, a))
 		got, err = f.s.ListInstances(f.ctx, time.Time{})
 		require.NoError(t, err)
 		require.Len(t, got, 2, "a second heartbeat replaces the row")
 		require.True(t, got[0].Leader)
-		require.Equal(t, "rabbitmq", got[0].QueueMode)
+		require.Equal(t, ims.QueueModeRabbitMQ, got[0].QueueMode)
 		requireTime(t, f.now(), got[0].LastSeen)
 	})
 	t.Run("list since, remove and prune", func(t *testing.T) {

@@ -114,7 +114,7 @@ func (s *Server) checkDLRKey(r *http.Request) error {
 func decodeReports(r *http.Request) (_ []ims.DeliveryReportInput, batch bool, err error) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, false, decodeError(err)
+		return nil, false, bodyReadError(err)
 	}
 	if err := checkRawJSON(raw); err != nil {
 		return nil, false, err

@@ -123,8 +123,13 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 
 // clientClosed reports whether a failure came after the client hung up:
 // net/http cancels the request's context then, and the store call fails
-// with it (as a context error, or a connection the driver had to drop).
+// with it (as a context error, or a connection the driver had to drop); or
+// the client left while sending its body, which ends the body early before
+// net/http notices and cancels anything.
 func clientClosed(r *http.Request, err error) bool {
+	if errors.Is(err, errBodyCut) {
+		return true
+	}
 	return errors.Is(r.Context().Err(), context.Canceled) && ErrorStatusCode(err) >= http.StatusInternalServerError
 }
 

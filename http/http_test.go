@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -117,6 +118,58 @@ func TestClientCloseIsNotAServerError(t *testing.T) {
 			} else {
 				require.Contains(t, logs.String(), tt.wantLevel+" msg=\"request failed\"")
 			}
+		})
+	}
+}
+
+// cutBody is a request body whose client left part-way: net/http's body
+// reader answers io.ErrUnexpectedEOF when the connection closes before the
+// declared Content-Length arrived.
+type cutBody struct{ sent *strings.Reader }
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.sent.Len() == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return c.sent.Read(p)
+}
+
+// TestBodyCutShortIsAClientClose: a client that disconnects while sending
+// its body is logged at debug as a client close on every endpoint that
+// reads a body, not as a 400 "malformed JSON" at info (or a 500 at error).
+func TestBodyCutShortIsAClientClose(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		path    string
+		body    string
+		headers map[string]string
+	}{
+		{"create", "/api/messages", `{"phone_number":"+905551234567","content":"hel`, nil},
+		{"batch", "/api/messages/batch", `{"messages":[{"phone_number":"+9055`, nil},
+		{"control", "/api/control", `{"action":"st`, nil},
+		{"delivery reports", "/api/delivery-reports", `{"messageId":"p-1",`, map[string]string{DLRAuthHeader: testDLRKey}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs strings.Builder
+			b := setup(t, withDLR, func(o *setupOptions) {
+				o.logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			b.srv.deps.Reports = b.store
+			r := httptest.NewRequest("POST", tt.path, &cutBody{sent: strings.NewReader(tt.body)})
+			r.Header.Set("Authorization", testKey)
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			b.srv.ServeHTTP(w, r)
+			require.Equal(t, StatusClientClosedRequest, w.Code, "body: %s", w.Body.String())
+			require.NotContains(t, logs.String(), "level=ERROR")
+			require.NotContains(t, logs.String(), "level=INFO")
+			require.Contains(t, logs.String(), `level=DEBUG msg="client closed request"`)
+			require.Equal(t, int64(0), b.countMessages(t), "nothing stored")
 		})
 	}
 }

@@ -30,7 +30,7 @@ import (
 func decodeJSON(r *http.Request, dst any) error {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return decodeError(err)
+		return bodyReadError(err)
 	}
 	return decodeRaw(raw, dst)
 }
@@ -40,7 +40,7 @@ func decodeJSON(r *http.Request, dst any) error {
 func decodeOptionalJSON(r *http.Request, dst any) (bool, error) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return false, decodeError(err)
+		return false, bodyReadError(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return false, nil
@@ -122,6 +122,22 @@ func hexRune(raw []byte, at int) (rune, bool) {
 
 func loneSurrogate(r rune, at int) error {
 	return ims.Errorf(ims.EINVALID, "request body holds an unpaired UTF-16 surrogate \\u%04x at offset %d; it is not a character", r, at)
+}
+
+// errBodyCut is a request body that ended before its declared length (or
+// its last chunk): net/http reports that as io.ErrUnexpectedEOF when the
+// client closes the connection mid-request. It is the client's leaving,
+// not a malformed request and not a server error.
+var errBodyCut = errors.New("client closed the connection before the request body was complete")
+
+// bodyReadError is the error of reading a request body: over the limit is
+// a 413 (decodeError), cut short is the client's leaving (errBodyCut, which
+// writeError logs at debug as a client close), anything else a 400.
+func bodyReadError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %w", errBodyCut, err)
+	}
+	return decodeError(err)
 }
 
 // decodeError says what is wrong with a body in words a client can act on.

@@ -242,3 +242,85 @@ func TestRenewerFlushesConcurrently(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, []bool{true, true}, results)
 }
+
+// ackQueue is an ims.Queue that hands each entry to the handler once and
+// reports what the handler returned (nil is an ack), with the message as
+// stored at that moment.
+type ackQueue struct {
+	entries chan ims.Claim
+	settled chan settlement
+	store   ims.Store
+}
+
+type settlement struct {
+	err    error
+	stored ims.Message
+}
+
+func (q *ackQueue) Publish(_ context.Context, claims []ims.Claim) error {
+	for _, c := range claims {
+		q.entries <- c
+	}
+	return nil
+}
+
+func (q *ackQueue) Consume(ctx context.Context, handle func(context.Context, ims.Claim) error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-q.entries:
+			err := handle(ctx, c)
+			m, _ := q.store.GetMessage(context.Background(), c.MessageID)
+			q.settled <- settlement{err: err, stored: m}
+		}
+	}
+}
+
+func (q *ackQueue) Ping(context.Context) error { return nil }
+
+// outcomesFail is a store that cannot write outcomes.
+type outcomesFail struct{ ims.Store }
+
+func (outcomesFail) RecordOutcomes(context.Context, []ims.Outcome, string) error {
+	return errors.New("database gone")
+}
+
+func (s outcomesFail) Wakeups() <-chan struct{} { return s.Store.(ims.Waker).Wakeups() }
+
+// A queue entry is acked only once its outcome is durable: with several
+// commits in flight, a consumer still waits for the one holding its own
+// outcome, and a failed commit means no ack (the broker keeps the entry,
+// and the lease covers the message).
+func TestQueueEntryIsAckedOnlyAfterItsOutcomeIsStored(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		broken bool
+	}{{"stored outcome", false}, {"store failing", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q := &ackQueue{entries: make(chan ims.Claim, 10), settled: make(chan settlement, 10)}
+			b := build(t, Config{Mode: ModeRabbitMQ, Interval: 0, BatchSize: 10, AutoStart: true}, q, func(s ims.Store) ims.Store {
+				q.store = s
+				if tt.broken {
+					return outcomesFail{s}
+				}
+				return s
+			})
+			b.sched.complete.retries = 1 // no backoff on the fake clock
+			ids := b.create(t, "+905550000001")
+			b.run(t)
+
+			got := next(t, q.settled, "the entry to be settled")
+			require.Equal(t, []string{ids[0]}, b.hook.callIDs(), "the webhook was called")
+			if tt.broken {
+				require.Error(t, got.err, "not acked: the outcome was not stored")
+				require.Equal(t, ims.StatusSending, got.stored.Status)
+				return
+			}
+			require.NoError(t, got.err)
+			require.Equal(t, ims.StatusSent, got.stored.Status, "acked after the outcome was stored, not before")
+		})
+	}
+}

@@ -175,7 +175,8 @@ type Scheduler struct {
 	state   ims.SchedulerState // the newest stored state seen
 	changed chan struct{}      // a start/stop or leadership change to react to
 	// workers bounds webhook calls in flight on this instance to
-	// Concurrency, in every mode.
+	// Concurrency in RabbitMQ mode (one consumer handler per prefetched
+	// entry); the database mode's pool has Concurrency workers.
 	workers  chan struct{}
 	complete *completer
 	// prov gates calls on the fleet's circuit and rate (provider.go).

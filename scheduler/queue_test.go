@@ -324,3 +324,68 @@ func TestQueueEntryIsAckedOnlyAfterItsOutcomeIsStored(t *testing.T) {
 		})
 	}
 }
+
+// heldQueue holds every Publish until the test lets it go (or its context
+// ends, as a publish that cannot be confirmed), and never delivers.
+type heldQueue struct {
+	started chan int // the size of each batch, as its publish starts
+	gate    chan struct{}
+}
+
+func (q *heldQueue) Publish(ctx context.Context, claims []ims.Claim) error {
+	q.started <- len(claims)
+	select {
+	case <-q.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (q *heldQueue) Consume(ctx context.Context, _ func(context.Context, ims.Claim) error) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (q *heldQueue) Ping(context.Context) error { return nil }
+
+// The leader claims the next batch while the broker confirms the last one,
+// and no further: one batch waits behind the publish in progress.
+func TestLeaderClaimsWhileTheLastBatchIsConfirmed(t *testing.T) {
+	t.Parallel()
+	q := &heldQueue{started: make(chan int, 10), gate: make(chan struct{})}
+	b := setupWithQueue(t, Config{Mode: ModeRabbitMQ, Interval: 0, BatchSize: 1, AutoStart: true}, q)
+	b.create(t, "+905550000001", "+905550000002", "+905550000003", "+905550000004")
+	b.run(t)
+
+	require.Equal(t, 1, next(t, q.started, "the first publish"))
+	for range 2 { // the batch being published, and the one waiting for it
+		require.Equal(t, 1, next(t, b.sig.claimed, "a claim"))
+	}
+	require.Never(t, func() bool { return len(b.sig.claimed) > 0 }, 50*time.Millisecond, time.Millisecond,
+		"the leader waits once a batch waits for the publisher")
+	q.gate <- struct{}{}
+	require.Equal(t, 1, next(t, q.started, "the next publish"))
+	require.Equal(t, 1, next(t, b.sig.claimed, "the claim after it"))
+}
+
+// Claims the publisher has not got through when the shutdown comes are
+// released (their publish cannot be confirmed any more), not left to their
+// handover lease.
+func TestShutdownReleasesClaimsNotYetPublished(t *testing.T) {
+	t.Parallel()
+	q := &heldQueue{started: make(chan int, 10), gate: make(chan struct{})}
+	b := setupWithQueue(t, Config{Mode: ModeRabbitMQ, Interval: 0, BatchSize: 1, AutoStart: true}, q)
+	b.create(t, "+905550000001", "+905550000002", "+905550000003")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.sched.Run(ctx) }()
+	next(t, q.started, "the first publish")
+	for range 2 {
+		next(t, b.sig.claimed, "a claim")
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, int64(3), b.count(t, ims.StatusPending), "every claim given back")
+	require.Zero(t, b.count(t, ims.StatusSending))
+}

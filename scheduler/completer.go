@@ -17,10 +17,11 @@ import (
 // messages; when idle an outcome is written at once, so batching adds no
 // latency.
 //
-// Up to flushers batches are written at once. With one, every queue
-// consumer waiting for its outcome (RabbitMQ mode acks only once it is
-// stored) waited for the whole previous commit and then for its own: the
-// prefetch window moved in lockstep with the commits. Concurrent batches are
+// Up to flushers batches are written at once (the handoff's
+// commitsInFlight). With one, every queue consumer waiting for its outcome
+// (RabbitMQ mode acks only once it is stored) waited for the whole previous
+// commit and then for its own: the prefetch window moved in lockstep with
+// the commits. Concurrent batches are
 // safe because each write is fenced by the claim's attempt number (an
 // outcome or release of a claim that is no longer current changes nothing),
 // and one message's writes are never in two batches at once: its next write
@@ -57,16 +58,16 @@ type completion struct {
 func newCompleter(s *Scheduler, cache CacheWriter) *completer {
 	return &completer{
 		store: s.store, cache: cache, obs: s.obs, log: s.log, actor: s.actor(), now: s.now, after: s.after, sig: s.sig,
-		in: make(chan completion, 4096), maxBatch: 1000, flushers: outcomeFlushers,
+		in: make(chan completion, 4096), maxBatch: 1000, flushers: 1,
 		retries: 6, retryBase: 100 * time.Millisecond,
 	}
 }
 
 // outcomeFlushers is how many outcome transactions one instance has in
-// flight at most (see completer). Two keep one commit waiting on the WAL
-// flush while the next batch is sent; more would take the database pool
-// (pgx's default is 4 connections on 2 cores) from the claims and, in
-// RabbitMQ mode, the renewals. Measured in docs/benchmarks.md.
+// flight at most in RabbitMQ mode (see completer): while one commits, the
+// next batch of waiting consumers is written. More would take the database
+// pool (pgx's default is 4 connections on 2 cores) from the leader's claims
+// and the renewals. Measured in docs/benchmarks.md.
 const outcomeFlushers = 2
 
 func (c *completer) submit(o ims.Outcome) { c.in <- completion{outcome: &o} }

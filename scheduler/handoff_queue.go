@@ -51,6 +51,10 @@ func (h *queueHandoff) lease() time.Duration { return h.s.cfg.HandoverLease }
 // accounting (reserve) bounds the broker queue.
 func (h *queueHandoff) leaderClaims() bool { return true }
 
+// commitsInFlight: a consumer acks only once its outcome is committed, so
+// the whole prefetch window waits on the commits (see completer).
+func (h *queueHandoff) commitsInFlight() int { return outcomeFlushers }
+
 // start runs this instance's consumer, the renewer it uses and the
 // publisher. The renewer and the publisher outlive the consumer and the
 // dispatch loop: stop runs once the shutdown has waited for both (so nothing

@@ -389,3 +389,19 @@ func TestShutdownReleasesClaimsNotYetPublished(t *testing.T) {
 	require.Equal(t, int64(3), b.count(t, ims.StatusPending), "every claim given back")
 	require.Zero(t, b.count(t, ims.StatusSending))
 }
+
+// Only where deliveries wait for their commit does the completer run more
+// than one at once.
+func TestCommitsInFlightFollowTheMode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		mode string
+		want int
+	}{{ModeDB, 1}, {ModeRabbitMQ, outcomeFlushers}} {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel()
+			b := build(t, Config{Mode: tt.mode, Interval: 0, BatchSize: 10}, newMemQueue(), nil)
+			require.Equal(t, tt.want, b.sched.complete.flushers)
+		})
+	}
+}

@@ -223,6 +223,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 		return nil, err
 	}
 	s.handoff = h
+	s.complete.flushers = h.commitsInFlight()
 	// A pace is the fleet's, so only the leader claims when paced.
 	s.dispatchLoop, s.leaderOnly = s.continuousLoop, h.leaderClaims()
 	if cfg.Interval > 0 {

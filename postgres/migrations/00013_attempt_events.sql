@@ -17,6 +17,14 @@
 -- actor: the outcome's actor when it differs from the claim's, else NULL.
 -- sent_event: the outcome was current and sent, its event is this row.
 --
+-- fillfactor 40 on delivery_attempts: a claim batch inserts its in-flight
+-- rows side by side, and its outcome batch rewrites each of them in one
+-- transaction, so every page must hold both versions for the update to be
+-- HOT (counted: 50 makes 94% of the outcomes HOT, 40 all of them with the
+-- receiver's short answer; without it none, and each outcome adds two index
+-- entries and a lock). Old versions are pruned afterwards; the table takes
+-- up to 2.5 times the pages, while audit_events loses two rows per delivery.
+--
 -- audit_events_type_idx now leaves out only message.created: claimed and
 -- sent rows are rare in the table now (stored before 00013, kept by a
 -- message purge, or a sent event with an unusual text), and a list of one
@@ -42,6 +50,7 @@ CREATE TABLE audit_horizon (
     purged_before timestamptz NOT NULL
 );
 INSERT INTO audit_horizon VALUES (1, '-infinity');
+ALTER TABLE delivery_attempts SET (fillfactor = 40);
 DROP INDEX audit_events_type_idx;
 CREATE INDEX audit_events_type_idx ON audit_events (type, id) WHERE type NOT IN ('message.created');
 

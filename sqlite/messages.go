@@ -89,7 +89,9 @@ func whereClause(conds []string) string {
 }
 
 // ListAttempts returns a message's finished delivery attempts, oldest
-// first: an in-flight row, or one closed without an answer
+// first: in the order they finished (an attempt row is written at its
+// claim, migration 00013, and a stale outcome may finish after a newer
+// one). An in-flight row, or one closed without an answer
 // (ims.UnfinishedAttemptOutcomes), is no attempt of the API's.
 func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attempt, error) {
 	id, err := normalizeID(messageID)
@@ -98,7 +100,7 @@ func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attem
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, message_id, number, status_code, latency_ns, error,
 		response, outcome, created_at FROM delivery_attempts WHERE message_id = ?
-		AND outcome NOT IN (`+quoteList(ims.UnfinishedAttemptOutcomes)+`) ORDER BY id`, id)
+		AND outcome NOT IN (`+quoteList(ims.UnfinishedAttemptOutcomes)+`) ORDER BY created_at, id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}

@@ -67,6 +67,7 @@ SELECT a.id + 1, 'message.sent', a.message_id::text, coalesce(a.actor, a.claim_a
 FROM delivery_attempts a WHERE a.sent_event AND a.created_at >= (SELECT purged_before FROM audit_horizon);
 DELETE FROM delivery_attempts WHERE outcome IN ('sending', 'released', 'deferred', 'lease_expired');
 DROP TABLE audit_horizon;
+ALTER TABLE delivery_attempts RESET (fillfactor);
 ALTER TABLE delivery_attempts ALTER COLUMN id DROP DEFAULT;
 ALTER TABLE delivery_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;
 SELECT setval(pg_get_serial_sequence('delivery_attempts', 'id'), greatest((SELECT max(id) FROM delivery_attempts), 1));

@@ -61,6 +61,10 @@ func TestQueryPlans(t *testing.T) {
 		{"audit by a rare type reads the partial type index", "SELECT id FROM audit_events WHERE type = $1 AND " +
 			auditTypeIndexed + " ORDER BY id DESC LIMIT $2", "audit_events_type_idx",
 			[]string{"'message.dead'", "10"}},
+		{"outcomes find their attempt rows by the message index", recordSQL, "delivery_attempts_message_idx",
+			[]string{"'{0190a000-0000-7000-8000-000000000001}'", "'{1}'", "'{sent}'", "ARRAY[" + now + "]::timestamptz[]",
+				"'{NULL}'", "'{t}'", "'{202}'", "'{1000}'", "'{\"\"}'", "'{\"\"}'", "'{\"\"}'", "'{p}'", "'{message.sent}'",
+				"'{delivered}'", "ARRAY['sending']", "'w'", "'{f}'", "'{t}'", text(ims.AttemptInFlight)}},
 		{"list by phone reads the phone index", "SELECT id FROM messages WHERE phone_number = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
 			"messages_phone_number_id", []string{"'+905551234567'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
 	}

@@ -35,7 +35,7 @@ import (
 // commits either before a stop or not at all: none after it.
 //
 // Each claim inserts its attempt row, in flight (migration 00013): the row
-// is the claim's message.claimed event (see auditSQL), so no audit row is
+// is the claim's message.claimed event (see auditQuery), so no audit row is
 // written. A message claimed again from sending lost its previous claim
 // (its lease ran out, its holder never reported): that attempt row is
 // closed as lease_expired, found by the (message_id, id) index, so it does

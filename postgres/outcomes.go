@@ -17,7 +17,7 @@ import (
 // outcomes did before: a stale one stays on record without moving its
 // message. Current outcomes write their audit event, except a sent one whose
 // event its finished attempt row is (synth, see ims.SentEventSynthesised
-// and auditSQL). What each outcome writes is ims.PlanOutcome's (a NULL
+// and auditQuery). What each outcome writes is ims.PlanOutcome's (a NULL
 // next_attempt_at keeps the column; sent says SetSent). $15 is
 // ims.OutcomeFrom, $16 the actor, $17 whether the attempt is refunded
 // (ims.Outcome.Held), $18 whether the sent event is synthesised, $19 the

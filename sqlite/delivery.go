@@ -29,10 +29,8 @@ import (
 // statuses and ranks are literals (see statusIn), or SQLite could not prove
 // the index's predicate and would refuse the statement. The state is read
 // in the write transaction, so a stop (also a write) commits either before
-// this claim, which then finds nothing, or after it. The status tells a
-// message whose previous claim was lost (see claimIDs). ?1 now, ?2 the
-// limit.
-var claimDueSQL = `SELECT id, status FROM messages INDEXED BY messages_due
+// this claim, which then finds nothing, or after it. ?1 now, ?2 the limit.
+var claimDueSQL = `SELECT id FROM messages INDEXED BY messages_due
 	WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND priority IN (` + rankList() + `)
 		AND next_attempt_at <= ?1 AND (expires_at IS NULL OR expires_at > ?1)
 		AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
@@ -57,11 +55,11 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	now := s.now()
 	var claimed []ims.Message
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ids, lost, err := queryDue(ctx, tx, micros(now), p.Limit)
+		ids, err := queryIDs(ctx, tx, claimDueSQL, micros(now), p.Limit)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		claimed, err = claimIDs(ctx, tx, ids, lost, p, now)
+		claimed, err = claimIDs(ctx, tx, ids, p, now)
 		return err
 	})
 	if err != nil {
@@ -73,36 +71,12 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	return claimed, nil
 }
 
-// queryDue runs claimDueSQL: the IDs to claim, in claim order, and those of
-// them whose previous claim was lost (still sending: the lease ran out).
-func queryDue(ctx context.Context, tx *sql.Tx, now int64, limit int) (ids, lost []string, err error) {
-	rows, err := tx.QueryContext(ctx, claimDueSQL, now, limit)
-	if err != nil {
-		return nil, nil, fmt.Errorf("select due: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, status string
-		if err := rows.Scan(&id, &status); err != nil {
-			return nil, nil, fmt.Errorf("select due: scan: %w", err)
-		}
-		ids = append(ids, id)
-		if status == string(ims.StatusSending) {
-			lost = append(lost, id)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("select due: %w", err)
-	}
-	return ids, lost, nil
-}
-
 // claimIDs claims the selected messages with one UPDATE and one INSERT of
 // their attempt rows, in flight, and returns them in the order of ids. The
 // attempt row is the claim's message.claimed event (migration 00013, see
 // auditQuery): no audit row is written. The attempt rows of lost claims are
 // closed as lease_expired first (their claimed events stay).
-func claimIDs(ctx context.Context, tx *sql.Tx, ids, lost []string, p ims.ClaimParams, now time.Time) ([]ims.Message, error) {
+func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, now time.Time) ([]ims.Message, error) {
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return nil, fmt.Errorf("encode ids: %w", err)
@@ -125,10 +99,18 @@ func claimIDs(ctx context.Context, tx *sql.Tx, ids, lost []string, p ims.ClaimPa
 		pos[id] = i
 	}
 	ordered := make([]ims.Message, len(ids))
+	// A lost claim (its lease ran out, its holder never reported) counted
+	// an attempt, so only a message claimed for the second time or later
+	// may have an attempt row in flight: a first claim costs no probe, and
+	// the due index stays the only thing the selection reads.
+	var again []string
 	for _, m := range msgs {
 		ordered[pos[m.ID]] = m
+		if m.Attempts > 1 {
+			again = append(again, m.ID)
+		}
 	}
-	if err := closeLostAttempts(ctx, tx, lost, now); err != nil {
+	if err := closeLostAttempts(ctx, tx, again, now); err != nil {
 		return nil, err
 	}
 	if err := insertClaimAttempts(ctx, tx, string(list), len(ids), p.Actor, now); err != nil {
@@ -163,8 +145,9 @@ func takeEventIDs(ctx context.Context, tx *sql.Tx, n int) error {
 	return nil
 }
 
-// closeLostAttempts closes the in-flight attempt rows of messages whose
-// claim was lost as lease_expired.
+// closeLostAttempts closes the in-flight attempt rows of the messages ids,
+// whose claims were lost, as lease_expired: an earlier claim of a message
+// being claimed now that is still in flight never reported.
 func closeLostAttempts(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) error {
 	if len(ids) == 0 {
 		return nil

@@ -212,8 +212,11 @@ func (c *Client) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult 
 }
 
 // outgoing is one request's own memory in one allocation: the body and its
-// reader, and the header values that differ per request. It is deliberately
-// not pooled: the transport may still read the body after RoundTrip returns
+// reader, and the header values that differ per request. The body goes to
+// the transport as io.NopCloser of a *bytes.Reader, a reader net/http knows
+// to be in memory: it then writes headers and body in one write instead of
+// flushing the headers first (two syscalls per request, measured). It is
+// deliberately not pooled: the transport may still read the body after RoundTrip returns
 // (an early answer) and may replay it (GetBody) on a dead keep-alive
 // connection.
 type outgoing struct {
@@ -221,9 +224,6 @@ type outgoing struct {
 	reader bytes.Reader
 	values [4]string // Idempotency-Key, webhook-id, webhook-timestamp, webhook-signature
 }
-
-func (o *outgoing) Read(p []byte) (int, error) { return o.reader.Read(p) }
-func (o *outgoing) Close() error               { return nil }
 
 // replay gives the transport a fresh reader of the same body.
 func (o *outgoing) replay() (io.ReadCloser, error) {
@@ -241,7 +241,7 @@ func (c *Client) newRequest(ctx context.Context, m ims.Message) *http.Request {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        make(http.Header, 8),
-		Body:          o,
+		Body:          io.NopCloser(&o.reader),
 		GetBody:       o.replay,
 		ContentLength: int64(len(o.body)),
 		Host:          c.target.Host,

@@ -36,6 +36,26 @@ func testClaim(t *testing.T, open Opener) {
 		got := f.claim(t, 10)
 		require.Equal(t, []string{b.ID, a.ID, cd[0].ID, cd[1].ID}, ids(got))
 	})
+	t.Run("a message made due earlier than the last claimed ones is claimed next", func(t *testing.T) {
+		// A claim order kept by position (a store remembering where its last
+		// claim stopped, to skip the dead index entries claims leave behind)
+		// would fail this: a create with a past send_at lands behind that
+		// point and must not wait behind younger messages, nor a short claim
+		// miss it.
+		t.Parallel()
+		f := setup(t, open)
+		queued := f.createN(t, 3)
+		require.Equal(t, []string{queued[0].ID}, ids(f.claim(t, 1)))
+		past := f.clock.Now().Add(-time.Hour)
+		early := f.newMsg()
+		early.SendAt = &past
+		old := f.create(t, early)
+		require.Equal(t, []string{old.ID}, ids(f.claim(t, 1)), "the older message first")
+		require.Equal(t, []string{queued[1].ID, queued[2].ID}, ids(f.claim(t, 10)), "a short claim holds all that is due")
+
+		late := f.create(t, early) // behind the floor again, then a claim asking for more than is due
+		require.Equal(t, []string{late.ID}, ids(f.claim(t, 5)))
+	})
 	t.Run("claimed message state and audit", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

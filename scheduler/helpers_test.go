@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"log/slog"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,7 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 	}
 	block := w.block
 	w.mu.Unlock()
+	wroteRequest(ctx)
 	if block != nil {
 		select {
 		case <-block:
@@ -122,6 +124,14 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 		r = ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "prov-" + m.ID}
 	}
 	return r
+}
+
+// wroteRequest tells the engine's call gate (stopgate.go) that the request
+// is on the wire, as net/http's Transport does: the call has started.
+func wroteRequest(ctx context.Context) {
+	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.WroteRequest != nil {
+		tr.WroteRequest(httptrace.WroteRequestInfo{})
+	}
 }
 
 // mark takes the next number of the call sequence: calls stamped later

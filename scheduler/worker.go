@@ -47,7 +47,14 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	if !s.prov.mayStart(ctx, m) {
 		return ims.Outcome{}, false
 	}
-	res := s.hook.Deliver(ctx, m)
+	// The check a stop waits for (stopgate.go): held until the request is
+	// written, so a stop that has answered has no call behind it.
+	callCtx, call, ok := s.openCall(ctx)
+	if !ok {
+		return ims.Outcome{}, false
+	}
+	res := s.hook.Deliver(callCtx, m)
+	call.close()
 	if ctx.Err() != nil {
 		return ims.Outcome{}, false
 	}

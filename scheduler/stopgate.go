@@ -1,0 +1,107 @@
+package scheduler
+
+import (
+	"context"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// stopGate makes "after a stop has answered, no instance starts a webhook
+// call" hold (README, What a stop guarantees):
+//
+//   - calls is read-held by every call from its last running check until its
+//     request is written to the connection; applyState write-locks it to
+//     flip running. When applyState returns, every call that passed the
+//     check is on the wire, and no later one passes.
+//   - readAt is when the last successful read of the stored state began. A
+//     call is refused when it is older than staleAfter, so an instance cut
+//     off from the database, which cannot learn of a stop, stops calling on
+//     its own within a known bound.
+//   - confirmed is the state version this instance last wrote to its
+//     instances row (ConfirmState), after applying it.
+type stopGate struct {
+	calls     sync.RWMutex
+	readAt    atomic.Pointer[time.Time]
+	confirmed atomic.Int64
+}
+
+// statePoll is how often watchState reads the stored state when no change
+// is signalled.
+func (s *Scheduler) statePoll() time.Duration {
+	return min(s.cfg.PollInterval, s.cfg.LeaderTTL/3)
+}
+
+// staleAfter is the age of the last successful state read past which this
+// instance refuses to start calls: three missed polls.
+func (s *Scheduler) staleAfter() time.Duration { return 3 * s.statePoll() }
+
+// confirmWait bounds how long a stop waits for an instance's confirmation:
+// by then an instance that has not confirmed has not read the state for
+// staleAfter and refuses calls itself. The extra poll covers a call that
+// passed its check just before and is still being written.
+func (s *Scheduler) confirmWait() time.Duration { return s.staleAfter() + s.statePoll() }
+
+// stateFresh reports whether the last successful state read began within
+// staleAfter.
+func (s *Scheduler) stateFresh() bool {
+	at := s.gate.readAt.Load()
+	return at != nil && s.now().Sub(*at) <= s.staleAfter()
+}
+
+// noteStateRead records a successful read of the stored state that began
+// at began, unless a later one is already recorded.
+func (s *Scheduler) noteStateRead(began time.Time) {
+	for {
+		cur := s.gate.readAt.Load()
+		if cur != nil && !began.After(*cur) {
+			return
+		}
+		if s.gate.readAt.CompareAndSwap(cur, &began) {
+			return
+		}
+	}
+}
+
+// openCall is the last check before a webhook call: it returns the context
+// to call with and the call to close once Deliver returns, or false when
+// the call must not start (stopped, or the state unknown for too long). The
+// gate stays read-held until the request is written or the call closes.
+func (s *Scheduler) openCall(ctx context.Context) (context.Context, *gatedCall, bool) {
+	if !s.stateFresh() {
+		// The watcher lags (or the database is away): one read decides.
+		if err := s.refreshState(ctx); err != nil {
+			s.log.Debug("state unknown for too long; not starting a call", "err", err)
+			return ctx, nil, false
+		}
+	}
+	s.gate.calls.RLock()
+	if !s.running.Load() || !s.stateFresh() {
+		s.gate.calls.RUnlock()
+		return ctx, nil, false
+	}
+	c := &gatedCall{gate: &s.gate.calls}
+	c.trace.WroteRequest = c.wrote
+	return httptrace.WithClientTrace(ctx, &c.trace), c, true
+}
+
+// gatedCall holds the gate for one call. net/http's Transport calls
+// WroteRequest from the request's context; a webhook that is not HTTP (or a
+// request that fails before it is written) releases at close.
+type gatedCall struct {
+	gate     *sync.RWMutex
+	released atomic.Bool
+	trace    httptrace.ClientTrace
+}
+
+// wrote releases the gate: the request is on the wire. A request replayed
+// on a dead keep-alive connection calls it again; only the first counts.
+func (c *gatedCall) wrote(httptrace.WroteRequestInfo) { c.close() }
+
+// close releases the gate if wrote has not; it is safe to call twice.
+func (c *gatedCall) close() {
+	if c.released.CompareAndSwap(false, true) {
+		c.gate.RUnlock()
+	}
+}

@@ -151,8 +151,12 @@ func (s *Scheduler) status(st ims.SchedulerState) ims.SchedulerStatus {
 // the version orders them.
 func (s *Scheduler) applyState(st ims.SchedulerState) {
 	if !st.Running {
-		// A stop waits for the calls past their last check (stopGate).
-		s.gate.calls.Lock()
+		// A stop waits for the calls past their last check (stopGate);
+		// tests learn when it has to.
+		if !s.gate.calls.TryLock() {
+			s.sig.closingGate()
+			s.gate.calls.Lock()
+		}
 		defer s.gate.calls.Unlock()
 	}
 	s.stateMu.Lock()

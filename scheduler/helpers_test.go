@@ -83,6 +83,10 @@ type fakeWebhook struct {
 	all *ims.DeliveryResult
 	// block, when set, makes Deliver wait until it is closed or ctx ends.
 	block chan struct{}
+	// beforeWrite, when set, runs as a call begins, before its request is
+	// on the wire (recorded and stamped): a call held there has passed the
+	// engine's last check but has not started.
+	beforeWrite func()
 }
 
 func newFakeWebhook() *fakeWebhook {
@@ -103,6 +107,9 @@ func (w *fakeWebhook) answerAll(r ims.DeliveryResult) {
 }
 
 func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
+	if w.beforeWrite != nil {
+		w.beforeWrite()
+	}
 	w.mu.Lock()
 	w.calls = append(w.calls, m)
 	w.stamps = append(w.stamps, w.seq.Add(1))

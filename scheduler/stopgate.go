@@ -76,6 +76,7 @@ func (s *Scheduler) openCall(ctx context.Context) (context.Context, *gatedCall, 
 			return ctx, nil, false
 		}
 	}
+	s.sig.atGate()
 	s.gate.calls.RLock()
 	if !s.running.Load() || !s.stateFresh() {
 		s.gate.calls.RUnlock()

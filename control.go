@@ -17,8 +17,6 @@ type SchedulerStatus struct {
 	IsLeader  bool      `json:"is_leader"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by,omitempty"`
-	// Version is the stored state's version (SchedulerState.Version).
-	Version int64 `json:"version"`
 	// Fleet, on a stop's answer only, says which live instances confirmed
 	// the stop before it answered.
 	Fleet *FleetConfirmation `json:"fleet,omitempty"`

@@ -12,7 +12,11 @@ import (
 // StartFleet stores the fleet-wide state as running. Every instance picks
 // it up within PollInterval; this one at once.
 func (s *Scheduler) StartFleet(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
-	return s.set(ctx, true, actor)
+	st, err := s.set(ctx, true, actor)
+	if err != nil {
+		return ims.SchedulerStatus{}, err
+	}
+	return s.status(st), nil
 }
 
 // StopFleet stores the fleet-wide state as stopped and returns once no
@@ -26,28 +30,30 @@ func (s *Scheduler) StartFleet(ctx context.Context, actor string) (ims.Scheduler
 func (s *Scheduler) StopFleet(ctx context.Context, actor string) (ims.SchedulerStatus, error) {
 	st, err := s.set(ctx, false, actor)
 	if err != nil {
-		return st, err
+		return ims.SchedulerStatus{}, err
 	}
 	committed := s.now() // the stop committed before set returned
 	fleet, err := s.awaitFleet(ctx, st.Version, committed)
 	if err != nil {
 		return ims.SchedulerStatus{}, err
 	}
-	st.Fleet = &fleet
-	return st, nil
+	out := s.status(st)
+	out.Fleet = &fleet
+	return out, nil
 }
 
-func (s *Scheduler) set(ctx context.Context, running bool, actor string) (ims.SchedulerStatus, error) {
+// set stores the state, applies and confirms it here.
+func (s *Scheduler) set(ctx context.Context, running bool, actor string) (ims.SchedulerState, error) {
 	began := s.now()
 	st, err := s.store.SetSchedulerRunning(ctx, running, actor)
 	if err != nil {
-		return ims.SchedulerStatus{}, fmt.Errorf("set scheduler state: %w", err)
+		return ims.SchedulerState{}, fmt.Errorf("set scheduler state: %w", err)
 	}
 	s.noteStateRead(began)
 	s.applyState(st)
 	s.confirmState(ctx, true)
-	s.log.Info("scheduler state changed", "running", running, "actor", actor)
-	return s.status(st), nil
+	s.log.Info("scheduler state changed", "running", running, "actor", actor, "version", st.Version)
+	return st, nil
 }
 
 // awaitFleet waits until every other live instance (ims.InstanceStale says
@@ -141,7 +147,7 @@ func (s *Scheduler) status(st ims.SchedulerState) ims.SchedulerStatus {
 	return ims.SchedulerStatus{
 		Running: st.Running, Interval: s.cfg.Interval, BatchSize: s.cfg.BatchSize, QueueMode: s.cfg.Mode,
 		Instance: s.cfg.Instance, Leader: l.Holder, IsLeader: l.Holder == s.cfg.Instance,
-		UpdatedAt: st.UpdatedAt, UpdatedBy: st.UpdatedBy, Version: st.Version, ProviderStatus: s.prov.status(),
+		UpdatedAt: st.UpdatedAt, UpdatedBy: st.UpdatedBy, ProviderStatus: s.prov.status(),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/insiderone/ims"
@@ -11,9 +12,21 @@ import (
 )
 
 // completer stores delivery outcomes in batches: whatever accumulated while
-// the previous batch was being written goes in the next single transaction.
-// Under load that makes one round trip per hundreds of messages; when idle
-// an outcome is written at once, so batching adds no latency.
+// the batches in flight were being written goes in the next single
+// transaction. Under load that makes one round trip per hundreds of
+// messages; when idle an outcome is written at once, so batching adds no
+// latency.
+//
+// Up to flushers batches are written at once (the handoff's
+// commitsInFlight). With one, every queue consumer waiting for its outcome
+// (RabbitMQ mode acks only once it is stored) waited for the whole previous
+// commit and then for its own: the prefetch window moved in lockstep with
+// the commits. Concurrent batches are
+// safe because each write is fenced by the claim's attempt number (an
+// outcome or release of a claim that is no longer current changes nothing),
+// and one message's writes are never in two batches at once: its next write
+// needs a new claim, which needs this one's write committed first. Each
+// waiter is answered by its own batch, after that batch's commit.
 type completer struct {
 	store ims.DeliveryStore
 	cache CacheWriter
@@ -24,8 +37,9 @@ type completer struct {
 	after func(time.Duration) <-chan time.Time
 	sig   *testSignals
 	in    chan completion
-	// maxBatch bounds one transaction.
+	// maxBatch bounds one transaction; flushers how many run at once.
 	maxBatch int
+	flushers int
 	// retries and retryBase bound how long a database outage is waited out
 	// before outcomes are given up on (their leases then expire and the
 	// messages are delivered again: at-least-once, never lost). The end of
@@ -44,9 +58,17 @@ type completion struct {
 func newCompleter(s *Scheduler, cache CacheWriter) *completer {
 	return &completer{
 		store: s.store, cache: cache, obs: s.obs, log: s.log, actor: s.actor(), now: s.now, after: s.after, sig: s.sig,
-		in: make(chan completion, 4096), maxBatch: 1000, retries: 6, retryBase: 100 * time.Millisecond,
+		in: make(chan completion, 4096), maxBatch: 1000, flushers: 1,
+		retries: 6, retryBase: 100 * time.Millisecond,
 	}
 }
+
+// outcomeFlushers is how many outcome transactions one instance has in
+// flight at most in RabbitMQ mode (see completer): while one commits, the
+// next batch of waiting consumers is written. More would take the database
+// pool (pgx's default is 4 connections on 2 cores) from the leader's claims
+// and the renewals. Measured in docs/benchmarks.md.
+const outcomeFlushers = 2
 
 func (c *completer) submit(o ims.Outcome) { c.in <- completion{outcome: &o} }
 
@@ -75,14 +97,22 @@ func (c *completer) wait(ctx context.Context, item completion) error {
 	}
 }
 
-// run writes batches until ctx ends, then what is left, by the drain rule
-// of internal/batch. Producers must have stopped before ctx ends, so that
-// nothing arrives afterwards. Writes (and their retries) run on writeCtx:
-// once it ends, what is not written is left to lease expiry.
+// run writes batches, up to flushers at once, until ctx ends, then what is
+// left, by the drain rule of internal/batch (each flusher drains, and stops
+// at its first failed batch). Producers must have stopped before ctx ends,
+// so that nothing arrives afterwards. Writes (and their retries) run on
+// writeCtx: once it ends, what is not written is left to lease expiry. run
+// returns once every flusher has.
 func (c *completer) run(ctx, writeCtx context.Context) {
-	batch.Run(ctx, c.in, batch.Options{Max: c.maxBatch}, func(items []completion) error {
-		return c.flush(writeCtx, items)
-	})
+	var wg sync.WaitGroup
+	for range max(c.flushers, 1) {
+		wg.Go(func() {
+			batch.Run(ctx, c.in, batch.Options{Max: c.maxBatch}, func(items []completion) error {
+				return c.flush(writeCtx, items)
+			})
+		})
+	}
+	wg.Wait()
 }
 
 // flush stores one batch and answers its waiters, each with the error of

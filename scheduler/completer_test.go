@@ -3,10 +3,14 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
@@ -73,4 +77,116 @@ func TestCompleterRetryEndsWithItsContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the retry outlived its context")
 	}
+}
+
+// gatedStore holds every RecordOutcomes call until the test lets it go, and
+// counts the calls in flight.
+type gatedStore struct {
+	ims.DeliveryStore
+	entered  chan int // the in-flight count, as each call starts
+	gate     chan struct{}
+	inflight atomic.Int32
+	mu       sync.Mutex
+	recorded []string
+}
+
+func (s *gatedStore) RecordOutcomes(_ context.Context, outs []ims.Outcome, _ string) error {
+	s.entered <- int(s.inflight.Add(1))
+	<-s.gate
+	s.inflight.Add(-1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range outs {
+		s.recorded = append(s.recorded, o.Claim.MessageID)
+	}
+	return nil
+}
+
+// Outcome commits overlap, up to flushers and never more: with one commit at
+// a time, every queue consumer waited for the previous commit before its own
+// could start (RabbitMQ mode's lockstep); without a bound, a burst would
+// take the whole database pool.
+func TestCompleterCommitsUpToFlushersAtOnce(t *testing.T) {
+	t.Parallel()
+	require.GreaterOrEqual(t, outcomeFlushers, 2, "production runs more than one commit at once")
+	const flushers, extra = 3, 4
+	store := &gatedStore{entered: make(chan int, flushers+extra), gate: make(chan struct{})}
+	c := testCompleter(store, nil)
+	c.flushers, c.maxBatch = flushers, 1 // one outcome per commit
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.run(ctx, context.Background()) }()
+
+	submit := func(i int) {
+		c.submit(ims.Outcome{Claim: ims.Claim{MessageID: fmt.Sprintf("m-%d", i), Attempt: 1}, Decision: ims.Decision{Status: ims.StatusSent}})
+	}
+	for i := range flushers {
+		submit(i)
+	}
+	seen := 0
+	for range flushers { // all of them in flight together, none finished
+		seen = max(seen, next(t, store.entered, "a commit to start"))
+	}
+	require.Equal(t, flushers, seen)
+	for i := range extra {
+		submit(flushers + i)
+	}
+	// An idle flusher beyond the bound would take one at once. Waiting
+	// cannot make this fail spuriously, only miss a broken bound.
+	require.Never(t, func() bool { return len(c.in) < extra }, 50*time.Millisecond, time.Millisecond,
+		"no commit starts while flushers are in flight")
+	for range extra { // each one finished lets exactly one more start
+		store.gate <- struct{}{}
+		seen = max(seen, next(t, store.entered, "the next commit to start"))
+	}
+	for range flushers {
+		store.gate <- struct{}{}
+	}
+	cancel()
+	<-done
+	require.Equal(t, flushers, seen, "never more commits in flight than flushers")
+	require.Len(t, store.recorded, flushers+extra, "every outcome stored")
+}
+
+// Each waiter is answered by its own commit: a failed batch fails only its
+// own waiters, while the commit beside it succeeds.
+func TestConcurrentCommitsAnswerTheirOwnWaiters(t *testing.T) {
+	t.Parallel()
+	store := &failFor{fail: "m-bad"}
+	c := testCompleter(store, nil)
+	c.flushers, c.maxBatch, c.retries = 2, 1, 1
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.run(ctx, context.Background()) }()
+	defer func() { cancel(); <-done }()
+
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	for _, id := range []string{"m-good", "m-bad"} {
+		wg.Go(func() {
+			err := c.submitWait(context.Background(), ims.Outcome{Claim: ims.Claim{MessageID: id, Attempt: 1}, Decision: ims.Decision{Status: ims.StatusSent}})
+			if id == "m-bad" {
+				errs <- err
+			} else {
+				assert.NoError(t, err, "the good outcome was stored")
+			}
+		})
+	}
+	wg.Wait()
+	require.Error(t, <-errs, "the outcome that was not stored is not reported stored")
+}
+
+// failFor fails every batch holding the outcome of one message.
+type failFor struct {
+	ims.DeliveryStore
+	fail string
+}
+
+func (s *failFor) RecordOutcomes(_ context.Context, outs []ims.Outcome, _ string) error {
+	for _, o := range outs {
+		if o.Claim.MessageID == s.fail {
+			return errors.New("database gone")
+		}
+	}
+	return nil
 }

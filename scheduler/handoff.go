@@ -32,6 +32,9 @@ type handoff interface {
 	// leaderClaims is true when only the leader may claim even without
 	// pacing (a queue has one publisher, whose room accounting is local).
 	leaderClaims() bool
+	// commitsInFlight is how many outcome transactions the completer runs
+	// at once: more than one only where deliveries wait for their commit.
+	commitsInFlight() int
 }
 
 // Queue modes.

@@ -27,6 +27,7 @@ func (h inlineHandoff) lease() time.Duration                        { return h.s
 func (inlineHandoff) reserve(_ context.Context, want int) int       { return min(want, 1) }
 func (inlineHandoff) unreserve(int)                                 {}
 func (inlineHandoff) leaderClaims() bool                            { return false }
+func (inlineHandoff) commitsInFlight() int                          { return 1 }
 func (inlineHandoff) start(context.Context, context.Context) func() { return func() {} }
 
 func (h inlineHandoff) handOver(_, deliverCtx context.Context, msgs []ims.Message) {

@@ -242,3 +242,166 @@ func TestRenewerFlushesConcurrently(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, []bool{true, true}, results)
 }
+
+// ackQueue is an ims.Queue that hands each entry to the handler once and
+// reports what the handler returned (nil is an ack), with the message as
+// stored at that moment.
+type ackQueue struct {
+	entries chan ims.Claim
+	settled chan settlement
+	store   ims.Store
+}
+
+type settlement struct {
+	err    error
+	stored ims.Message
+}
+
+func (q *ackQueue) Publish(_ context.Context, claims []ims.Claim) error {
+	for _, c := range claims {
+		q.entries <- c
+	}
+	return nil
+}
+
+func (q *ackQueue) Consume(ctx context.Context, handle func(context.Context, ims.Claim) error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-q.entries:
+			err := handle(ctx, c)
+			m, _ := q.store.GetMessage(context.Background(), c.MessageID)
+			q.settled <- settlement{err: err, stored: m}
+		}
+	}
+}
+
+func (q *ackQueue) Ping(context.Context) error { return nil }
+
+// outcomesFail is a store that cannot write outcomes.
+type outcomesFail struct{ ims.Store }
+
+func (outcomesFail) RecordOutcomes(context.Context, []ims.Outcome, string) error {
+	return errors.New("database gone")
+}
+
+func (s outcomesFail) Wakeups() <-chan struct{} { return s.Store.(ims.Waker).Wakeups() }
+
+// A queue entry is acked only once its outcome is durable: with several
+// commits in flight, a consumer still waits for the one holding its own
+// outcome, and a failed commit means no ack (the broker keeps the entry,
+// and the lease covers the message).
+func TestQueueEntryIsAckedOnlyAfterItsOutcomeIsStored(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		broken bool
+	}{{"stored outcome", false}, {"store failing", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q := &ackQueue{entries: make(chan ims.Claim, 10), settled: make(chan settlement, 10)}
+			b := build(t, Config{Mode: ModeRabbitMQ, Interval: 0, BatchSize: 10, AutoStart: true}, q, func(s ims.Store) ims.Store {
+				q.store = s
+				if tt.broken {
+					return outcomesFail{s}
+				}
+				return s
+			})
+			b.sched.complete.retries = 1 // no backoff on the fake clock
+			ids := b.create(t, "+905550000001")
+			b.run(t)
+
+			got := next(t, q.settled, "the entry to be settled")
+			require.Equal(t, []string{ids[0]}, b.hook.callIDs(), "the webhook was called")
+			if tt.broken {
+				require.Error(t, got.err, "not acked: the outcome was not stored")
+				require.Equal(t, ims.StatusSending, got.stored.Status)
+				return
+			}
+			require.NoError(t, got.err)
+			require.Equal(t, ims.StatusSent, got.stored.Status, "acked after the outcome was stored, not before")
+		})
+	}
+}
+
+// heldQueue holds every Publish until the test lets it go (or its context
+// ends, as a publish that cannot be confirmed), and never delivers.
+type heldQueue struct {
+	started chan int // the size of each batch, as its publish starts
+	gate    chan struct{}
+}
+
+func (q *heldQueue) Publish(ctx context.Context, claims []ims.Claim) error {
+	q.started <- len(claims)
+	select {
+	case <-q.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (q *heldQueue) Consume(ctx context.Context, _ func(context.Context, ims.Claim) error) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (q *heldQueue) Ping(context.Context) error { return nil }
+
+// The leader claims the next batch while the broker confirms the last one,
+// and no further: one batch waits behind the publish in progress.
+func TestLeaderClaimsWhileTheLastBatchIsConfirmed(t *testing.T) {
+	t.Parallel()
+	q := &heldQueue{started: make(chan int, 10), gate: make(chan struct{})}
+	b := setupWithQueue(t, Config{Mode: ModeRabbitMQ, Interval: 0, BatchSize: 1, AutoStart: true}, q)
+	b.create(t, "+905550000001", "+905550000002", "+905550000003", "+905550000004")
+	b.run(t)
+
+	require.Equal(t, 1, next(t, q.started, "the first publish"))
+	for range 2 { // the batch being published, and the one waiting for it
+		require.Equal(t, 1, next(t, b.sig.claimed, "a claim"))
+	}
+	require.Never(t, func() bool { return len(b.sig.claimed) > 0 }, 50*time.Millisecond, time.Millisecond,
+		"the leader waits once a batch waits for the publisher")
+	q.gate <- struct{}{}
+	require.Equal(t, 1, next(t, q.started, "the next publish"))
+	require.Equal(t, 1, next(t, b.sig.claimed, "the claim after it"))
+}
+
+// Claims the publisher has not got through when the shutdown comes are
+// released (their publish cannot be confirmed any more), not left to their
+// handover lease.
+func TestShutdownReleasesClaimsNotYetPublished(t *testing.T) {
+	t.Parallel()
+	q := &heldQueue{started: make(chan int, 10), gate: make(chan struct{})}
+	b := setupWithQueue(t, Config{Mode: ModeRabbitMQ, Interval: 0, BatchSize: 1, AutoStart: true}, q)
+	b.create(t, "+905550000001", "+905550000002", "+905550000003")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.sched.Run(ctx) }()
+	next(t, q.started, "the first publish")
+	for range 2 {
+		next(t, b.sig.claimed, "a claim")
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, int64(3), b.count(t, ims.StatusPending), "every claim given back")
+	require.Zero(t, b.count(t, ims.StatusSending))
+}
+
+// Only where deliveries wait for their commit does the completer run more
+// than one at once.
+func TestCommitsInFlightFollowTheMode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		mode string
+		want int
+	}{{ModeDB, 1}, {ModeRabbitMQ, outcomeFlushers}} {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel()
+			b := build(t, Config{Mode: tt.mode, Interval: 0, BatchSize: 10}, newMemQueue(), nil)
+			require.Equal(t, tt.want, b.sched.complete.flushers)
+		})
+	}
+}

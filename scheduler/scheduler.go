@@ -178,7 +178,8 @@ type Scheduler struct {
 	// are on the wire (stopgate.go).
 	gate stopGate
 	// workers bounds webhook calls in flight on this instance to
-	// Concurrency, in every mode.
+	// Concurrency in RabbitMQ mode (one consumer handler per prefetched
+	// entry); the database mode's pool has Concurrency workers.
 	workers  chan struct{}
 	complete *completer
 	// prov gates calls on the fleet's circuit and rate (provider.go).
@@ -225,6 +226,7 @@ func New(cfg Config, deps Deps) (*Scheduler, error) {
 		return nil, err
 	}
 	s.handoff = h
+	s.complete.flushers = h.commitsInFlight()
 	// A pace is the fleet's, so only the leader claims when paced.
 	s.dispatchLoop, s.leaderOnly = s.continuousLoop, h.leaderClaims()
 	if cfg.Interval > 0 {

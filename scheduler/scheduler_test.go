@@ -323,3 +323,39 @@ func TestClaimedAheadMessageWithTooLittleLeaseLeftIsReleased(t *testing.T) {
 	require.Equal(t, ims.StatusPending, m.Status)
 	require.Equal(t, 0, m.Attempts, "released, not counted")
 }
+
+// The drain rule for claims handed to the workers and not yet started: a
+// shutdown finishes the call in flight and gives the rest back, uncounted,
+// instead of starting their calls during the drain.
+func TestShutdownReleasesClaimsNoWorkerHasStarted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Interval: 0, BatchSize: 100, Concurrency: 1, AutoStart: true, ShutdownTimeout: time.Minute})
+	b.hook.block = make(chan struct{})
+	ids := b.create(t, "+905550000001", "+905550000002")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.sched.Run(ctx) }()
+	// One call in flight, one message claimed ahead, waiting for the worker.
+	require.Eventually(t, func() bool {
+		return len(b.hook.callIDs()) == 1 && b.count(t, ims.StatusSending) == 2
+	}, 10*time.Second, 5*time.Millisecond)
+
+	cancel()
+	next(t, b.sig.draining, "the shutdown to begin")
+	close(b.hook.block)
+	require.NoError(t, <-done)
+
+	inFlight := b.hook.callIDs()[0]
+	waiting := ids[0]
+	if waiting == inFlight {
+		waiting = ids[1]
+	}
+	sent, err := b.store.GetMessage(context.Background(), inFlight)
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusSent, sent.Status, "the call in flight is finished and recorded")
+	m, err := b.store.GetMessage(context.Background(), waiting)
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusPending, m.Status, "the claim no worker had started is given back")
+	require.Equal(t, 0, m.Attempts, "released, not counted")
+	require.Len(t, b.hook.callIDs(), 1, "no call starts during the drain")
+}

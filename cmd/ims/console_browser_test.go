@@ -247,7 +247,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("the instances are listed, this one the leader", func(t *testing.T) {
 		p := p.on(t)
 		row := `#instances tr[data-instance=` + jsString(h.Config.InstanceID) + `]`
-		p.waitJS("this instance listed", `!!document.querySelector(`+jsString(row)+`)`)
+		// The first heartbeat can go out before the leader lease is won:
+		// wait for the row to say leader, as an operator would see it settle.
+		p.waitJS("this instance listed as the leader",
+			`(r => !!r && r.innerText.includes("leader"))(document.querySelector(`+jsString(row)+`))`)
 		text := p.text(row)
 		require.Contains(t, text, "leader")
 		require.Contains(t, text, "this one")

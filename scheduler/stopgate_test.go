@@ -83,8 +83,13 @@ func TestStopWaitsForAnotherInstanceThatClaimedAhead(t *testing.T) {
 	require.GreaterOrEqual(t, next(t, second.sig.claimed, "the second to claim"), 2, "one to call, at least one ahead")
 	require.Eventually(t, func() bool { return len(second.hook.callIDs()) == 1 }, 10*time.Second, time.Millisecond)
 
-	st, err := first.StopFleet(ctx, "test")
-	require.NoError(t, err)
+	answered := make(chan ims.SchedulerStatus, 1)
+	go func() { // the clock stands still: only a confirmation can end the wait
+		st, err := first.StopFleet(ctx, "test")
+		require.NoError(t, err)
+		answered <- st
+	}()
+	st := next(t, answered, "the stop to be confirmed")
 	mark := second.hook.mark()
 	require.NotNil(t, st.Fleet)
 	require.Equal(t, []string{"first", "second"}, st.Fleet.Confirmed, "the second confirmed before the stop answered")

@@ -156,14 +156,9 @@ func (s *Scheduler) status(st ims.SchedulerState) ims.SchedulerStatus {
 // return after a StopFleet on this instance applied its newer state), and only
 // the version orders them.
 func (s *Scheduler) applyState(st ims.SchedulerState) {
-	if !st.Running {
-		// A stop waits for the calls past their last check (stopGate);
-		// tests learn when it has to.
-		if !s.gate.calls.TryLock() {
-			s.sig.closingGate()
-			s.gate.calls.Lock()
-		}
-		defer s.gate.calls.Unlock()
+	if !st.Running && s.supersedes(st) {
+		s.closeGate()
+		defer s.openGate()
 	}
 	s.stateMu.Lock()
 	if !st.Supersedes(s.state) {
@@ -176,6 +171,31 @@ func (s *Scheduler) applyState(st ims.SchedulerState) {
 	if changed {
 		signal(s.changed)
 	}
+}
+
+// supersedes is st.Supersedes of the applied state, a first look so that
+// re-reading a stop already applied costs no gate work.
+func (s *Scheduler) supersedes(st ims.SchedulerState) bool {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return st.Supersedes(s.state)
+}
+
+// closeGate makes a stop wait for the calls past their last check (stopGate):
+// those still dialing are aborted, the others are waited for until their
+// requests are written. Tests learn when it has to wait.
+func (s *Scheduler) closeGate() {
+	s.gate.stopping.Store(true)
+	s.gate.abortDialing()
+	if !s.gate.calls.TryLock() {
+		s.sig.closingGate()
+		s.gate.calls.Lock()
+	}
+}
+
+func (s *Scheduler) openGate() {
+	s.gate.stopping.Store(false)
+	s.gate.calls.Unlock()
 }
 
 // currentLeader is the last known leadership, or none once its lease has run

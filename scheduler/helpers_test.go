@@ -87,6 +87,9 @@ type fakeWebhook struct {
 	// on the wire (recorded and stamped): a call held there has passed the
 	// engine's last check but has not started.
 	beforeWrite func()
+	// beforeConn, when set, runs before the call has its connection (a
+	// dial); false ends the call there, failed, as a cancelled dial does.
+	beforeConn func(ctx context.Context) bool
 }
 
 func newFakeWebhook() *fakeWebhook {
@@ -107,6 +110,10 @@ func (w *fakeWebhook) answerAll(r ims.DeliveryResult) {
 }
 
 func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
+	if w.beforeConn != nil && !w.beforeConn(ctx) {
+		return ims.DeliveryResult{Err: "dial: context canceled"}
+	}
+	gotConn(ctx)
 	if w.beforeWrite != nil {
 		w.beforeWrite()
 	}
@@ -131,6 +138,14 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 		r = ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "prov-" + m.ID}
 	}
 	return r
+}
+
+// gotConn tells the engine's call gate that the call has its connection, as
+// net/http's Transport does.
+func gotConn(ctx context.Context) {
+	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.GotConn != nil {
+		tr.GotConn(httptrace.GotConnInfo{})
+	}
 }
 
 // wroteRequest tells the engine's call gate (stopgate.go) that the request

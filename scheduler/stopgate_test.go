@@ -44,6 +44,34 @@ func TestStopWaitsForACallPastItsCheck(t *testing.T) {
 	b.waitStatus(t, ids[0], ims.StatusSent)
 }
 
+// A call past its check that is still dialing when a stop comes is aborted,
+// not waited for (a blackholed provider would hold the stop for the webhook
+// timeout): it sent nothing, so its claim is released, uncounted.
+func TestStopAbortsACallStillDialing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, Config{Interval: 0, BatchSize: 1, Concurrency: 1, AutoStart: true})
+	dialing := make(chan struct{})
+	b.hook.beforeConn = func(ctx context.Context) bool {
+		close(dialing)
+		<-ctx.Done() // a dial that never connects
+		return false
+	}
+	ids := b.create(t, "+905550000001")
+	b.start(t)
+	wait(t, dialing, "the call to dial")
+
+	answered := make(chan error, 1)
+	go func() { _, err := b.sched.StopFleet(ctx, "test"); answered <- err }()
+	require.NoError(t, next(t, answered, "the stop to answer without waiting for the dial"))
+	require.Equal(t, 1, next(t, b.sig.released, "the aborted call's release"))
+	require.Empty(t, b.hook.callIDs(), "the aborted call sent nothing")
+	m, err := b.store.GetMessage(ctx, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusPending, m.Status)
+	require.Zero(t, m.Attempts, "not counted: the provider never saw it")
+}
+
 // ... and a call that had not passed its last check when the stop answered
 // never starts: its claim is released, uncounted.
 func TestStopRefusesACallBeforeItsCheck(t *testing.T) {
@@ -242,7 +270,7 @@ func (b *bundle) awaitValue(t *testing.T, ch <-chan ims.SchedulerStatus, got *im
 }
 
 // BenchmarkOpenCall is the gate's cost per delivery: the last check, the
-// trace put on the call's context, and the release.
+// trace put on the call's context, its connection and write, and the end.
 func BenchmarkOpenCall(b *testing.B) {
 	s := &Scheduler{now: time.Now}
 	s.cfg.PollInterval, s.cfg.LeaderTTL = time.Second, 5*time.Second
@@ -256,8 +284,9 @@ func BenchmarkOpenCall(b *testing.B) {
 			if !ok {
 				b.Fatal("refused")
 			}
+			gotConn(callCtx)
 			wroteRequest(callCtx)
-			call.close()
+			call.finish()
 		}
 	})
 }

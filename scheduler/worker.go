@@ -48,14 +48,14 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 		return ims.Outcome{}, false
 	}
 	// The check a stop waits for (stopgate.go): held until the request is
-	// written, so a stop that has answered has no call behind it.
+	// written, so a stop that has answered has no call behind it. A call a
+	// stop aborted before it had a connection sent nothing: released.
 	callCtx, call, ok := s.openCall(ctx)
 	if !ok {
 		return ims.Outcome{}, false
 	}
 	res := s.hook.Deliver(callCtx, m)
-	call.close()
-	if ctx.Err() != nil {
+	if aborted := call.finish(); aborted || ctx.Err() != nil {
 		return ims.Outcome{}, false
 	}
 	pst := s.prov.observe(ctx, res)

@@ -160,9 +160,15 @@ func (c *gatedCall) gotConn(httptrace.GotConnInfo) {
 	}
 }
 
-// wrote releases the gate: the request is on the wire. A request replayed
-// on a dead keep-alive connection calls it again; only the first counts.
-func (c *gatedCall) wrote(httptrace.WroteRequestInfo) { c.release() }
+// wrote releases the gate: the request is on the wire. A failed write does
+// not: the Transport may replay the request on a new connection (it counts
+// a request with an Idempotency-Key as idempotent), and that replay is a
+// call starting; finish releases if none comes.
+func (c *gatedCall) wrote(info httptrace.WroteRequestInfo) {
+	if info.Err == nil {
+		c.release()
+	}
+}
 
 func (c *gatedCall) release() {
 	if c.released.CompareAndSwap(false, true) {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"net/http/httptrace"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -289,4 +290,50 @@ func BenchmarkOpenCall(b *testing.B) {
 			call.finish()
 		}
 	})
+}
+
+// A gated call releases the gate exactly once: at its first successful
+// write, or at finish; a failed write (which the Transport may replay)
+// keeps it.
+func TestGatedCallReleasesTheGateOnce(t *testing.T) {
+	failed := httptrace.WroteRequestInfo{Err: errors.New("broken pipe")}
+	tests := []struct {
+		name   string
+		events []func(c *gatedCall)
+		// heldAfter[i]: the gate is still held after events[i].
+		heldAfter []bool
+	}{
+		{"written, then finished", []func(*gatedCall){
+			func(c *gatedCall) { c.wrote(httptrace.WroteRequestInfo{}) },
+			func(c *gatedCall) { c.finish() },
+		}, []bool{false, false}},
+		{"a failed write keeps it until the replay is written", []func(*gatedCall){
+			func(c *gatedCall) { c.wrote(failed) },
+			func(c *gatedCall) { c.wrote(httptrace.WroteRequestInfo{}) },
+			func(c *gatedCall) { c.wrote(httptrace.WroteRequestInfo{}) },
+		}, []bool{true, false, false}},
+		{"never written: finish releases", []func(*gatedCall){
+			func(c *gatedCall) { c.wrote(failed) },
+			func(c *gatedCall) { c.finish() },
+		}, []bool{true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var g stopGate
+			g.calls.RLock()
+			_, cancel := context.WithCancel(context.Background())
+			c := &gatedCall{gate: &g, cancel: cancel}
+			g.track(c)
+			for i, ev := range tt.events {
+				ev(c)
+				locked := g.calls.TryLock()
+				require.Equal(t, tt.heldAfter[i], !locked, "after event %d", i)
+				if locked {
+					g.calls.Unlock()
+				}
+			}
+			c.finish() // once more: no second release (RUnlock would panic)
+			require.Empty(t, g.dialing)
+		})
+	}
 }

@@ -48,7 +48,7 @@ type Decision struct {
 func (p RetryPolicy) Decide(attempt int, r DeliveryResult, now time.Time, jitter float64) Decision {
 	switch {
 	case r.Succeeded():
-		return Decision{Status: StatusSent, Reason: "delivered"}
+		return Decision{Status: StatusSent, Reason: ReasonDelivered}
 	case r.Permanent():
 		return Decision{Status: StatusDead, Reason: "permanent failure: " + r.ErrorText()}
 	case attempt > p.MaxRetries:

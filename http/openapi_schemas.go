@@ -102,7 +102,8 @@ func openAPISchemas(queueModes []string) obj {
 			"created":  integer("How many messages were created"),
 		}),
 		"Attempt": object([]string{"id", "message_id", "number", "latency_ns", "outcome", "created_at"}, obj{
-			"id":          integer(""),
+			"id": integer("Taken when the attempt was claimed, from the audit events' IDs: the attempt's message.claimed " +
+				"event has this ID (and its message.sent event the next one)"),
 			"message_id":  obj{"type": "string", "format": "uuid"},
 			"number":      integer("1-based attempt number"),
 			"status_code": integer("The webhook's HTTP status, absent when no answer came"),
@@ -110,7 +111,7 @@ func openAPISchemas(queueModes []string) obj {
 			"error":       str("Why no answer came"),
 			"response":    str("A bounded snippet of the answer body"),
 			"outcome":     ref("Status"),
-			"created_at":  dateTime(""),
+			"created_at":  dateTime("When the attempt finished (its outcome was recorded)"),
 		}),
 		"CacheInfo": object([]string{"enabled", "cached"}, obj{
 			"enabled":             boolean("Whether a sent-cache (Redis) is configured"),
@@ -120,9 +121,11 @@ func openAPISchemas(queueModes []string) obj {
 			"error":               str("Set when the cache could not be asked; the request still succeeds"),
 		}),
 		"MessageDetail": object([]string{"message", "attempts", "cache"}, obj{
-			"message":  ref("Message"),
-			"attempts": arrayOf(ref("Attempt")),
-			"cache":    ref("CacheInfo"),
+			"message": ref("Message"),
+			"attempts": obj{"type": "array", "items": ref("Attempt"), "description": "Finished attempts, in the order " +
+				"they finished. A claim still in flight, or handed back without a call (released, deferred, lease " +
+				"expired), is not an attempt here; its message.claimed event is in the audit trail"},
+			"cache": ref("CacheInfo"),
 		}),
 		"ReplayResult": object([]string{"replayed"}, obj{"replayed": integer("How many messages went back to pending")}),
 		"ControlAction": obj{

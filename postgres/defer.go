@@ -11,7 +11,9 @@ import (
 // deferSQL applies ims.DeferredClaim.Write to a batch: each still-current
 // claim goes to its status (pending or expired) with its attempt refunded
 // and next_attempt_at at the window's end, and gets its event. $7 is now,
-// $8 the statuses a claim is current in, $9 the actor.
+// $8 the statuses a claim is current in, $9 the actor. Its attempt row is
+// closed as deferred (no webhook call was made; the claimed event stays):
+// $10 the in-flight outcome, $11 the deferred one.
 const deferSQL = `/* ims: defer claims */
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
@@ -21,7 +23,11 @@ moved AS (
 	UPDATE messages m SET status = i.status, attempts = m.attempts - 1, next_attempt_at = i.until, updated_at = $7
 	FROM input i
 	WHERE m.id = i.id AND m.status = ANY($8::text[]) AND m.attempts = i.attempt
-	RETURNING m.id, i.event, i.details, i.ord
+	RETURNING m.id, i.attempt, i.event, i.details, i.ord
+),
+closed AS (
+	UPDATE delivery_attempts a SET outcome = $11::text, created_at = $7
+	FROM moved WHERE a.message_id = moved.id AND a.number = moved.attempt AND a.outcome = $10::text
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
@@ -51,7 +57,7 @@ func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, act
 	}
 	var n int
 	if err := s.pool.QueryRow(ctx, deferSQL, ids, attempts, until, statuses, events, details, s.now(),
-		ims.TransitionDefer.FromStrings(), actor).Scan(&n); err != nil {
+		ims.TransitionDefer.FromStrings(), actor, ims.AttemptInFlight, ims.AttemptDeferred).Scan(&n); err != nil {
 		return fmt.Errorf("defer claims: %w", err)
 	}
 	return nil

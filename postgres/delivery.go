@@ -34,15 +34,23 @@ import (
 // meets an uncommitted stop wait for it and re-read the row, so every claim
 // commits either before a stop or not at all: none after it.
 //
-// $5 target status, $6 event type, $7 details format (the attempt number).
+// Each claim inserts its attempt row, in flight (migration 00013): the row
+// is the claim's message.claimed event (see auditQuery), so no audit row is
+// written. A message claimed again from sending lost its previous claim
+// (its lease ran out, its holder never reported): that attempt row is
+// closed as lease_expired, found by the (message_id, id) index, so it does
+// not stay in flight; its claimed event stays.
+//
+// $5 target status, $6 the in-flight outcome, $7 the outcome that closes a
+// lost claim.
 var claimSQL = `/* ims: claim due */
 WITH running AS MATERIALIZED (
 	SELECT 1 FROM scheduler_state WHERE id = 1 AND running FOR SHARE
 ),
 due AS (
-	SELECT d.id, d.priority, d.due_at FROM (VALUES ` + rankValues() + `) AS r(rank)
+	SELECT d.id, d.priority, d.due_at, d.status FROM (VALUES ` + rankValues() + `) AS r(rank)
 	CROSS JOIN LATERAL (
-		SELECT id, priority, next_attempt_at AS due_at FROM messages
+		SELECT id, priority, next_attempt_at AS due_at, status FROM messages
 		WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND priority = r.rank AND next_attempt_at <= $1
 			AND (expires_at IS NULL OR expires_at > $1) AND EXISTS (SELECT 1 FROM running)
 		ORDER BY next_attempt_at, id
@@ -56,9 +64,13 @@ claimed AS (
 	FROM due WHERE m.id = due.id
 	RETURNING m.*, due.due_at
 ),
-audit AS (
-	INSERT INTO audit_events (type, message_id, actor, details, created_at)
-	SELECT $6::text, c.id::text, $4, format($7::text, c.attempts), $1 FROM claimed c ORDER BY c.priority, c.due_at, c.id
+lost AS (
+	UPDATE delivery_attempts a SET outcome = $7::text, created_at = $1
+	FROM due WHERE due.status = '` + string(ims.StatusSending) + `' AND a.message_id = due.id AND a.outcome = $6::text
+),
+attempt AS (
+	INSERT INTO delivery_attempts (message_id, number, outcome, claimed_at, claim_actor, created_at)
+	SELECT c.id, c.attempts, $6::text, $1, $4, $1 FROM claimed c ORDER BY c.priority, c.due_at, c.id
 )
 SELECT ` + messageCols("") + ` FROM claimed ORDER BY priority, due_at, id`
 
@@ -80,7 +92,7 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	now := s.now()
 	tr := ims.TransitionClaim
 	rows, err := s.pool.Query(ctx, claimSQL, now, p.Limit, micro(now.Add(p.Lease)), p.Actor,
-		string(tr.To), tr.Event, tr.Details)
+		string(tr.To), ims.AttemptInFlight, ims.AttemptLeaseExpired)
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
@@ -138,8 +150,10 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 
 // releaseSQL applies ims.TransitionRelease: it hands still-current claims
 // back, due now, as if the attempt never started, and wakes the pipeline to
-// claim them again. $7 target status, $8 allowed sources, $9 event type,
-// $10 details format (the attempt number).
+// claim them again. Its attempt row is closed as released (no webhook call
+// was made; the claimed event stays). $7 target status, $8 allowed sources,
+// $9 event type, $10 details format (the attempt number), $11 the in-flight
+// outcome, $12 the released one.
 var releaseSQL = "/* ims: release claims */ WITH " + claimsCTE + `,
 released AS (
 	UPDATE messages m SET status = $7::text, attempts = m.attempts - 1, next_attempt_at = $4, updated_at = $4
@@ -151,6 +165,10 @@ audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
 	SELECT $9::text, r.id::text, $5, format($10::text, r.attempt), $4
 	FROM released r ORDER BY r.ord
+),
+closed AS (
+	UPDATE delivery_attempts a SET outcome = $12::text, created_at = $4
+	FROM released r WHERE a.message_id = r.id AND a.number = r.attempt AND a.outcome = $11::text
 ),
 wake AS (
 	SELECT pg_notify($6, '') FROM released LIMIT 1
@@ -167,7 +185,7 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 	var n int
 	tr := ims.TransitionRelease
 	err := s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), ims.ActorSystem, s.channel,
-		string(tr.To), tr.FromStrings(), tr.Event, tr.Details).Scan(&n)
+		string(tr.To), tr.FromStrings(), tr.Event, tr.Details, ims.AttemptInFlight, ims.AttemptReleased).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("release claims: %w", err)
 	}

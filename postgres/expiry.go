@@ -50,11 +50,13 @@ func (s *Store) ReplayWithExpiry(ctx context.Context, id, actor string, expiresA
 // out (a claim's holder that is still working keeps its message until its
 // outcome). It reads messages_expiry_idx; SKIP LOCKED leaves rows a claim
 // or an outcome holds to them. The source statuses are literals (see
-// statusIn) so that the index predicate is proven. $3 target status, $4
-// event type, $5 details, $6 actor.
+// statusIn) so that the index predicate is proven. A sending message's
+// attempt row is closed as lease_expired: its claim never reported. $3
+// target status, $4 event type, $5 details, $6 actor, $7 the in-flight
+// outcome, $8 the lease-expired one.
 var expireSQL = `/* ims: expire due */
 WITH pick AS (
-	SELECT id FROM messages
+	SELECT id, status FROM messages
 	WHERE ` + statusIn("status", ims.TransitionExpire.From) + ` AND expires_at IS NOT NULL AND expires_at <= $1
 		AND (status = '` + string(ims.StatusPending) + `' OR next_attempt_at <= $1)
 	ORDER BY expires_at LIMIT $2
@@ -68,6 +70,10 @@ x AS (
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
 	SELECT $4::text, x.id::text, $6, $5, $1 FROM x ORDER BY x.id
+),
+lost AS (
+	UPDATE delivery_attempts a SET outcome = $8::text, created_at = $1
+	FROM pick WHERE pick.status = '` + string(ims.StatusSending) + `' AND a.message_id = pick.id AND a.outcome = $7::text
 )
 SELECT count(*) FROM x`
 
@@ -81,7 +87,7 @@ func (s *Store) ExpireDue(ctx context.Context, why ims.ExpiryReason, actor strin
 	tr := ims.TransitionExpire
 	var n int
 	if err := s.pool.QueryRow(ctx, expireSQL, s.now(), limit, string(tr.To), tr.Event,
-		ims.ExpiredDecision(why).Reason, actor).Scan(&n); err != nil {
+		ims.ExpiredDecision(why).Reason, actor, ims.AttemptInFlight, ims.AttemptLeaseExpired).Scan(&n); err != nil {
 		return 0, fmt.Errorf("expire messages: %w", err)
 	}
 	return n, nil

@@ -96,7 +96,11 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// ListAttempts returns a message's delivery attempts, oldest first.
+// ListAttempts returns a message's finished delivery attempts, oldest
+// first: in the order they finished (an attempt row is written at its
+// claim, migration 00013, and a stale outcome may finish after a newer
+// one). An in-flight row, or one closed without an answer
+// (ims.UnfinishedAttemptOutcomes), is no attempt of the API's.
 func (s *Store) ListAttempts(ctx context.Context, messageID string) (_ []ims.Attempt, err error) {
 	defer classify(&err)
 	out := []ims.Attempt{}
@@ -105,7 +109,8 @@ func (s *Store) ListAttempts(ctx context.Context, messageID string) (_ []ims.Att
 		return out, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, message_id, number, status_code, latency_ns, error, response, outcome, created_at
-		FROM delivery_attempts WHERE message_id = $1 ORDER BY id`, id)
+		FROM delivery_attempts WHERE message_id = $1 AND outcome <> ALL($2::text[]) ORDER BY created_at, id`,
+		id, ims.UnfinishedAttemptOutcomes)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts of %s: %w", messageID, err)
 	}

@@ -9,18 +9,26 @@ import (
 )
 
 // recordSQL stores a batch of outcomes in one statement (so one round trip
-// and one transaction, however large the batch): every outcome gets its
-// attempt row; only outcomes whose claim is still current move the message
-// and write an audit event. What each outcome writes is ims.PlanOutcome's
-// (a NULL next_attempt_at keeps the column; sent says SetSent). $15 is
+// and one transaction, however large the batch). Only outcomes whose claim
+// is still current move the message; each of them finishes its claim's
+// attempt row, in flight since the claim (migration 00013), with an update
+// that changes no indexed column (HOT). Every other outcome — stale, or
+// current for a claim made before 00013 — inserts an attempt row, as all
+// outcomes did before: a stale one stays on record without moving its
+// message. Current outcomes write their audit event, except a sent one whose
+// event its finished attempt row is (synth, see ims.SentEventSynthesised
+// and auditQuery). What each outcome writes is ims.PlanOutcome's (a NULL
+// next_attempt_at keeps the column; sent says SetSent). $15 is
 // ims.OutcomeFrom, $16 the actor, $17 whether the attempt is refunded
-// (ims.Outcome.Held).
+// (ims.Outcome.Held), $18 whether the sent event is synthesised, $19 the
+// in-flight outcome.
 var recordSQL = `/* ims: record outcomes */
 WITH o AS (
 	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
-		$7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $17::bool[])
+		$7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $17::bool[],
+		$18::bool[])
 		WITH ORDINALITY AS t(id, attempt, status, at, next_attempt_at, sent,
-			status_code, latency_ns, error, last_error, response, provider_message_id, event, details, held, ord)
+			status_code, latency_ns, error, last_error, response, provider_message_id, event, details, held, synth, ord)
 ),
 updated AS (
 	UPDATE messages m SET
@@ -35,16 +43,26 @@ updated AS (
 	WHERE m.id = o.id AND m.status = ANY($15::text[]) AND m.attempts = o.attempt
 	RETURNING m.id, o.ord
 ),
+finished AS (
+	UPDATE delivery_attempts a SET status_code = o.status_code, latency_ns = o.latency_ns, error = o.error,
+		response = o.response, outcome = o.status, created_at = o.at, actor = nullif($16, a.claim_actor),
+		sent_event = o.synth
+	FROM updated u JOIN o USING (ord)
+	WHERE a.message_id = u.id AND a.number = o.attempt AND a.outcome = $19::text
+	RETURNING o.ord
+),
 attempts AS (
 	INSERT INTO delivery_attempts (message_id, number, status_code, latency_ns, error, response, outcome, created_at)
 	SELECT o.id, o.attempt, o.status_code, o.latency_ns, o.error, o.response, o.status, o.at
 	FROM o WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = o.id)
+		AND NOT EXISTS (SELECT 1 FROM finished f WHERE f.ord = o.ord)
 	ORDER BY o.ord
 ),
 audit AS (
 	INSERT INTO audit_events (type, message_id, actor, details, created_at)
 	SELECT o.event, o.id::text, $16, o.details, o.at
 	FROM updated u JOIN o USING (ord)
+	WHERE NOT (o.synth AND EXISTS (SELECT 1 FROM finished f WHERE f.ord = o.ord))
 	ORDER BY o.ord
 )
 SELECT count(*) FROM updated`
@@ -63,7 +81,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 	var n int
 	err = s.pool.QueryRow(ctx, recordSQL, a.ids, a.attempts, a.statuses, a.ats, a.nextAts, a.sent,
 		a.codes, a.latencies, a.errors, a.lastErrors, a.responses, a.providerIDs, a.events, a.details,
-		ims.StatusStrings(ims.OutcomeFrom), actor, a.held).Scan(&n)
+		ims.StatusStrings(ims.OutcomeFrom), actor, a.held, a.synth, ims.AttemptInFlight).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
@@ -78,7 +96,7 @@ type outcomeArrays struct {
 	events, details                                      []string
 	ats                                                  []time.Time
 	nextAts                                              []*time.Time // nil (NULL) keeps the column
-	sent, held                                           []bool
+	sent, held, synth                                    []bool
 	latencies                                            []int64
 }
 
@@ -89,7 +107,7 @@ func newOutcomeArrays(outcomes []ims.Outcome) (outcomeArrays, error) {
 		statuses: make([]string, 0, n), errors: make([]string, 0, n), lastErrors: make([]string, 0, n),
 		responses: make([]string, 0, n), providerIDs: make([]string, 0, n), events: make([]string, 0, n),
 		details: make([]string, 0, n), ats: make([]time.Time, 0, n), nextAts: make([]*time.Time, 0, n),
-		sent: make([]bool, 0, n), held: make([]bool, 0, n), latencies: make([]int64, 0, n),
+		sent: make([]bool, 0, n), held: make([]bool, 0, n), synth: make([]bool, 0, n), latencies: make([]int64, 0, n),
 	}
 	for _, o := range outcomes {
 		w, err := ims.PlanOutcome(o)
@@ -111,6 +129,7 @@ func newOutcomeArrays(outcomes []ims.Outcome) (outcomeArrays, error) {
 		a.nextAts = append(a.nextAts, next)
 		a.sent = append(a.sent, w.SetSent)
 		a.held = append(a.held, o.Held)
+		a.synth = append(a.synth, ims.SentEventSynthesised(o, w))
 		a.codes = append(a.codes, int32(o.Result.StatusCode))
 		a.latencies = append(a.latencies, int64(o.Result.Latency)) // nanoseconds: see ims.Attempt.Latency
 		a.errors = append(a.errors, o.Result.ErrorText())

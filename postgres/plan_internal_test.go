@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,9 +48,10 @@ func TestQueryPlans(t *testing.T) {
 		args               []string
 	}{
 		{"claim reads the due index", claimSQL, "messages_due_idx",
-			[]string{now, "10", now, "'a'", text(string(claim.To)), text(claim.Event), text(claim.Details)}},
+			[]string{now, "10", now, "'a'", text(string(claim.To)), text(ims.AttemptInFlight), text(ims.AttemptLeaseExpired)}},
 		{"expiry sweep reads the expiry index", expireSQL, "messages_expiry_idx",
-			[]string{now, "10", text(string(expire.To)), text(expire.Event), "'x'", "'a'"}},
+			[]string{now, "10", text(string(expire.To)), text(expire.Event), "'x'", "'a'",
+				text(ims.AttemptInFlight), text(ims.AttemptLeaseExpired)}},
 		{"bulk replay walks dead messages by id", replayDeadSQL, "messages_status_id_idx",
 			[]string{now, "'a'", text(s.channel), "10", text(string(replay.To)),
 				"ARRAY[" + text(string(replay.From[0])) + "]", text(replay.Event)}},
@@ -59,6 +61,10 @@ func TestQueryPlans(t *testing.T) {
 		{"audit by a rare type reads the partial type index", "SELECT id FROM audit_events WHERE type = $1 AND " +
 			auditTypeIndexed + " ORDER BY id DESC LIMIT $2", "audit_events_type_idx",
 			[]string{"'message.dead'", "10"}},
+		{"outcomes find their attempt rows by the message index", recordSQL, "delivery_attempts_message_idx",
+			[]string{"'{0190a000-0000-7000-8000-000000000001}'", "'{1}'", "'{sent}'", "ARRAY[" + now + "]::timestamptz[]",
+				"'{NULL}'", "'{t}'", "'{202}'", "'{1000}'", "'{\"\"}'", "'{\"\"}'", "'{\"\"}'", "'{p}'", "'{message.sent}'",
+				"'{delivered}'", "ARRAY['sending']", "'w'", "'{f}'", "'{t}'", text(ims.AttemptInFlight)}},
 		{"list by phone reads the phone index", "SELECT id FROM messages WHERE phone_number = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
 			"messages_phone_number_id", []string{"'+905551234567'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
 	}
@@ -78,6 +84,81 @@ func TestQueryPlans(t *testing.T) {
 		joined := strings.Join(plan, "\n")
 		require.Contains(t, joined, tt.index, "%s:\n%s", tt.name, joined)
 		require.NotContains(t, joined, "Seq Scan on messages", "%s:\n%s", tt.name, joined)
+		require.NotContains(t, joined, "Seq Scan on delivery_attempts", "%s:\n%s", tt.name, joined)
 		require.NotContains(t, joined, "Sort Key: messages.", "no sort of the rows read: %s:\n%s", tt.name, joined)
+	}
+}
+
+// TestAuditQueryPlans guards the audit list (auditQuery) under a generic
+// plan, for every shape of filter: each branch of the union — stored
+// events, the claimed and the sent events of attempt rows — must read an
+// index in id order and stop at the page, never scan a table or sort it.
+func TestAuditQueryPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.PostgresURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+	conn, err := s.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	for _, set := range []string{"plan_cache_mode = force_generic_plan", "enable_seqscan = off", "enable_sort = off"} {
+		_, err := conn.Exec(ctx, "SET "+set)
+		require.NoError(t, err)
+	}
+	id := "0190a000-0000-7000-8000-000000000001"
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		filter  ims.AuditFilter
+		indexes []string
+	}{
+		{"everything", ims.AuditFilter{}, []string{"audit_events_pkey", "delivery_attempts_pkey"}},
+		{"claimed", ims.AuditFilter{Type: ims.EventMessageClaimed}, []string{"audit_events_type_idx", "delivery_attempts_pkey"}},
+		{"sent", ims.AuditFilter{Type: ims.EventMessageSent}, []string{"audit_events_type_idx", "delivery_attempts_pkey"}},
+		{"a rare type", ims.AuditFilter{Type: ims.EventMessageDead}, []string{"audit_events_type_idx"}},
+		{"created", ims.AuditFilter{Type: ims.EventMessageCreated}, []string{"audit_events_pkey"}},
+		{"one message", ims.AuditFilter{MessageID: id}, []string{"audit_events_message_idx", "delivery_attempts_message_idx"}},
+		{"one message's sent", ims.AuditFilter{MessageID: id, Type: ims.EventMessageSent},
+			[]string{"delivery_attempts_message_idx"}}, // stored: the type or the message index
+		{"since", ims.AuditFilter{Since: at}, []string{"delivery_attempts_pkey"}},
+		{"until", ims.AuditFilter{Until: at}, []string{"delivery_attempts_pkey"}},
+		{"before", ims.AuditFilter{Before: 1000}, []string{"audit_events_pkey", "delivery_attempts_pkey"}},
+		{"every filter", ims.AuditFilter{Type: ims.EventMessageClaimed, MessageID: id, Since: at, Until: at.Add(time.Hour), Before: 1000},
+			[]string{"delivery_attempts_message_idx"}},
+	}
+	for i, tt := range tests {
+		q, args := auditQuery(tt.filter, 50)
+		lits := make([]string, len(args))
+		for j, a := range args {
+			switch v := a.(type) {
+			case string:
+				lits[j] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+			case time.Time:
+				lits[j] = "'" + v.Format(time.RFC3339Nano) + "'"
+			default:
+				lits[j] = fmt.Sprint(v)
+			}
+		}
+		name := "audit" + strconv.Itoa(i)
+		_, err := conn.Exec(ctx, "PREPARE "+name+" AS "+q)
+		require.NoError(t, err, tt.name)
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+name+"("+strings.Join(lits, ", ")+")")
+		require.NoError(t, err, tt.name)
+		var plan []string
+		for rows.Next() {
+			var line string
+			require.NoError(t, rows.Scan(&line))
+			plan = append(plan, line)
+		}
+		require.NoError(t, rows.Err())
+		joined := strings.Join(plan, "\n")
+		for _, index := range tt.indexes {
+			require.Contains(t, joined, index, "%s:\n%s", tt.name, joined)
+		}
+		require.NotContains(t, joined, "Seq Scan", "%s:\n%s", tt.name, joined)
+		require.NotContains(t, joined, "->  Sort", "%s:\n%s", tt.name, joined)
+		require.NotContains(t, joined, "Bitmap", "an index walked in id order, not a bitmap: %s:\n%s", tt.name, joined)
 	}
 }

@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -89,4 +91,43 @@ func TestPoolIsBounded(t *testing.T) {
 			require.LessOrEqual(t, s.Pool().Stat().TotalConns(), tt.want)
 		})
 	}
+}
+
+// TestOpenWarnsWhenAutovacuumIsOff: a server without autovacuum makes a
+// large backlog drain ever slower (docs/benchmarks.md), so Open says so —
+// and only then. The expectation is read from the server the test runs on.
+func TestOpenWarnsWhenAutovacuumIsOff(t *testing.T) {
+	t.Parallel()
+	var log lockedBuffer
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, testenv.PostgresURL(t),
+		postgres.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+
+	var setting string
+	require.NoError(t, s.Pool().QueryRow(ctx, "SHOW autovacuum").Scan(&setting))
+	if setting == "off" {
+		require.Contains(t, log.String(), "autovacuum is off")
+	} else {
+		require.NotContains(t, log.String(), "autovacuum")
+	}
+}
+
+// lockedBuffer is a log destination safe for the listener's goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -15,6 +15,12 @@ import (
 // foreign key is checked at the end of the statement, after both deletes.
 // Each status reads its own partial index (migration 00004): the status is a
 // literal, so the planner can match the index's predicate.
+//
+// The claimed and sent events the deleted attempt rows stood for (migration
+// 00013) outlive them, as stored events outlive their message: they are
+// stored in audit_events with the IDs they were listed under, unless the
+// last audit purge already counts them as purged (auditHorizon). Audit
+// retention deletes them later like any other event.
 func purgeSQL(status ims.Status) string {
 	age := "updated_at"
 	if status == ims.StatusSent {
@@ -28,6 +34,13 @@ WITH doomed AS (
 ),
 attempts AS (
 	DELETE FROM delivery_attempts a USING doomed d WHERE a.message_id = d.id
+	RETURNING a.*
+),
+kept AS (
+	INSERT INTO audit_events (id, type, message_id, actor, details, created_at) OVERRIDING SYSTEM VALUE
+	SELECT ` + claimedEventCols + ` FROM attempts a WHERE a.claimed_at >= ` + auditHorizon + `
+	UNION ALL
+	SELECT ` + sentEventCols + ` FROM attempts a WHERE a.sent_event AND a.created_at >= ` + auditHorizon + `
 )
 DELETE FROM messages m USING doomed d WHERE m.id = d.id`
 }
@@ -50,13 +63,18 @@ func (s *Store) PurgeMessages(ctx context.Context, status ims.Status, cut time.T
 }
 
 // PurgeAudit deletes up to limit audit events created before cut, oldest
-// first (audit_events_created_idx).
+// first (audit_events_created_idx), and moves the audit horizon to cut: the
+// synthesised events older than it count as purged from now on (see
+// auditQuery). They are not counted in the result.
 func (s *Store) PurgeAudit(ctx context.Context, cut time.Time, limit int) (_ int, err error) {
 	defer classify(&err)
 	if limit <= 0 {
 		return 0, nil
 	}
-	tag, err := s.pool.Exec(ctx, `/* ims: purge audit */ DELETE FROM audit_events WHERE id IN (
+	tag, err := s.pool.Exec(ctx, `/* ims: purge audit */ WITH horizon AS (
+		UPDATE audit_horizon SET purged_before = $1 WHERE id = 1 AND purged_before < $1
+	)
+	DELETE FROM audit_events WHERE id IN (
 		SELECT id FROM audit_events WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, micro(cut), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge audit events: %w", err)

@@ -70,13 +70,12 @@ func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error 
 	return nil
 }
 
-// ListAudit lists audit events newest first, one page at a time.
+// ListAudit lists audit events newest first, one page at a time. See
+// auditQuery.
 func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (ims.AuditPage, error) {
-	where, args := auditWhere(f)
 	limit := ims.PageLimit(f.Limit)
-	q := `SELECT id, type, COALESCE(message_id, ''), actor, details, created_at FROM audit_events` +
-		whereClause(where) + ` ORDER BY id DESC LIMIT ?`
-	rows, err := s.read.QueryContext(ctx, q, append(args, limit)...)
+	q, args := auditQuery(f, limit)
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return ims.AuditPage{}, fmt.Errorf("list audit: %w", err)
 	}
@@ -99,13 +98,96 @@ func (s *Store) ListAudit(ctx context.Context, f ims.AuditFilter) (ims.AuditPage
 	return ims.NewAuditPage(page.Events, limit), nil
 }
 
-// unindexedAuditTypes are the events every delivery writes, which the
-// partial index audit_events_type leaves out (migration 00010): each is a
-// third of all events, so a newest-first page of one is found walking the
-// primary key. A filter on any other type names the index's predicate,
+// auditQuery is the audit list, as on PostgreSQL: the stored events and
+// the message.claimed and message.sent events the attempt rows stand for
+// (migration 00013), each branch with every condition of the filter and
+// its own ORDER BY id DESC LIMIT (an index walked in id order, stopping at
+// the page), merged by id. A filter on a type reads only the branches that
+// can hold it; synthesised events older than the last audit purge's cut
+// (audit_horizon) count as purged.
+func auditQuery(f ims.AuditFilter, limit int) (string, []any) {
+	stored, args := auditWhere(f)
+	var claimed, sent []string
+	var cargs, sargs []any
+	both := func(cc, sc string, arg any) {
+		claimed, cargs = append(claimed, cc), append(cargs, arg)
+		sent, sargs = append(sent, sc), append(sargs, arg)
+	}
+	withClaimed := f.Type == "" || f.Type == ims.EventMessageClaimed
+	withSent := f.Type == "" || f.Type == ims.EventMessageSent
+	if f.MessageID != "" {
+		u, err := uuid.Parse(f.MessageID)
+		if err != nil {
+			withClaimed, withSent = false, false // no attempt row can match
+		} else {
+			both("a.message_id = ?", "a.message_id = ?", u.String())
+		}
+	}
+	claimed, sent = append(claimed, "a.claimed_at >= "+auditHorizon), append(sent, "a.sent_event", "a.created_at >= "+auditHorizon)
+	if !f.Since.IsZero() {
+		both("a.claimed_at >= ?", "a.created_at >= ?", micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		both("a.claimed_at < ?", "a.created_at < ?", micros(f.Until))
+	}
+	if f.Before > 0 {
+		// The sent event of attempt a is a.id + 1: below the cursor when a.id is.
+		both("a.id < ?", "a.id < ? - 1", f.Before)
+	}
+	// Each branch also yields its merge key, as on PostgreSQL: (id, 0) for
+	// a stored or a claimed event, (a.id, 1) for the sent event of attempt
+	// a, whose ID is a.id + 1.
+	branches := []string{`SELECT * FROM (SELECT id, type, COALESCE(message_id, '') AS message_id, actor, details, created_at,
+		id AS k, 0 AS sub FROM audit_events` + whereClause(stored) + ` ORDER BY id DESC LIMIT ?)`}
+	args = append(args, limit)
+	if withClaimed {
+		branches = append(branches, `SELECT * FROM (SELECT `+claimedEventCols+`, a.id, 0 FROM delivery_attempts a`+
+			whereClause(claimed)+` ORDER BY a.id DESC LIMIT ?)`)
+		args = append(append(args, cargs...), limit)
+	}
+	if withSent {
+		branches = append(branches, `SELECT * FROM (SELECT `+sentEventCols+`, a.id, 1 FROM delivery_attempts a`+
+			whereClause(sent)+` ORDER BY a.id DESC LIMIT ?)`)
+		args = append(append(args, sargs...), limit)
+	}
+	const cols = "SELECT id, type, message_id, actor, details, created_at FROM ("
+	if len(branches) == 1 {
+		return cols + branches[0] + ")", args
+	}
+	return cols + strings.Join(branches, " UNION ALL ") + ") ORDER BY k DESC, sub DESC LIMIT ?", append(args, limit)
+}
+
+// claimedEventCols and sentEventCols are the audit event columns (id,
+// type, message_id, actor, details, created_at) of the claimed and the sent
+// event an attempt row a stands for, as on PostgreSQL.
+var (
+	claimedEventCols = "a.id, " + quote(ims.EventMessageClaimed) + ", a.message_id, a.claim_actor, " +
+		"printf(" + quote(ims.TransitionClaim.Details) + ", a.number), a.claimed_at"
+	sentEventCols = "a.id + 1, " + quote(ims.EventMessageSent) + ", a.message_id, coalesce(a.actor, a.claim_actor), " +
+		"CASE WHEN a.status_code = 0 THEN " + quote(ims.SentEventDetails(0)) + " ELSE " +
+		quote(ims.ReasonDelivered+" (HTTP ") + " || a.status_code || ')' END, a.created_at"
+)
+
+// auditHorizon is the cut of the last audit purge: synthesised events older
+// than it count as purged.
+const auditHorizon = "(SELECT purged_before FROM audit_horizon WHERE id = 1)"
+
+// quoteList writes ss as a list of SQL string literals.
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// unindexedAuditTypes are the events the partial index audit_events_type
+// leaves out: message.created, which every message stores (migration 00013;
+// claimed and sent were left out too before the attempt rows stood for
+// them, 00010). A newest-first page of it is found walking the primary key. A filter on any other type names the index's predicate,
 // auditTypeIndexed, word for word: SQLite uses a partial index only when
 // the query's WHERE proves its predicate.
-var unindexedAuditTypes = []string{ims.EventMessageCreated, ims.EventMessageClaimed, ims.EventMessageSent}
+var unindexedAuditTypes = []string{ims.EventMessageCreated}
 
 // auditTypeIndexed is the predicate of audit_events_type: inequalities,
 // because SQLite evaluates a partial index's NOT IN list of more than two

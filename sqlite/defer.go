@@ -29,6 +29,13 @@ func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, act
 			return err
 		}
 		defer audit.Close()
+		// Its attempt row is closed as deferred: no webhook call was made,
+		// and its claimed event stays.
+		closing, err := tx.PrepareContext(ctx, closeAttemptSQL)
+		if err != nil {
+			return fmt.Errorf("prepare attempt close: %w", err)
+		}
+		defer closing.Close()
 		for _, d := range claims {
 			id, err := normalizeID(d.Claim.MessageID)
 			if err != nil {
@@ -43,6 +50,9 @@ func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, act
 				return fmt.Errorf("defer %s: %w", id, err)
 			} else if n == 0 {
 				continue // stale: not ours to change
+			}
+			if _, err := closing.ExecContext(ctx, ims.AttemptDeferred, micros(now), id); err != nil {
+				return fmt.Errorf("close attempt of %s: %w", id, err)
 			}
 			if err := audit.exec(ctx, tr.Event, id, actor, details, now); err != nil {
 				return err

@@ -71,8 +71,11 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	return claimed, nil
 }
 
-// claimIDs claims the selected messages with one UPDATE and one audit INSERT
-// and returns them in the order of ids.
+// claimIDs claims the selected messages with one UPDATE and one INSERT of
+// their attempt rows, in flight, and returns them in the order of ids. The
+// attempt row is the claim's message.claimed event (migration 00013, see
+// auditQuery): no audit row is written. The attempt rows of lost claims are
+// closed as lease_expired first (their claimed events stay).
 func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, now time.Time) ([]ims.Message, error) {
 	list, err := json.Marshal(ids)
 	if err != nil {
@@ -96,16 +99,76 @@ func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, 
 		pos[id] = i
 	}
 	ordered := make([]ims.Message, len(ids))
+	// A lost claim (its lease ran out, its holder never reported) counted
+	// an attempt, so only a message claimed for the second time or later
+	// may have an attempt row in flight: a first claim costs no probe, and
+	// the due index stays the only thing the selection reads.
+	var again []string
 	for _, m := range msgs {
 		ordered[pos[m.ID]] = m
+		if m.Attempts > 1 {
+			again = append(again, m.ID)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (type, message_id, actor, details, created_at)
-		SELECT ?, m.id, ?, printf(?, m.attempts), ? FROM json_each(?) AS j JOIN messages AS m ON m.id = j.value
-		ORDER BY j.key`, tr.Event, p.Actor, tr.Details, micros(now), string(list)); err != nil {
-		return nil, fmt.Errorf("insert claim audit: %w", err)
+	if err := closeLostAttempts(ctx, tx, again, now); err != nil {
+		return nil, err
+	}
+	if err := insertClaimAttempts(ctx, tx, string(list), len(ids), p.Actor, now); err != nil {
+		return nil, err
 	}
 	return ordered, nil
 }
+
+// insertClaimAttempts writes the in-flight attempt rows of the claimed
+// messages (a JSON list of n IDs, in claim order). IDs: two per attempt from
+// audit_events' counter (ims.ClaimedEventID, ims.SentEventID), which then
+// moves past them; SQLite's one writer makes the read and the move atomic.
+func insertClaimAttempts(ctx context.Context, tx *sql.Tx, list string, n int, actor string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts
+		(id, message_id, number, outcome, claimed_at, claim_actor, created_at)
+		SELECT `+nextEventIDSQL+` + 2 * j.key, m.id, m.attempts, ?1, ?2, ?3, ?2
+		FROM json_each(?4) AS j JOIN messages AS m ON m.id = j.value ORDER BY j.key`,
+		ims.AttemptInFlight, micros(now), actor, list); err != nil {
+		return fmt.Errorf("insert claim attempts: %w", err)
+	}
+	return takeEventIDs(ctx, tx, n)
+}
+
+// nextEventIDSQL is the next free audit event ID.
+const nextEventIDSQL = `(SELECT seq + 1 FROM sqlite_sequence WHERE name = 'audit_events')`
+
+// takeEventIDs moves audit_events' counter past 2·n IDs taken from it.
+func takeEventIDs(ctx context.Context, tx *sql.Tx, n int) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'audit_events'`, 2*n); err != nil {
+		return fmt.Errorf("take audit event ids: %w", err)
+	}
+	return nil
+}
+
+// closeLostAttempts closes the in-flight attempt rows of the messages ids,
+// whose claims were lost, as lease_expired: an earlier claim of a message
+// being claimed now that is still in flight never reported.
+func closeLostAttempts(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("encode ids: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE delivery_attempts SET outcome = ?1, created_at = ?2
+		WHERE message_id IN (SELECT value FROM json_each(?3)) AND outcome = ?4`,
+		ims.AttemptLeaseExpired, micros(now), string(list), ims.AttemptInFlight); err != nil {
+		return fmt.Errorf("close lost attempts: %w", err)
+	}
+	return nil
+}
+
+// closeAttemptSQL closes a message's in-flight attempt row (a release, a
+// deferral, an expiry of a lost claim): ?1 the outcome, ?2 now, ?3 the
+// message.
+var closeAttemptSQL = `UPDATE delivery_attempts SET outcome = ?1, created_at = ?2
+	WHERE message_id = ?3 AND outcome = ` + quote(ims.AttemptInFlight)
 
 // RenewClaims extends the lease of every claim still current and returns
 // those messages, in the order given.
@@ -179,8 +242,13 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 			return err
 		}
 		defer audit.Close()
+		closing, err := tx.PrepareContext(ctx, closeAttemptSQL)
+		if err != nil {
+			return fmt.Errorf("prepare attempt close: %w", err)
+		}
+		defer closing.Close()
 		for _, c := range claims {
-			ok, err := releaseOne(ctx, st, audit, c, now)
+			ok, err := releaseOne(ctx, st, audit, closing, c, now)
 			if err != nil {
 				return err
 			}
@@ -199,7 +267,9 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 	return nil
 }
 
-func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim, now time.Time) (bool, error) {
+// releaseOne releases one claim, closes its attempt row as released (no
+// webhook call was made; its claimed event stays) and writes its event.
+func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, closing *sql.Stmt, c ims.Claim, now time.Time) (bool, error) {
 	id, err := normalizeID(c.MessageID)
 	if err != nil {
 		return false, nil //nolint:nilerr // a malformed claim cannot be current
@@ -211,6 +281,9 @@ func releaseOne(ctx context.Context, st *sql.Stmt, audit auditStmt, c ims.Claim,
 	n, err := res.RowsAffected()
 	if err != nil || n == 0 {
 		return false, err
+	}
+	if _, err := closing.ExecContext(ctx, ims.AttemptReleased, micros(now), id); err != nil {
+		return false, fmt.Errorf("close attempt of %s: %w", id, err)
 	}
 	// ReleaseClaims has no actor parameter: the pipeline releases on shutdown.
 	tr := ims.TransitionRelease

@@ -47,9 +47,19 @@ func (s *Store) ExpireDue(ctx context.Context, why ims.ExpiryReason, actor strin
 			return err
 		}
 		defer audit.Close()
+		// A sending message's claim never reported: its attempt row is
+		// closed as lease_expired (a pending one has none in flight).
+		closing, err := tx.PrepareContext(ctx, closeAttemptSQL)
+		if err != nil {
+			return fmt.Errorf("prepare attempt close: %w", err)
+		}
+		defer closing.Close()
 		for _, id := range ids {
 			if _, err := update.ExecContext(ctx, micros(now), id); err != nil {
 				return fmt.Errorf("expire %s: %w", id, err)
+			}
+			if _, err := closing.ExecContext(ctx, ims.AttemptLeaseExpired, micros(now), id); err != nil {
+				return fmt.Errorf("close attempt of %s: %w", id, err)
 			}
 			if err := audit.exec(ctx, tr.Event, id, actor, details, now); err != nil {
 				return err

@@ -88,14 +88,19 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// ListAttempts returns a message's delivery attempts, oldest first.
+// ListAttempts returns a message's finished delivery attempts, oldest
+// first: in the order they finished (an attempt row is written at its
+// claim, migration 00013, and a stale outcome may finish after a newer
+// one). An in-flight row, or one closed without an answer
+// (ims.UnfinishedAttemptOutcomes), is no attempt of the API's.
 func (s *Store) ListAttempts(ctx context.Context, messageID string) ([]ims.Attempt, error) {
 	id, err := normalizeID(messageID)
 	if err != nil {
 		return []ims.Attempt{}, nil //nolint:nilerr // a malformed ID has no attempts
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, message_id, number, status_code, latency_ns, error,
-		response, outcome, created_at FROM delivery_attempts WHERE message_id = ? ORDER BY id`, id)
+		response, outcome, created_at FROM delivery_attempts WHERE message_id = ?
+		AND outcome NOT IN (`+quoteList(ims.UnfinishedAttemptOutcomes)+`) ORDER BY created_at, id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}

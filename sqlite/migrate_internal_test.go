@@ -244,3 +244,69 @@ func migrationProvider(t *testing.T, s *Store) *goose.Provider {
 	require.NoError(t, err)
 	return p
 }
+
+// TestMigrationAttemptEventsRoundTrip: 00013 moves a delivery's claimed and
+// sent events into its attempt row, as on PostgreSQL (see its test of the
+// same name): stored events stay, new attempts take IDs above every old
+// one, and going down stores the synthesised events as rows.
+func TestMigrationAttemptEventsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, p := migratedTo(t, 12)
+	const old = "0190a0b0-0000-7000-8000-0000000000aa"
+	_, err := s.write.ExecContext(ctx, `INSERT INTO messages (id, phone_number, content, status, attempts, next_attempt_at,
+		created_at, updated_at, sent_at) VALUES (?1, '+905551234567', 'old', 'sent', 1, 1, 1, 1, 1)`, old)
+	require.NoError(t, err)
+	for range 5 { // IDs 1..5, above the audit events'
+		_, err = s.write.ExecContext(ctx, `INSERT INTO delivery_attempts (message_id, number, status_code, outcome, created_at)
+			VALUES (?, 1, 202, 'sent', 1)`, old)
+		require.NoError(t, err)
+	}
+	_, err = s.write.ExecContext(ctx, `INSERT INTO audit_events (type, message_id, actor, details, created_at) VALUES
+		('message.created', ?1, 'api', '', 1), ('message.claimed', ?1, 'w', 'attempt 1', 1),
+		('message.sent', ?1, 'w', 'delivered (HTTP 202)', 1)`, old)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+
+	list := func(f ims.AuditFilter) []ims.AuditEvent {
+		t.Helper()
+		f.Limit = 100
+		page, err := s.ListAudit(ctx, f)
+		require.NoError(t, err)
+		return page.Events
+	}
+	oldTrail := list(ims.AuditFilter{MessageID: old})
+	require.Equal(t, []string{ims.EventMessageSent, ims.EventMessageClaimed, ims.EventMessageCreated},
+		[]string{oldTrail[0].Type, oldTrail[1].Type, oldTrail[2].Type}, "stored events stay, none is added")
+	attempts, err := s.ListAttempts(ctx, old)
+	require.NoError(t, err)
+	require.Len(t, attempts, 5, "old attempts are finished attempts")
+
+	_, err = s.InitSchedulerState(ctx, true, "test")
+	require.NoError(t, err)
+	res, err := s.CreateMessages(ctx, ims.WithActor("api", []ims.NewMessage{{PhoneNumber: "+905551234567", Content: "new"}}))
+	require.NoError(t, err)
+	claimed, err := s.ClaimDue(ctx, ims.ClaimParams{Limit: 1, Lease: time.Minute, Actor: "w"})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.NoError(t, s.RecordOutcomes(ctx, []ims.Outcome{{Claim: claimed[0].Claim(), At: time.Now(),
+		Decision: ims.Decision{Status: ims.StatusSent, Reason: ims.ReasonDelivered}, Result: ims.DeliveryResult{StatusCode: 202}}}, "w2"))
+	newID := res[0].Message.ID
+	newTrail := list(ims.AuditFilter{MessageID: newID})
+	require.Len(t, newTrail, 3)
+	attempts, err = s.ListAttempts(ctx, newID)
+	require.NoError(t, err)
+	require.Len(t, attempts, 1)
+	require.Greater(t, attempts[0].ID, int64(5), "a new attempt's ID is above every old one")
+	require.Equal(t, ims.ClaimedEventID(attempts[0].ID), newTrail[1].ID, "the claimed event's ID is the attempt's")
+	require.Equal(t, ims.SentEventID(attempts[0].ID), newTrail[0].ID, "the sent event's ID follows it")
+	all := list(ims.AuditFilter{})
+
+	_, err = p.DownTo(ctx, 12)
+	require.NoError(t, err)
+	var stored int
+	require.NoError(t, s.write.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE message_id = ?`, newID).Scan(&stored))
+	require.Equal(t, 3, stored, "going down stores the synthesised events")
+	require.NoError(t, s.Migrate(ctx))
+	require.Equal(t, all, list(ims.AuditFilter{}), "the same trail before, after and back")
+}

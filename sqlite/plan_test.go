@@ -4,8 +4,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
 )
 
 // TestQueryPlans guards the indexes that keep the hot queries cheap with
@@ -55,6 +58,66 @@ func TestQueryPlans(t *testing.T) {
 			joined := strings.Join(plan, "; ")
 			require.Contains(t, joined, tt.index, joined)
 			require.NotContains(t, joined, "TEMP B-TREE", "no sort step: %s", joined)
+		})
+	}
+}
+
+// TestAuditQueryPlans guards the audit list (auditQuery) for every shape of
+// filter: each branch of the union — stored events, the claimed and the
+// sent events of attempt rows — walks an index in id order and stops at the
+// page; no branch sorts or scans a table in another order. ("SCAN a" is
+// the walk of the attempts' rowid B-tree, newest first, that the branch's
+// LIMIT stops.)
+func TestAuditQueryPlans(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(t.Context()))
+	id := "0190a000-0000-7000-8000-000000000001"
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		filter  ims.AuditFilter
+		indexes []string
+	}{
+		{"everything", ims.AuditFilter{}, []string{"SCAN audit_events", "SCAN a"}},
+		{"claimed", ims.AuditFilter{Type: ims.EventMessageClaimed}, []string{"audit_events_type", "SCAN a"}},
+		{"sent", ims.AuditFilter{Type: ims.EventMessageSent}, []string{"audit_events_type", "SCAN a"}},
+		{"a rare type", ims.AuditFilter{Type: ims.EventMessageDead}, []string{"audit_events_type"}},
+		{"created", ims.AuditFilter{Type: ims.EventMessageCreated}, []string{"SCAN audit_events"}},
+		{"one message", ims.AuditFilter{MessageID: id}, []string{"audit_events_message", "delivery_attempts_message"}},
+		{"one message's sent", ims.AuditFilter{MessageID: id, Type: ims.EventMessageSent}, []string{"delivery_attempts_message"}},
+		{"since", ims.AuditFilter{Since: at}, []string{"SCAN a"}},
+		{"until", ims.AuditFilter{Until: at}, []string{"SCAN a"}},
+		{"before", ims.AuditFilter{Before: 1000}, []string{"SEARCH audit_events USING INTEGER PRIMARY KEY", "SEARCH a USING INTEGER PRIMARY KEY"}},
+		{"every filter", ims.AuditFilter{Type: ims.EventMessageClaimed, MessageID: id, Since: at, Until: at.Add(time.Hour), Before: 1000},
+			[]string{"delivery_attempts_message"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, args := auditQuery(tt.filter, 50)
+			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+			require.NoError(t, err)
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+				plan = append(plan, detail)
+			}
+			require.NoError(t, rows.Err())
+			// The one sort allowed is the merge of the branches' pages
+			// (at most three pages of rows), the plan's last step.
+			if n := len(plan); n > 1 && plan[n-1] == "USE TEMP B-TREE FOR ORDER BY" {
+				plan = plan[:n-1]
+			}
+			joined := strings.Join(plan, "; ")
+			for _, index := range tt.indexes {
+				require.Contains(t, joined, index, joined)
+			}
+			require.NotContains(t, joined, "TEMP B-TREE", "no branch sorts: %s", joined)
 		})
 	}
 }

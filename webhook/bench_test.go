@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +69,7 @@ func BenchmarkDeliverClient(b *testing.B) {
 	c, err := New(Config{URL: "http://127.0.0.1:1/hook?token=t", AuthKey: "key", Timeout: 10 * time.Second})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = c.Close() })
-	c.http.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	c.roundTrip = roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		return &http.Response{StatusCode: http.StatusAccepted, Header: http.Header{},
 			Body: io.NopCloser(strings.NewReader(answer)), Request: r}, nil
@@ -84,3 +86,30 @@ func BenchmarkDeliverClient(b *testing.B) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// BenchmarkDeliverReceiver measures deliveries to a receiver already
+// running at $IMS_BENCH_WEBHOOK_URL (e.g. `ims sink`), 64 in flight as with
+// the default WORKER_CONCURRENCY on 2 cores, so that the client can be set
+// against wrk posting the same request to the same process
+// (scripts/http-ceiling.sh). Skipped when the variable is unset.
+func BenchmarkDeliverReceiver(b *testing.B) {
+	url := os.Getenv("IMS_BENCH_WEBHOOK_URL")
+	if url == "" {
+		b.Skip("IMS_BENCH_WEBHOOK_URL is not set")
+	}
+	const inFlight = 64
+	c, err := New(Config{URL: url, AuthKey: "bench-key", Timeout: 10 * time.Second, MaxIdleConnsPerHost: inFlight})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = c.Close() })
+	m := message("0190f5e2-7b1c-7000-8000-000000000001", "+905500000000", "bench message 12345")
+	b.ReportAllocs()
+	b.SetParallelism((inFlight + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res := c.Deliver(b.Context(), m); !res.Succeeded() {
+				b.Errorf("delivery failed: %+v", res)
+				return
+			}
+		}
+	})
+}

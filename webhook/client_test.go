@@ -241,6 +241,33 @@ func TestDeliverDoesNotFollowRedirects(t *testing.T) {
 	require.Zero(t, followed.Load())
 }
 
+// TestDeliverSendsURLUserinfoAsBasicAuth: the client calls the transport
+// itself, so it must send what http.Client did for a URL with userinfo.
+func TestDeliverSendsURLUserinfoAsBasicAuth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		userinfo string
+		want     string // the Authorization header, "" for none
+	}{
+		{name: "user and password", userinfo: "u%20ser:p%40ss@", want: "Basic " + base64.StdEncoding.EncodeToString([]byte("u ser:p@ss"))},
+		{name: "user only", userinfo: "token@", want: "Basic " + base64.StdEncoding.EncodeToString([]byte("token:"))},
+		{name: "none", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, got := capture(accepted)
+			c, _ := setup(t, h, func(cfg *Config) {
+				cfg.URL = strings.Replace(cfg.URL, "http://", "http://"+tt.userinfo, 1)
+			})
+			res := c.Deliver(t.Context(), message("id-1", "+1", "x"))
+			require.True(t, res.Succeeded(), "%+v", res)
+			require.Equal(t, tt.want, (<-got).header.Get("Authorization"))
+		})
+	}
+}
+
 func TestDeliverCapsAndDrainsAnswer(t *testing.T) {
 	t.Parallel()
 	pad := strings.Repeat("a", 5000)

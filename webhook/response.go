@@ -46,29 +46,42 @@ func snippet(body []byte) string {
 // UTF-8 — goes to providerMessageIDJSON, and a fuzz test holds the two to
 // the same answer for every input.
 func providerMessageID(body []byte) string {
+	return providerMessageIDIn(body, "")
+}
+
+// providerMessageIDIn is providerMessageID for a body whose snippet is
+// text: when the id's bytes stand unchanged in text, the id is a substring
+// of it, and the delivery allocates one string for both instead of two.
+func providerMessageIDIn(body []byte, text string) string {
 	if len(body) == 0 || !json.Valid(body) {
 		return ""
 	}
-	raw, ok := scanMessageID(body)
+	start, end, ok := scanMessageID(body)
 	if !ok {
 		return providerMessageIDJSON(body)
 	}
-	return idFromRaw(raw)
+	return idFromRaw(body, start, end, text)
 }
 
-// idFromRaw is the id a raw JSON value stands for: a string without
-// escapes (quotes included) or a number; other values give "".
-func idFromRaw(raw []byte) string {
-	if len(raw) == 0 {
+// idFromRaw is the id the raw JSON value body[start:end] stands for: a
+// string without escapes (quotes included) or a number; other values give "".
+func idFromRaw(body []byte, start, end int, text string) string {
+	if start == end {
 		return ""
 	}
-	switch raw[0] {
+	switch body[start] {
 	case '"':
-		return snippet(raw[1 : len(raw)-1])
+		start, end = start+1, end-1
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return snippet(raw)
+	default:
+		return ""
 	}
-	return ""
+	// text is snippet(body): where it holds body's bytes as they are up to
+	// the id's end, the id is already valid, NUL-free and bounded there.
+	if end <= len(text) && string(body[:end]) == text[:end] {
+		return text[start:end]
+	}
+	return snippet(body[start:end])
 }
 
 // providerMessageIDJSON is providerMessageID by encoding/json: the
@@ -93,41 +106,42 @@ func providerMessageIDJSON(body []byte) string {
 	return ""
 }
 
-// scanMessageID returns the raw value of the last top-level key that
+// scanMessageID returns where the raw value of the last top-level key that
 // encoding/json would decode into a field tagged "messageId" (it matches
-// names case-insensitively, and the last of duplicates wins), or nil when
-// there is none or the body is not an object. body must be valid JSON. ok
-// is false when the answer needs encoding/json after all: a key with an
-// escape or a non-ASCII byte (case folding beyond ASCII), or a string value
-// with an escape or invalid UTF-8 (decoding it is encoding/json's job).
-func scanMessageID(body []byte) (raw []byte, ok bool) {
+// names case-insensitively, and the last of duplicates wins) starts and
+// ends, or start == end when there is none or the body is not an object.
+// body must be valid JSON. ok is false when the answer needs encoding/json
+// after all: a key with an escape or a non-ASCII byte (case folding beyond
+// ASCII), or a string value with an escape or invalid UTF-8 (decoding it is
+// encoding/json's job).
+func scanMessageID(body []byte) (start, end int, ok bool) {
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
-		return nil, true // null, an array, a scalar: no messageId
+		return 0, 0, true // null, an array, a scalar: no messageId
 	}
 	i++
 	for {
 		i = skipSpace(body, i)
 		if body[i] == '}' {
-			return raw, true
+			return start, end, true
 		}
 		if body[i] == ',' {
 			i = skipSpace(body, i+1)
 		}
-		end := stringEnd(body, i)
-		key := body[i+1 : end-1]
+		kend := stringEnd(body, i)
+		key := body[i+1 : kend-1]
 		for _, b := range key {
 			if b == '\\' || b >= utf8.RuneSelf {
-				return nil, false
+				return 0, 0, false
 			}
 		}
-		i = skipSpace(body, end)
+		i = skipSpace(body, kend)
 		i = skipSpace(body, i+1) // the colon
 		vend := valueEnd(body, i)
 		if bytes.EqualFold(key, messageIDKey) {
-			raw = body[i:vend]
-			if raw[0] == '"' && (bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw)) {
-				return nil, false
+			start, end = i, vend
+			if raw := body[i:vend]; raw[0] == '"' && (bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw)) {
+				return 0, 0, false
 			}
 		}
 		i = vend

@@ -59,9 +59,10 @@ func FuzzProviderMessageID(f *testing.F) {
 
 func BenchmarkProviderMessageID(b *testing.B) {
 	body := []byte(`{"message":"Accepted","messageId":"6f1c8b9e-2a5d-4e3b-9c7a-1b2c3d4e5f60"}`)
+	text := snippet(body)
 	b.ReportAllocs()
 	for b.Loop() {
-		if providerMessageID(body) == "" {
+		if providerMessageIDIn(body, text) == "" {
 			b.Fatal("no id")
 		}
 	}
@@ -80,6 +81,8 @@ func FuzzProviderMessageIDMatchesEncodingJSON(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		require.Equal(t, providerMessageIDJSON(body), providerMessageID(body), "%q", body)
+		want := providerMessageIDJSON(body)
+		require.Equal(t, want, providerMessageID(body), "%q", body)
+		require.Equal(t, want, providerMessageIDIn(body, snippet(body)), "sharing the snippet: %q", body)
 	})
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"ConcurrentReads", testConcurrentReads},
 		{"Audit", testAudit},
 		{"AuditLimit", testAuditLimit},
+		{"AuditTrail", testAuditTrail},
 		{"SchedulerState", testSchedulerState},
 		{"SchedulerStateVersion", testSchedulerStateVersion},
 		{"ClaimWhileStopped", testClaimWhileStopped},

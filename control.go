@@ -17,7 +17,21 @@ type SchedulerStatus struct {
 	IsLeader  bool      `json:"is_leader"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by,omitempty"`
+	// Fleet, on a stop's answer only, says which live instances confirmed
+	// the stop before it answered.
+	Fleet *FleetConfirmation `json:"fleet,omitempty"`
 	ProviderStatus
+}
+
+// FleetConfirmation is how a stop (version Version) was confirmed by the
+// live instances (fresh heartbeat, InstanceStale) before it answered.
+// Confirmed have applied it, and so start no call; TimedOut did not confirm
+// within the bound, after which an instance that has not read the stored
+// state refuses calls on its own (README, What a stop guarantees).
+type FleetConfirmation struct {
+	Version   int64    `json:"version"`
+	Confirmed []string `json:"confirmed"`
+	TimedOut  []string `json:"timed_out"`
 }
 
 // ProviderStatus is how the fleet stands with the provider: the rate limit

@@ -20,6 +20,10 @@ type Instance struct {
 	// Leader is whether the instance held the leader lease at its last
 	// heartbeat.
 	Leader bool `json:"leader"`
+	// StateVersion is the scheduler state version (SchedulerState.Version)
+	// the instance has applied and confirmed (ConfirmState); 0 before its
+	// first confirmation. A stop waits for the live instances to reach it.
+	StateVersion int64 `json:"state_version"`
 }
 
 // Heartbeat timing: an instance beats every DefaultHeartbeat; one not seen
@@ -45,9 +49,25 @@ type InstanceStore interface {
 	// ListInstances returns the instances seen at or after seenSince,
 	// ordered by ID.
 	ListInstances(ctx context.Context, seenSince time.Time) ([]Instance, error)
+	// ConfirmState records that instance id has applied the scheduler state
+	// version (and so starts no call the state forbids). The stored version
+	// never goes down; no row is no error (the next heartbeat inserts it,
+	// and an instance without a row is not waited for).
+	ConfirmState(ctx context.Context, id string, version int64) error
 	// RemoveInstance deletes id's row (a clean shutdown); no row is no error.
 	RemoveInstance(ctx context.Context, id string) error
 	// PruneInstances deletes the rows last seen before seenBefore and
 	// returns how many it deleted.
 	PruneInstances(ctx context.Context, seenBefore time.Time) (int, error)
+}
+
+// StateWatcher is implemented by stores that tell at once when the scheduler
+// state changed or an instance confirmed it (PostgreSQL NOTIFY, an
+// in-process signal for SQLite), so a stop is seen and confirmed across the
+// fleet in milliseconds rather than a poll interval.
+type StateWatcher interface {
+	// StateChanged returns a channel closed at the next change or
+	// confirmation after the call: take it before reading, then wait.
+	// Every caller gets the signal (it is a broadcast).
+	StateChanged() <-chan struct{}
 }

@@ -25,8 +25,12 @@ func TestControl(t *testing.T) {
 	require.Equal(t, true, st["running"])
 	require.Equal(t, "api:req-start", st["updated_by"])
 
+	require.NotContains(t, st, "fleet", "a start does not wait for the fleet")
+
 	st = decode[map[string]any](t, b.do(t, request{method: "POST", path: "/api/control", body: `{"action": "stop"}`}), http.StatusOK)
 	require.Equal(t, false, st["running"])
+	require.Equal(t, map[string]any{"version": float64(2), "confirmed": []any{"i-1"}, "timed_out": []any{"i-2"}}, st["fleet"],
+		"a stop says which instances confirmed it")
 }
 
 func TestControlRejectsBadActions(t *testing.T) {

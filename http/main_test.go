@@ -183,7 +183,9 @@ func (f *fakeScheduler) StartFleet(_ context.Context, actor string) (ims.Schedul
 }
 
 func (f *fakeScheduler) StopFleet(_ context.Context, actor string) (ims.SchedulerStatus, error) {
-	return f.set(false, actor)
+	st, err := f.set(false, actor)
+	st.Fleet = &ims.FleetConfirmation{Version: 2, Confirmed: []string{"i-1"}, TimedOut: []string{"i-2"}}
+	return st, err
 }
 
 func (f *fakeScheduler) Status(context.Context) (ims.SchedulerStatus, error) {

@@ -143,6 +143,7 @@ func openAPISchemas(queueModes []string) obj {
 			"is_leader":  boolean("Whether this instance is the leader"),
 			"updated_at": dateTime("Last start or stop"),
 			"updated_by": str("Who gave it"),
+			"fleet":      ref("FleetConfirmation"),
 			"rate_limit": obj{"type": "number", "description": "WEBHOOK_RATE_LIMIT: calls per second for the whole fleet, 0 for none"},
 			"effective_rate": obj{"type": "number",
 				"description": "The rate calls may start at now: the limit, less after a throttle (climbing back), 0 while paused or with no limit"},
@@ -152,6 +153,13 @@ func openAPISchemas(queueModes []string) obj {
 				"description": "The fleet-wide circuit breaker"},
 			"circuit_since":      dateTime("While the circuit is not closed: when the outage began"),
 			"circuit_last_error": str("While the circuit is not closed: the provider failure that opened it, e.g. HTTP 401"),
+		}),
+		"FleetConfirmation": object([]string{"version", "confirmed", "timed_out"}, obj{
+			"version": integer("The stop's state version"),
+			"confirmed": obj{"type": "array", "items": obj{"type": "string"},
+				"description": "Live instances (this one included) that applied the stop before it answered: they start no call"},
+			"timed_out": obj{"type": "array", "items": obj{"type": "string"},
+				"description": "Live instances that did not confirm within the bound; by then each has not read the state for too long and refuses calls on its own"},
 		}),
 		"AuditEvent": object([]string{"id", "type", "actor", "created_at"}, obj{
 			"id":         integer(""),

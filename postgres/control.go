@@ -35,7 +35,9 @@ func (s *Store) SchedulerState(ctx context.Context) (_ ims.SchedulerState, err e
 }
 
 // setRunningSQL bumps the version in the statement that changes the state,
-// so two changes can never share a version. $5 is ims.FirstSchedulerVersion.
+// so two changes can never share a version, and tells the fleet with a
+// notification delivered at commit. $5 is ims.FirstSchedulerVersion, $6 the
+// channel and $7 statePayload.
 var setRunningSQL = `
 WITH st AS (
 	INSERT INTO scheduler_state (id, running, updated_at, updated_by, version) VALUES (1, $1, $2, $3, $5)
@@ -46,13 +48,14 @@ WITH st AS (
 audit AS (
 	INSERT INTO audit_events (type, actor, details, created_at) VALUES ($4, $3, '', $2)
 )
-SELECT running, updated_at, updated_by, version FROM st`
+SELECT running, updated_at, updated_by, version FROM st CROSS JOIN pg_notify($6, $7)`
 
 // SetSchedulerRunning stores the state with its audit event.
 func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor string) (_ ims.SchedulerState, err error) {
 	defer classify(&err)
 	var st ims.SchedulerState
-	err = s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, ims.SchedulerEvent(running), ims.FirstSchedulerVersion).
+	err = s.pool.QueryRow(ctx, setRunningSQL, running, s.now(), actor, ims.SchedulerEvent(running), ims.FirstSchedulerVersion,
+		s.channel, statePayload).
 		Scan(&st.Running, &st.UpdatedAt, &st.UpdatedBy, &st.Version)
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("set scheduler running=%t: %w", running, err)

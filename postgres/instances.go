@@ -25,7 +25,7 @@ func (s *Store) Heartbeat(ctx context.Context, inst ims.Instance) (err error) {
 // ListInstances returns the instances seen at or after seenSince, by ID.
 func (s *Store) ListInstances(ctx context.Context, seenSince time.Time) (_ []ims.Instance, err error) {
 	defer classify(&err)
-	rows, err := s.pool.Query(ctx, `SELECT id, started_at, last_seen, version, queue_mode, leader
+	rows, err := s.pool.Query(ctx, `SELECT id, started_at, last_seen, version, queue_mode, leader, state_version
 		FROM instances WHERE last_seen >= $1 ORDER BY id`, micro(seenSince))
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
@@ -34,7 +34,7 @@ func (s *Store) ListInstances(ctx context.Context, seenSince time.Time) (_ []ims
 	out := []ims.Instance{}
 	for rows.Next() {
 		var in ims.Instance
-		if err := rows.Scan(&in.ID, &in.StartedAt, &in.LastSeen, &in.Version, &in.QueueMode, &in.Leader); err != nil {
+		if err := rows.Scan(&in.ID, &in.StartedAt, &in.LastSeen, &in.Version, &in.QueueMode, &in.Leader, &in.StateVersion); err != nil {
 			return nil, fmt.Errorf("list instances: scan: %w", err)
 		}
 		in.StartedAt, in.LastSeen = in.StartedAt.UTC(), in.LastSeen.UTC()
@@ -44,6 +44,24 @@ func (s *Store) ListInstances(ctx context.Context, seenSince time.Time) (_ []ims
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
 	return out, nil
+}
+
+// confirmStateSQL raises id's confirmed version, never lowers it, and tells
+// the fleet (the stopper waits for it) in the same statement: the
+// notification is delivered when the update commits.
+const confirmStateSQL = `
+WITH up AS (
+	UPDATE instances SET state_version = $2 WHERE id = $1 AND state_version < $2 RETURNING 1
+)
+SELECT pg_notify($3, $4) FROM up`
+
+// ConfirmState records that id has applied the scheduler state version.
+func (s *Store) ConfirmState(ctx context.Context, id string, version int64) (err error) {
+	defer classify(&err)
+	if _, err = s.pool.Exec(ctx, confirmStateSQL, id, version, s.channel, statePayload); err != nil {
+		return fmt.Errorf("confirm state version %d of %s: %w", version, id, err)
+	}
+	return nil
 }
 
 // RemoveInstance deletes id's row.

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/broadcast"
 	"github.com/insiderone/ims/internal/logging"
 )
 
@@ -36,14 +37,18 @@ type Store struct {
 	schema  string // the schema unqualified names resolve to
 	channel string // LISTEN/NOTIFY channel for this schema
 
-	wake   chan struct{}
+	wake chan struct{}
+	// states tells StateChanged's waiters of a notification with
+	// statePayload: a state change or confirmation by any instance.
+	states broadcast.Signal
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 var (
-	_ ims.Store = (*Store)(nil)
-	_ ims.Waker = (*Store)(nil)
+	_ ims.Store        = (*Store)(nil)
+	_ ims.Waker        = (*Store)(nil)
+	_ ims.StateWatcher = (*Store)(nil)
 )
 
 // Open connects to the database at url (a postgres:// URL or key=value DSN;

@@ -20,6 +20,14 @@ const (
 // signal; the receiver should claim until nothing is due.
 func (s *Store) Wakeups() <-chan struct{} { return s.wake }
 
+// statePayload marks a notification on the store's channel as a change of
+// the scheduler state or an instance's confirmation of it, not new work.
+const statePayload = "state"
+
+// StateChanged is closed at the next state change or confirmation by any
+// instance on this schema (see statePayload).
+func (s *Store) StateChanged() <-chan struct{} { return s.states.Wait() }
+
 // signal wakes the consumer without ever blocking the listener.
 func (s *Store) signal() {
 	select {
@@ -42,8 +50,10 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, conn *pgx.Conn)
 		if conn = s.reconnect(ctx, cfg); conn == nil {
 			return
 		}
-		// Work may have become due while nobody was listening.
+		// Work may have become due, or the state changed, while nobody
+		// was listening.
 		s.signal()
+		s.states.Broadcast()
 	}
 }
 
@@ -89,8 +99,13 @@ func (s *Store) connectListener(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.
 // ends.
 func (s *Store) relay(ctx context.Context, conn *pgx.Conn) error {
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
+		}
+		if n.Payload == statePayload {
+			s.states.Broadcast()
+			continue
 		}
 		s.signal()
 	}

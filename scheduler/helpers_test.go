@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"log/slog"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,13 @@ type fakeWebhook struct {
 	all *ims.DeliveryResult
 	// block, when set, makes Deliver wait until it is closed or ctx ends.
 	block chan struct{}
+	// beforeWrite, when set, runs as a call begins, before its request is
+	// on the wire (recorded and stamped): a call held there has passed the
+	// engine's last check but has not started.
+	beforeWrite func()
+	// beforeConn, when set, runs before the call has its connection (a
+	// dial); false ends the call there, failed, as a cancelled dial does.
+	beforeConn func(ctx context.Context) bool
 }
 
 func newFakeWebhook() *fakeWebhook {
@@ -102,6 +110,13 @@ func (w *fakeWebhook) answerAll(r ims.DeliveryResult) {
 }
 
 func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
+	if w.beforeConn != nil && !w.beforeConn(ctx) {
+		return ims.DeliveryResult{Err: "dial: context canceled"}
+	}
+	gotConn(ctx)
+	if w.beforeWrite != nil {
+		w.beforeWrite()
+	}
 	w.mu.Lock()
 	w.calls = append(w.calls, m)
 	w.stamps = append(w.stamps, w.seq.Add(1))
@@ -111,6 +126,7 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 	}
 	block := w.block
 	w.mu.Unlock()
+	wroteRequest(ctx)
 	if block != nil {
 		select {
 		case <-block:
@@ -122,6 +138,22 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 		r = ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "prov-" + m.ID}
 	}
 	return r
+}
+
+// gotConn tells the engine's call gate that the call has its connection, as
+// net/http's Transport does.
+func gotConn(ctx context.Context) {
+	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.GotConn != nil {
+		tr.GotConn(httptrace.GotConnInfo{})
+	}
+}
+
+// wroteRequest tells the engine's call gate (stopgate.go) that the request
+// is on the wire, as net/http's Transport does: the call has started.
+func wroteRequest(ctx context.Context) {
+	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.WroteRequest != nil {
+		tr.WroteRequest(httptrace.WroteRequestInfo{})
+	}
 }
 
 // mark takes the next number of the call sequence: calls stamped later

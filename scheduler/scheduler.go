@@ -174,6 +174,9 @@ type Scheduler struct {
 	stateMu sync.Mutex
 	state   ims.SchedulerState // the newest stored state seen
 	changed chan struct{}      // a start/stop or leadership change to react to
+	// gate holds a stop until this instance's calls past their last check
+	// are on the wire (stopgate.go).
+	gate stopGate
 	// workers bounds webhook calls in flight on this instance to
 	// Concurrency in RabbitMQ mode (one consumer handler per prefetched
 	// entry); the database mode's pool has Concurrency workers.
@@ -277,10 +280,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // the leadership, so LocalStatus is true before Run's loops start. Call it
 // once at boot, before the API serves; Run calls it only if it was not.
 func (s *Scheduler) Load(ctx context.Context) error {
+	began := s.now()
 	st, err := s.store.InitSchedulerState(ctx, s.cfg.AutoStart, s.actor())
 	if err != nil {
 		return fmt.Errorf("load scheduler state: %w", err)
 	}
+	s.noteStateRead(began)
 	s.applyState(st)
 	if err := s.prov.refresh(ctx); err != nil {
 		return fmt.Errorf("load provider state: %w", err)

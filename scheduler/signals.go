@@ -19,6 +19,12 @@ type testSignals struct {
 	deferred chan int
 	// draining: the shutdown began and armed its deadlines.
 	draining chan struct{}
+	// gateClosing: a stop found a call past its last check and waits for
+	// it to be on the wire (stopgate.go).
+	gateClosing chan struct{}
+	// beforeGate, when set, runs in a delivery right before its last
+	// check, so a test can hold it there. Set it before Run.
+	beforeGate func()
 }
 
 func newTestSignals() *testSignals {
@@ -26,7 +32,7 @@ func newTestSignals() *testSignals {
 	return &testSignals{
 		tick: make(chan bool, n), claimed: make(chan int, n),
 		recorded: make(chan int, n), released: make(chan int, n), draining: make(chan struct{}, n),
-		deferred: make(chan int, n),
+		deferred: make(chan int, n), gateClosing: make(chan struct{}, n),
 	}
 }
 
@@ -65,6 +71,18 @@ func (t *testSignals) deferredN(n int) {
 func (t *testSignals) drainBegan() {
 	if t != nil {
 		trySend(t.draining, struct{}{})
+	}
+}
+
+func (t *testSignals) closingGate() {
+	if t != nil {
+		trySend(t.gateClosing, struct{}{})
+	}
+}
+
+func (t *testSignals) atGate() {
+	if t != nil && t.beforeGate != nil {
+		t.beforeGate()
 	}
 }
 

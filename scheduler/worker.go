@@ -47,8 +47,15 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	if !s.prov.mayStart(ctx, m) {
 		return ims.Outcome{}, false
 	}
-	res := s.hook.Deliver(ctx, m)
-	if ctx.Err() != nil {
+	// The check a stop waits for (stopgate.go): held until the request is
+	// written, so a stop that has answered has no call behind it. A call a
+	// stop aborted before it had a connection sent nothing: released.
+	callCtx, call, ok := s.openCall(ctx)
+	if !ok {
+		return ims.Outcome{}, false
+	}
+	res := s.hook.Deliver(callCtx, m)
+	if aborted := call.finish(); aborted || ctx.Err() != nil {
 		return ims.Outcome{}, false
 	}
 	pst := s.prov.observe(ctx, res)

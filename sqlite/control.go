@@ -79,6 +79,7 @@ func (s *Store) SetSchedulerRunning(ctx context.Context, running bool, actor str
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("set scheduler running: %w", err)
 	}
+	s.states.Broadcast()
 	return ims.SchedulerState{Running: running, UpdatedAt: now, UpdatedBy: actor, Version: version}, nil
 }
 

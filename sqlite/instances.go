@@ -22,7 +22,7 @@ func (s *Store) Heartbeat(ctx context.Context, inst ims.Instance) error {
 
 // ListInstances returns the instances seen at or after seenSince, by ID.
 func (s *Store) ListInstances(ctx context.Context, seenSince time.Time) ([]ims.Instance, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, started_at, last_seen, version, queue_mode, leader
+	rows, err := s.read.QueryContext(ctx, `SELECT id, started_at, last_seen, version, queue_mode, leader, state_version
 		FROM instances WHERE last_seen >= ? ORDER BY id`, micros(seenSince))
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
@@ -34,7 +34,7 @@ func (s *Store) ListInstances(ctx context.Context, seenSince time.Time) ([]ims.I
 			in             ims.Instance
 			started, lastS int64
 		)
-		if err := rows.Scan(&in.ID, &started, &lastS, &in.Version, &in.QueueMode, &in.Leader); err != nil {
+		if err := rows.Scan(&in.ID, &started, &lastS, &in.Version, &in.QueueMode, &in.Leader, &in.StateVersion); err != nil {
 			return nil, fmt.Errorf("list instances: scan: %w", err)
 		}
 		in.StartedAt, in.LastSeen = fromMicros(started), fromMicros(lastS)
@@ -44,6 +44,19 @@ func (s *Store) ListInstances(ctx context.Context, seenSince time.Time) ([]ims.I
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
 	return out, nil
+}
+
+// ConfirmState records that id has applied the scheduler state version; the
+// version never goes down. It tells this process's waiters (StateChanged).
+func (s *Store) ConfirmState(ctx context.Context, id string, version int64) error {
+	res, err := s.write.ExecContext(ctx, "UPDATE instances SET state_version = ?2 WHERE id = ?1 AND state_version < ?2", id, version)
+	if err != nil {
+		return fmt.Errorf("confirm state version %d of %s: %w", version, id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		s.states.Broadcast()
+	}
+	return nil
 }
 
 // RemoveInstance deletes id's row.

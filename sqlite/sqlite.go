@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/broadcast"
 )
 
 // MaxReadConns bounds the read pool. Each SQLite connection carries its own
@@ -44,6 +45,8 @@ type Store struct {
 	read  *sql.DB
 	write *sql.DB
 	wake  chan struct{}
+	// states tells StateChanged's waiters of a state change or confirmation.
+	states broadcast.Signal
 }
 
 var (

@@ -51,6 +51,9 @@ func (f *fakeInstances) ListInstances(context.Context, time.Time) ([]ims.Instanc
 	return out, nil
 }
 
+// ConfirmState is the scheduler's, not the heartbeat's: Fleet never calls it.
+func (f *fakeInstances) ConfirmState(context.Context, string, int64) error { return nil }
+
 func (f *fakeInstances) RemoveInstance(_ context.Context, id string) error {
 	defer func() { f.calls <- "remove" }()
 	f.mu.Lock()

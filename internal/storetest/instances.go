@@ -56,6 +56,60 @@ func testInstances(t *testing.T, open Opener) {
 		require.Equal(t, ims.QueueModeRabbitMQ, got[0].QueueMode)
 		requireTime(t, f.now(), got[0].LastSeen)
 	})
+	t.Run("confirmed state version only goes up and survives heartbeats", func(t *testing.T) {
+		t.Parallel()
+		f := setupBare(t, open)
+		started := f.now()
+		for _, id := range []string{"a", "b"} {
+			require.NoError(t, f.s.Heartbeat(f.ctx, instance(id, started)))
+		}
+		versions := func(t *testing.T) map[string]int64 {
+			t.Helper()
+			out := map[string]int64{}
+			for _, in := range mustList(t, f) {
+				out[in.ID] = in.StateVersion
+			}
+			return out
+		}
+		require.Equal(t, map[string]int64{"a": 0, "b": 0}, versions(t), "nothing confirmed yet")
+
+		steps := []struct {
+			name    string
+			id      string
+			version int64
+			want    map[string]int64
+		}{
+			{"a confirms 3", "a", 3, map[string]int64{"a": 3, "b": 0}},
+			{"an older confirmation does not lower it", "a", 2, map[string]int64{"a": 3, "b": 0}},
+			{"b confirms 4", "b", 4, map[string]int64{"a": 3, "b": 4}},
+			{"an instance without a row is no error and no row", "gone", 9, map[string]int64{"a": 3, "b": 4}},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				require.NoError(t, f.s.ConfirmState(f.ctx, st.id, st.version))
+				require.Equal(t, st.want, versions(t))
+			})
+		}
+		f.clock.Advance(time.Second)
+		require.NoError(t, f.s.Heartbeat(f.ctx, instance("a", started)))
+		require.Equal(t, int64(3), versions(t)["a"], "a heartbeat keeps the confirmed version")
+	})
+	t.Run("state changes and confirmations are signalled", func(t *testing.T) {
+		t.Parallel()
+		f := setupBare(t, open)
+		w, ok := f.s.(ims.StateWatcher)
+		require.True(t, ok, "both stores tell of state changes")
+		require.NoError(t, f.s.Heartbeat(f.ctx, instance("a", f.now())))
+
+		changed := w.StateChanged()
+		st, err := f.s.SetSchedulerRunning(f.ctx, false, "test")
+		require.NoError(t, err)
+		awaitClosed(t, changed, "a state change")
+
+		changed = w.StateChanged()
+		require.NoError(t, f.s.ConfirmState(f.ctx, "a", st.Version))
+		awaitClosed(t, changed, "a confirmation")
+	})
 	t.Run("list since, remove and prune", func(t *testing.T) {
 		t.Parallel()
 		f := setupBare(t, open)
@@ -103,4 +157,15 @@ func mustList(t *testing.T, f *fixture) []ims.Instance {
 	got, err := f.s.ListInstances(f.ctx, time.Time{})
 	require.NoError(t, err)
 	return got
+}
+
+// awaitClosed waits for a store's signal, which PostgreSQL delivers through
+// its listener connection, a moment after the commit.
+func awaitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s was not signalled", what)
+	}
 }

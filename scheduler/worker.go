@@ -32,12 +32,6 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 		s.log.Warn("lease too short to deliver safely; releasing", "message_id", m.ID, "now", s.now(), "lease_until", m.NextAttemptAt, "attempt", m.Attempts, "status", m.Status)
 		return ims.Outcome{}, false
 	}
-	// The last check before the call: a message claimed ahead, or one that
-	// waited for a worker or a renewal, is given back after a stop, not sent.
-	// Every path to the webhook passes here.
-	if !s.running.Load() {
-		return ims.Outcome{}, false
-	}
 	if ims.Expired(m.ExpiresAt, s.now()) {
 		s.log.Debug("expired before its call; releasing for the sweeper", "message_id", m.ID, "expires_at", m.ExpiresAt)
 		return ims.Outcome{}, false
@@ -47,9 +41,12 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	if !s.prov.mayStart(ctx, m) {
 		return ims.Outcome{}, false
 	}
-	// The check a stop waits for (stopgate.go): held until the request is
-	// written, so a stop that has answered has no call behind it. A call a
-	// stop aborted before it had a connection sent nothing: released.
+	// The last check before the call, and the one a stop waits for
+	// (stopgate.go): a message claimed ahead, or one that waited for a worker
+	// or a renewal, is given back after a stop, not sent. Every path to the
+	// webhook passes here. The gate is held until the request is written, so
+	// a stop that has answered has no call behind it; a call a stop aborted
+	// before it had a connection sent nothing: released.
 	callCtx, call, ok := s.openCall(ctx)
 	if !ok {
 		return ims.Outcome{}, false

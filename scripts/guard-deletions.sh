@@ -52,7 +52,7 @@ guard() {
 running='if !s.running.Load\(\) \{'
 # The scheduler's running checks: before a claim, before a call, in a consumer.
 guard sched-dispatch-running scheduler/dispatch.go "s/$running/if false {/" scheduler '^TestStoppedSchedulerSendsNothing$'
-guard sched-deliver-running scheduler/worker.go "s/$running/if false {/" scheduler '^TestStopReleasesClaimedAheadMessages$'
+guard sched-deliver-running scheduler/stopgate.go "s/if !s.running.Load\(\) \|\| !s.stateFresh\(\) \{/if !s.stateFresh() {/" scheduler '^TestStopReleasesClaimedAheadMessages$'
 guard sched-consumer-running scheduler/handoff_queue.go "s/$running/if false {/" scheduler '^TestQueueModeStoppedConsumerReleasesEntries$'
 # The scheduler's lease check (a claimed-ahead message with too little lease
 # left) and the renewer's fencing check.

@@ -181,12 +181,9 @@ func (s *Scheduler) supersedes(st ims.SchedulerState) bool {
 	return st.Supersedes(s.state)
 }
 
-// closeGate makes a stop wait for the calls past their last check (stopGate):
-// those still dialing are aborted, the others are waited for until their
-// requests are written. Tests learn when it has to wait.
+// closeGate makes a stop wait for the calls past their last check until
+// their requests are written (stopGate). Tests learn when it has to wait.
 func (s *Scheduler) closeGate() {
-	s.gate.stopping.Store(true)
-	s.gate.abortDialing()
 	if !s.gate.calls.TryLock() {
 		s.sig.closingGate()
 		s.gate.calls.Lock()
@@ -194,7 +191,6 @@ func (s *Scheduler) closeGate() {
 }
 
 func (s *Scheduler) openGate() {
-	s.gate.stopping.Store(false)
 	s.gate.calls.Unlock()
 }
 

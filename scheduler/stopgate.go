@@ -15,10 +15,11 @@ import (
 //     request is written to the connection; applyState write-locks it to
 //     stop. When applyState returns, every call that passed the check is on
 //     the wire, and no later one passes.
-//   - A call still without a connection (dialing) when a stop comes is
-//     aborted instead of waited for: a provider that does not answer
-//     connects would otherwise hold the stop for the webhook timeout. It
-//     sent nothing, so its claim is released, uncounted.
+//   - A call still dialing is waited for like the others, not aborted: a
+//     cancelled dial cannot be told apart from a request already on the wire
+//     (the Transport may get its connection and write the request just as the
+//     cancellation lands), and calling that "sent nothing" and releasing it
+//     delivered a message twice. A dial is bounded by WEBHOOK_TIMEOUT.
 //   - readAt is when the last successful read of the stored state began. A
 //     call is refused when it is older than staleAfter, so an instance cut
 //     off from the database, which cannot learn of a stop, stops calling on
@@ -29,12 +30,6 @@ type stopGate struct {
 	calls     sync.RWMutex
 	readAt    atomic.Pointer[time.Time]
 	confirmed atomic.Int64
-
-	// stopping is set while a stop aborts the dialing calls and waits for
-	// the rest; a call that passes its check meanwhile refuses itself.
-	stopping atomic.Bool
-	mu       sync.Mutex
-	dialing  map[*gatedCall]struct{}
 }
 
 // statePoll is how often watchState reads the stored state when no change
@@ -93,71 +88,18 @@ func (s *Scheduler) openCall(ctx context.Context) (context.Context, *gatedCall, 
 		s.gate.calls.RUnlock()
 		return ctx, nil, false
 	}
-	callCtx, cancel := context.WithCancel(ctx)
-	c := &gatedCall{gate: &s.gate, cancel: cancel}
-	c.trace.GotConn, c.trace.WroteRequest = c.gotConn, c.wrote
-	s.gate.track(c)
-	// A stop that began after the check above may have swept the dialing
-	// calls before this one was tracked: then this call gives way.
-	if s.gate.stopping.Load() && c.phase.CompareAndSwap(phaseDialing, phaseAborted) {
-		c.finish()
-		return ctx, nil, false
-	}
-	return httptrace.WithClientTrace(callCtx, &c.trace), c, true
+	c := &gatedCall{gate: &s.gate}
+	c.trace.WroteRequest = c.wrote
+	return httptrace.WithClientTrace(ctx, &c.trace), c, true
 }
-
-// abortDialing cancels the calls past their check that have no connection
-// yet; each then finishes on its own, aborted.
-func (g *stopGate) abortDialing() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for c := range g.dialing {
-		if c.phase.CompareAndSwap(phaseDialing, phaseAborted) {
-			c.cancel()
-		}
-	}
-	clear(g.dialing)
-}
-
-func (g *stopGate) track(c *gatedCall) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.dialing == nil {
-		g.dialing = map[*gatedCall]struct{}{}
-	}
-	g.dialing[c] = struct{}{}
-}
-
-func (g *stopGate) forget(c *gatedCall) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.dialing, c)
-}
-
-// A gated call's phases: a stop aborts it only while it dials.
-const (
-	phaseDialing int32 = iota
-	phaseConnected
-	phaseAborted
-)
 
 // gatedCall holds the gate for one call. net/http's Transport calls the
-// trace's hooks from the request's context; a webhook that is not HTTP (or
-// a request that fails before it is written) releases at finish.
+// trace's hook from the request's context; a webhook that is not HTTP (or a
+// request that fails before it is written) releases at finish.
 type gatedCall struct {
 	gate     *stopGate
-	cancel   context.CancelFunc
-	phase    atomic.Int32
 	released atomic.Bool
 	trace    httptrace.ClientTrace
-}
-
-// gotConn: the call has its connection; from here a stop waits for the
-// write (quick on an open connection) rather than abort it.
-func (c *gatedCall) gotConn(httptrace.GotConnInfo) {
-	if c.phase.CompareAndSwap(phaseDialing, phaseConnected) {
-		c.gate.forget(c)
-	}
 }
 
 // wrote releases the gate: the request is on the wire. A failed write does
@@ -176,13 +118,5 @@ func (c *gatedCall) release() {
 	}
 }
 
-// finish ends the call after Deliver returned (or instead of it) and
-// reports whether a stop aborted it before it had a connection, in which
-// case nothing was sent.
-func (c *gatedCall) finish() (aborted bool) {
-	c.phase.CompareAndSwap(phaseDialing, phaseConnected) // no abort from now on
-	c.gate.forget(c)
-	c.release()
-	c.cancel()
-	return c.phase.Load() == phaseAborted
-}
+// finish ends the call after Deliver returned (or instead of it).
+func (c *gatedCall) finish() { c.release() }

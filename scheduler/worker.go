@@ -45,14 +45,14 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	// (stopgate.go): a message claimed ahead, or one that waited for a worker
 	// or a renewal, is given back after a stop, not sent. Every path to the
 	// webhook passes here. The gate is held until the request is written, so
-	// a stop that has answered has no call behind it; a call a stop aborted
-	// before it had a connection sent nothing: released.
+	// a stop that has answered has no call behind it.
 	callCtx, call, ok := s.openCall(ctx)
 	if !ok {
 		return ims.Outcome{}, false
 	}
 	res := s.hook.Deliver(callCtx, m)
-	if aborted := call.finish(); aborted || ctx.Err() != nil {
+	call.finish()
+	if ctx.Err() != nil {
 		return ims.Outcome{}, false
 	}
 	pst := s.prov.observe(ctx, res)

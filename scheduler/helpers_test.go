@@ -140,8 +140,8 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 	return r
 }
 
-// gotConn tells the engine's call gate that the call has its connection, as
-// net/http's Transport does.
+// gotConn does what net/http's Transport does once a call has its
+// connection: it calls the trace's GotConn hook, if one is set.
 func gotConn(ctx context.Context) {
 	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.GotConn != nil {
 		tr.GotConn(httptrace.GotConnInfo{})

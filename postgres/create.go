@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/msgid"
 )
 
 // createSQL inserts a batch with its audit events and wakeup in ONE
@@ -132,7 +132,7 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage) (_ []
 	if len(msgs) == 0 {
 		return []ims.CreateResult{}, nil
 	}
-	b, err := planCreate(msgs, s.now())
+	b, err := planCreate(msgs, s.now(), &s.ids)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ type createBatch struct {
 
 // planCreate assigns IDs and folds in-batch duplicates: the first message
 // with a key wins, later ones return it, or conflict if they differ.
-func planCreate(msgs []ims.NewMessage, now time.Time) (*createBatch, error) {
+func planCreate(msgs []ims.NewMessage, now time.Time, ids *msgid.Generator) (*createBatch, error) {
 	b := &createBatch{now: now, source: make([]int, len(msgs)), dup: make([]bool, len(msgs))}
 	first := make(map[scopedKey]int)
 	for i, nm := range msgs {
@@ -174,16 +174,16 @@ func planCreate(msgs []ims.NewMessage, now time.Time) (*createBatch, error) {
 			b.source[i], b.dup[i] = j, true
 			continue
 		}
-		id, err := uuid.NewV7()
+		id, err := ids.New(now)
 		if err != nil {
-			return nil, fmt.Errorf("create messages: new id: %w", err)
+			return nil, fmt.Errorf("create messages: %w", err)
 		}
 		if nm.IdempotencyKey != "" {
 			first[key] = len(b.unique)
 		}
 		b.source[i] = len(b.unique)
 		b.unique = append(b.unique, nm)
-		b.ids = append(b.ids, id.String())
+		b.ids = append(b.ids, id)
 	}
 	return b, nil
 }

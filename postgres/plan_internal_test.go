@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/msgid"
 	"github.com/insiderone/ims/internal/testenv"
 )
 
@@ -65,6 +66,9 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"'{0190a000-0000-7000-8000-000000000001}'", "'{1}'", "'{sent}'", "ARRAY[" + now + "]::timestamptz[]",
 				"'{NULL}'", "'{t}'", "'{202}'", "'{1000}'", "'{\"\"}'", "'{\"\"}'", "'{\"\"}'", "'{p}'", "'{message.sent}'",
 				"'{delivered}'", "ARRAY['sending']", "'w'", "'{f}'", "'{t}'", text(ims.AttemptInFlight)}},
+		{"the sent purge walks the status index by id, up to the cut's bound", purgeSQL(ims.StatusSent), "messages_status_id_idx",
+			[]string{now, "10", text(msgid.Bound(time.Now()))}},
+		{"the dead purge reads its age index", purgeSQL(ims.StatusDead), "messages_dead_age_idx", []string{now, "10"}},
 		{"list by phone reads the phone index", "SELECT id FROM messages WHERE phone_number = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
 			"messages_phone_number_id", []string{"'+905551234567'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
 	}

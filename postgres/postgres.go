@@ -20,6 +20,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/internal/broadcast"
 	"github.com/insiderone/ims/internal/logging"
+	"github.com/insiderone/ims/internal/msgid"
 )
 
 // Store is the PostgreSQL ims.Store. It also implements ims.Waker.
@@ -34,8 +35,9 @@ type Store struct {
 	Logger *slog.Logger
 
 	pool    *pgxpool.Pool
-	schema  string // the schema unqualified names resolve to
-	channel string // LISTEN/NOTIFY channel for this schema
+	ids     msgid.Generator // message IDs carry their created_at
+	schema  string          // the schema unqualified names resolve to
+	channel string          // LISTEN/NOTIFY channel for this schema
 
 	wake chan struct{}
 	// states tells StateChanged's waiters of a notification with

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/msgid"
 )
 
 // purgeSQL deletes one batch of final messages and their attempts in one
@@ -13,8 +14,12 @@ import (
 // progress) for a later batch, and FOR UPDATE re-checks the WHERE on the
 // latest row version, so a message replayed meanwhile is never deleted. The
 // foreign key is checked at the end of the statement, after both deletes.
-// Each status reads its own partial index (migration 00004): the status is a
-// literal, so the planner can match the index's predicate.
+// Canceled, dead and expired each read their own partial index by age
+// (migrations 00004, 00006): the status is a literal, so the planner can
+// match the index's predicate. Sent, most of the table, has no such index
+// (migration 00015: every delivery paid an entry in it): it walks
+// messages_status_id_idx in ID order up to the cut's ID bound ($3,
+// msgid.Bound) and checks sent_at there.
 //
 // The claimed and sent events the deleted attempt rows stood for (migration
 // 00013) outlive them, as stored events outlive their message: they are
@@ -22,14 +27,13 @@ import (
 // last audit purge already counts them as purged (auditHorizon). Audit
 // retention deletes them later like any other event.
 func purgeSQL(status ims.Status) string {
-	age := "updated_at"
+	pick := "updated_at < $1 ORDER BY updated_at"
 	if status == ims.StatusSent {
-		age = "sent_at"
+		pick = "id < $3::uuid AND sent_at < $1 ORDER BY id"
 	}
 	return `/* ims: purge messages */
 WITH doomed AS (
-	SELECT id FROM messages WHERE status = '` + string(status) + `' AND ` + age + ` < $1
-	ORDER BY ` + age + ` LIMIT $2
+	SELECT id FROM messages WHERE status = '` + string(status) + `' AND ` + pick + ` LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ),
 attempts AS (
@@ -55,7 +59,11 @@ func (s *Store) PurgeMessages(ctx context.Context, status ims.Status, cut time.T
 	if limit <= 0 {
 		return 0, nil
 	}
-	tag, err := s.pool.Exec(ctx, purgeSQL(status), micro(cut), limit)
+	args := []any{micro(cut), limit}
+	if status == ims.StatusSent {
+		args = append(args, msgid.Bound(cut))
+	}
+	tag, err := s.pool.Exec(ctx, purgeSQL(status), args...)
 	if err != nil {
 		return 0, fmt.Errorf("purge %s messages: %w", status, err)
 	}

@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/msgid"
 )
 
 // CreateMessages inserts msgs and their message.created events in one
@@ -22,7 +21,7 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage) ([]im
 	var results []ims.CreateResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		results, err = createInTx(ctx, tx, msgs, now)
+		results, err = createInTx(ctx, tx, msgs, now, &s.ids)
 		return err
 	})
 	if err != nil {
@@ -37,7 +36,7 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage) ([]im
 	return results, nil
 }
 
-func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time.Time) ([]ims.CreateResult, error) {
+func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time.Time, ids *msgid.Generator) ([]ims.CreateResult, error) {
 	// The status is a literal from the domain, not a parameter: the
 	// statement runs once per row, and every bound value costs that row.
 	tr := ims.TransitionCreate
@@ -71,7 +70,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 				continue
 			}
 		}
-		m, err := newMessage(nm, now)
+		m, err := newMessage(nm, now, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -118,13 +117,13 @@ func earlier(ctx context.Context, tx *sql.Tx, byKey map[scopedKey]ims.Message, k
 	return m, true, nil
 }
 
-func newMessage(nm ims.NewMessage, now time.Time) (ims.Message, error) {
-	id, err := uuid.NewV7()
+func newMessage(nm ims.NewMessage, now time.Time, ids *msgid.Generator) (ims.Message, error) {
+	id, err := ids.New(now)
 	if err != nil {
-		return ims.Message{}, fmt.Errorf("new message id: %w", err)
+		return ims.Message{}, err
 	}
 	m := ims.Message{
-		ID: id.String(), PhoneNumber: nm.PhoneNumber, Content: nm.Content, Status: ims.TransitionCreate.To,
+		ID: id, PhoneNumber: nm.PhoneNumber, Content: nm.Content, Status: ims.TransitionCreate.To,
 		IdempotencyKey: nm.IdempotencyKey, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		Priority:    ims.PriorityOfRank(nm.Priority.Rank()),
 		CallbackURL: nm.CallbackURL,

@@ -33,6 +33,8 @@ func TestQueryPlans(t *testing.T) {
 		{"list by phone", `SELECT id FROM messages WHERE phone_number = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_phone_number_id", []any{"+905551234567", "z", 10}},
 		{"bulk replay walks dead messages by id", pickDeadSQL, "messages_status_id", []any{10}},
+		{"the sent purge walks the status index by id", purgeQuery(ims.StatusSent), "messages_status_id", purgeArgs(ims.StatusSent)},
+		{"the dead purge reads its age index", purgeQuery(ims.StatusDead), "messages_dead_age", purgeArgs(ims.StatusDead)},
 		{"list by status", `SELECT id FROM messages WHERE status = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_status_id", []any{"sent", "z", 10}},
 		{"audit by message", `SELECT id FROM audit_events WHERE message_id = ? ORDER BY id DESC LIMIT ?`,
@@ -120,4 +122,15 @@ func TestAuditQueryPlans(t *testing.T) {
 			require.NotContains(t, joined, "TEMP B-TREE", "no branch sorts: %s", joined)
 		})
 	}
+}
+
+// purgeQuery and purgeArgs are pickPurgeSQL's two results, for the table.
+func purgeQuery(st ims.Status) string {
+	q, _ := pickPurgeSQL(st, time.Now(), 10)
+	return q
+}
+
+func purgeArgs(st ims.Status) []any {
+	_, args := pickPurgeSQL(st, time.Now(), 10)
+	return args
 }

@@ -8,19 +8,25 @@ import (
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/msgid"
 )
 
 // pickPurgeSQL selects one batch of final messages to delete; their attempts
-// go with them (ON DELETE CASCADE, foreign keys are on). Each status reads
-// its own partial index (migration 00004); INDEXED BY because without
-// statistics the planner may prefer the status index and sort.
-func pickPurgeSQL(status ims.Status) string {
-	age, index := "updated_at", "messages_"+string(status)+"_age"
+// go with them (ON DELETE CASCADE, foreign keys are on). Canceled, dead and
+// expired each read their own partial index by age (migrations 00004,
+// 00006); INDEXED BY because without statistics the planner may prefer the
+// status index and sort. Sent, most of the table, has no such index
+// (migration 00015): it walks messages_status_id in ID order up to the cut's
+// ID bound (msgid.Bound) and checks sent_at there.
+func pickPurgeSQL(status ims.Status, cut time.Time, limit int) (string, []any) {
 	if status == ims.StatusSent {
-		age = "sent_at"
+		return `SELECT id FROM messages INDEXED BY messages_status_id
+		WHERE status = 'sent' AND id < ? AND sent_at < ? ORDER BY id LIMIT ?`,
+			[]any{msgid.Bound(cut), micros(cut), limit}
 	}
-	return `SELECT id FROM messages INDEXED BY ` + index + `
-		WHERE status = '` + string(status) + `' AND ` + age + ` < ? ORDER BY ` + age + ` LIMIT ?`
+	return `SELECT id FROM messages INDEXED BY messages_` + string(status) + `_age
+		WHERE status = '` + string(status) + `' AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+		[]any{micros(cut), limit}
 }
 
 // PurgeMessages deletes up to limit messages in status that reached it
@@ -38,7 +44,8 @@ func (s *Store) PurgeMessages(ctx context.Context, status ims.Status, cut time.T
 	}
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ids, err := queryIDs(ctx, tx, pickPurgeSQL(status), micros(cut), limit)
+		pick, args := pickPurgeSQL(status, cut, limit)
+		ids, err := queryIDs(ctx, tx, pick, args...)
 		if err != nil || len(ids) == 0 {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/internal/broadcast"
+	"github.com/insiderone/ims/internal/msgid"
 )
 
 // MaxReadConns bounds the read pool. Each SQLite connection carries its own
@@ -44,6 +45,7 @@ type Store struct {
 
 	read  *sql.DB
 	write *sql.DB
+	ids   msgid.Generator // message IDs carry their created_at
 	wake  chan struct{}
 	// states tells StateChanged's waiters of a state change or confirmation.
 	states broadcast.Signal

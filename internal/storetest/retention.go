@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
@@ -69,6 +70,38 @@ func testPurgeMessages(t *testing.T, open Opener) {
 				}
 				require.Equal(t, ims.StatusSent, f.get(t, sent[2]).Status, "the oldest go first")
 			}
+		}
+	})
+	t.Run("a sent message's age counts from its sending, not its creation", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		oldSent := f.inState(t, ims.StatusSent)
+		sentLate := f.claimOne(t)
+		cut := f.clock.Advance(time.Hour)
+		f.clock.Advance(time.Hour)
+		f.record(t, outcome(sentLate, ims.StatusSent, f.clock.Now()))
+		recent := f.inState(t, ims.StatusSent)
+
+		n, err := f.s.PurgeMessages(f.ctx, ims.StatusSent, cut, 100)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "only the message created and sent before the cut goes")
+		_, err = f.s.GetMessage(f.ctx, oldSent.ID)
+		requireCode(t, ims.ENOTFOUND, err)
+		require.Equal(t, ims.StatusSent, f.get(t, sentLate.ID).Status, "created before the cut, sent after it: stays")
+		require.Equal(t, ims.StatusSent, f.get(t, recent.ID).Status)
+	})
+	t.Run("a message's ID carries its creation time, which the sent purge walks by", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		for range 3 {
+			m := f.create(t, f.newMsg())
+			u, err := uuid.Parse(m.ID)
+			require.NoError(t, err)
+			require.Equal(t, uuid.Version(7), u.Version())
+			sec, nsec := u.Time().UnixTime()
+			require.Equal(t, m.CreatedAt.Truncate(time.Millisecond), time.Unix(sec, nsec).UTC(),
+				"the ID's timestamp is created_at's millisecond, on the store's clock")
+			f.clock.Advance(time.Minute)
 		}
 	})
 	t.Run("the age of a final message counts from its final status", func(t *testing.T) {

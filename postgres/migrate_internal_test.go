@@ -187,3 +187,64 @@ func TestMigrationAttemptEventsRoundTrip(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, again.Close()) })
 	require.Equal(t, all, list(again, ims.AuditFilter{}), "the same trail before, after and back")
 }
+
+// TestMigrationMessagePhonesRoundTrip: 00016 fills message_phones with the
+// messages stored before it, so the phone filter still finds them, and
+// keeps it in step with later creates and deletes; going down brings back
+// the index on messages and the filter's old query still has it.
+func TestMigrationMessagePhonesRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.PostgresURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	db := stdlib.OpenDB(*s.pool.Config().ConnConfig)
+	t.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+	_, err = p.DownTo(ctx, 15)
+	require.NoError(t, err)
+
+	const phone = "+905551234567"
+	old, err := s.CreateMessages(ctx, ims.WithActor("test", []ims.NewMessage{{PhoneNumber: phone, Content: "before 00016"},
+		{PhoneNumber: "+14155550100", Content: "another number"}}))
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+
+	listed := func() []string {
+		t.Helper()
+		page, err := s.ListMessages(ctx, ims.MessageFilter{PhoneNumber: phone})
+		require.NoError(t, err)
+		ids := []string{}
+		for _, m := range page.Messages {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	require.Equal(t, []string{old[0].Message.ID}, listed(), "a message stored before 00016 is found by its number")
+	created, err := s.CreateMessages(ctx, ims.WithActor("test", []ims.NewMessage{{PhoneNumber: phone, Content: "after 00016"}}))
+	require.NoError(t, err)
+	require.Equal(t, []string{created[0].Message.ID, old[0].Message.ID}, listed(), "a create adds its pair, newest first")
+	_, err = s.pool.Exec(ctx, "DELETE FROM messages WHERE id = $1", old[0].Message.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{created[0].Message.ID}, listed(), "a delete, whatever statement makes it, removes its pair")
+	var pairs int
+	require.NoError(t, s.pool.QueryRow(ctx, "SELECT count(*) FROM message_phones").Scan(&pairs))
+	require.Equal(t, 2, pairs, "one pair per stored message")
+
+	_, err = p.DownTo(ctx, 15)
+	require.NoError(t, err)
+	var index int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes
+		WHERE tablename = 'messages' AND indexname = 'messages_phone_number_id'`).Scan(&index))
+	require.Equal(t, 1, index, "going down brings the index back")
+	var n int
+	require.NoError(t, s.pool.QueryRow(ctx, "SELECT count(*) FROM messages WHERE phone_number = $1", phone).Scan(&n))
+	require.Equal(t, 1, n)
+	require.NoError(t, s.Migrate(ctx))
+	require.Equal(t, []string{created[0].Message.ID}, listed(), "and up again fills the table anew")
+}

@@ -69,8 +69,10 @@ func TestQueryPlans(t *testing.T) {
 		{"the sent purge walks the status index by id, up to the cut's bound", purgeSQL(ims.StatusSent), "messages_status_id_idx",
 			[]string{now, "10", text(msgid.Bound(time.Now()))}},
 		{"the dead purge reads its age index", purgeSQL(ims.StatusDead), "messages_dead_age_idx", []string{now, "10"}},
-		{"list by phone reads the phone index", "SELECT id FROM messages WHERE phone_number = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-			"messages_phone_number_id", []string{"'+905551234567'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
+		{"list by phone walks message_phones", listByPhone(ims.MessageFilter{}), "message_phones_pkey",
+			[]string{"'+905551234567'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
+		{"list by phone and status walks message_phones", listByPhone(ims.MessageFilter{Status: ims.StatusSent}), "message_phones_pkey",
+			[]string{"'+905551234567'", "'sent'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "10"}},
 	}
 	for i, tt := range tests {
 		name := "plan" + strconv.Itoa(i)
@@ -165,4 +167,11 @@ func TestAuditQueryPlans(t *testing.T) {
 		require.NotContains(t, joined, "->  Sort", "%s:\n%s", tt.name, joined)
 		require.NotContains(t, joined, "Bitmap", "an index walked in id order, not a bitmap: %s:\n%s", tt.name, joined)
 	}
+}
+
+// listByPhone is ListMessages' query for f with a phone number and a cursor.
+func listByPhone(f ims.MessageFilter) string {
+	f.PhoneNumber, f.Before = "+905551234567", "ffffffff-ffff-ffff-ffff-ffffffffffff"
+	q, _ := listSQL(f, f.Before, 10)
+	return q
 }

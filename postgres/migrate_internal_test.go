@@ -240,7 +240,7 @@ func TestMigrationMessagePhonesRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	var index int
 	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes
-		WHERE tablename = 'messages' AND indexname = 'messages_phone_number_id'`).Scan(&index))
+		WHERE schemaname = current_schema() AND tablename = 'messages' AND indexname = 'messages_phone_number_id'`).Scan(&index))
 	require.Equal(t, 1, index, "going down brings the index back")
 	var n int
 	require.NoError(t, s.pool.QueryRow(ctx, "SELECT count(*) FROM messages WHERE phone_number = $1", phone).Scan(&n))

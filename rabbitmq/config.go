@@ -43,12 +43,12 @@ type Config struct {
 	Prefix string
 	// QueueType is "quorum" (default; replicated and durable) or "classic".
 	QueueType string
-	// Prefetch is how many unacknowledged entries the broker hands one
-	// consumer at a time.
+	// Prefetch is about how many unacknowledged claims the broker hands one
+	// consumer at a time: the broker's prefetch is Prefetch /
+	// maxClaimsPerEntry entries, rounded up.
 	Prefetch int
 	// Concurrency is how many handlers one Consume call runs at once
-	// (default Prefetch; more than Prefetch never runs, since the broker
-	// sends no more than Prefetch entries).
+	// (default Prefetch; at most Prefetch).
 	Concurrency int
 	// DeliveryLimit is the quorum queue's x-delivery-limit: an entry
 	// redelivered more often than this is dead-lettered. Classic queues have
@@ -102,6 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	setDefault(&c.Prefetch, DefaultPrefetch)
 	setDefault(&c.Concurrency, c.Prefetch)
+	c.Concurrency = min(c.Concurrency, c.Prefetch)
 	setDefault(&c.DeliveryLimit, DefaultDeliveryLimit)
 	setDefault(&c.ReconnectMin, DefaultReconnectMin)
 	setDefault(&c.ReconnectMax, DefaultReconnectMax)

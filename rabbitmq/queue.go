@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -45,6 +46,9 @@ type Queue struct {
 
 	pubMu sync.Mutex    // serialises batches on the confirm channel
 	pubCh *amqp.Channel // confirm-mode channel, opened lazily
+	// claimsPerEntry is the last Publish's claims per entry, in thousandths
+	// (0 until the first one), for Depth.
+	claimsPerEntry atomic.Int64
 }
 
 // New starts a Queue. It tries to connect once, within ctx and DialTimeout.

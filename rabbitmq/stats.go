@@ -7,7 +7,8 @@ import (
 
 // Stats is a snapshot of the queues, for the health check and metrics.
 type Stats struct {
-	// Ready is the number of entries waiting in the work queue. AMQP reports
+	// Ready is the number of entries waiting in the work queue (each carries
+	// up to maxClaimsPerEntry claims; see Depth for claims). AMQP reports
 	// ready entries only: those delivered and not yet acknowledged are not
 	// counted (the management API would be needed for that).
 	Ready int
@@ -45,9 +46,27 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	return Stats{Ready: work.Messages, Consumers: work.Consumers, DeadLetters: dead.Messages}, nil
 }
 
-// Depth is the number of entries waiting in the work queue. The pacing
-// leader reads it to keep the backlog in the database, not in the broker.
+// Depth estimates the claims waiting in the work queue: the entries ready
+// times the claims per entry of this Queue's last Publish (the pacing
+// leader, which reads it, is the one publishing), or times
+// maxClaimsPerEntry before it has published, so that it errs on the side of
+// a shorter queue. The pacing leader reads it to keep the backlog in the
+// database, not in the broker.
 func (q *Queue) Depth(ctx context.Context) (int, error) {
 	st, err := q.Stats(ctx)
-	return st.Ready, err
+	if err != nil {
+		return 0, err
+	}
+	ratio := q.claimsPerEntry.Load()
+	if ratio == 0 {
+		ratio = maxClaimsPerEntry * ratioScale
+	}
+	return int((int64(st.Ready)*ratio + ratioScale - 1) / ratioScale), nil
+}
+
+// ratioScale is the fixed point of Queue.claimsPerEntry.
+const ratioScale = 1000
+
+func claimsPerEntryRatio(claims, entries int) int64 {
+	return int64(claims) * ratioScale / int64(entries)
 }

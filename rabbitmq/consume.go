@@ -50,9 +50,13 @@ type consumer struct {
 	wg     sync.WaitGroup // handlers and channel closers
 }
 
-// consumerTag names the one subscription on each session's channel (tags
-// are per channel), so that a stopping session can cancel it.
-const consumerTag = "ims-worker"
+// consumerTag and legacyConsumerTag name the subscriptions to the work
+// queue and to the legacy one on each session's channel (tags are per
+// channel), so that a stopping session can cancel them.
+const (
+	consumerTag       = "ims-worker"
+	legacyConsumerTag = "ims-worker-legacy"
+)
 
 // run subscribes again and again until ctx or the queue ends.
 func (c *consumer) run(ctx context.Context) error {
@@ -122,6 +126,10 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("consume %s: %w", c.q.topo.Queue, err)
 	}
+	legacy, err := ch.Consume(c.q.topo.LegacyQueue, legacyConsumerTag, false, false, false, false, nil)
+	if err != nil {
+		return false, fmt.Errorf("consume %s: %w", c.q.topo.LegacyQueue, err)
+	}
 	for {
 		// Take a slot before taking an entry, so that an entry never waits
 		// in this process while a handler is free elsewhere in the fleet.
@@ -135,18 +143,25 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 			<-c.slots
 			return true, nil
 		case d, ok := <-deliveries:
-			if !ok {
-				<-c.slots
-				return true, errors.New("delivery channel closed")
-			}
-			if err := c.start(ctx, d, closed, &inflight); err != nil {
+			if err := c.received(ctx, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
 				return true, err
 			}
-			if ctx.Err() != nil {
-				return true, nil
+		case d, ok := <-legacy:
+			if err := c.received(ctx, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
+				return true, err
 			}
 		}
 	}
+}
+
+// received starts the handlers of an entry taken off a deliveries channel
+// (ok false: that channel closed, with the consumer channel).
+func (c *consumer) received(ctx context.Context, d amqp.Delivery, ok bool, closed <-chan *amqp.Error, inflight *sync.WaitGroup) error {
+	if !ok {
+		<-c.slots
+		return errors.New("delivery channel closed")
+	}
+	return c.start(ctx, d, closed, inflight)
 }
 
 // start runs the handlers of one entry, holding the slot taken for it and
@@ -267,6 +282,7 @@ func (c *consumer) closeAfter(ch *amqp.Channel, inflight *sync.WaitGroup) {
 		defer c.wg.Done()
 		inflight.Wait()
 		_ = ch.Cancel(consumerTag, false)
+		_ = ch.Cancel(legacyConsumerTag, false)
 		_ = ch.Close()
 	}()
 }

@@ -177,11 +177,13 @@ func (q *Queue) declare(conn *amqp.Connection) error {
 	if err := ch.QueueBind(t.DeadQueue, "", t.DeadExchange, false, nil); err != nil {
 		return fmt.Errorf("bind queue %s: %w", t.DeadQueue, err)
 	}
-	if _, err := ch.QueueDeclare(t.Queue, true, false, false, false, q.workQueueArgs()); err != nil {
-		return fmt.Errorf("declare queue %s: %w", t.Queue, err)
-	}
-	if err := ch.QueueBind(t.Queue, t.RoutingKey, t.Exchange, false, nil); err != nil {
-		return fmt.Errorf("bind queue %s: %w", t.Queue, err)
+	for _, w := range []struct{ queue, key string }{{t.Queue, t.RoutingKey}, {t.LegacyQueue, t.LegacyRoutingKey}} {
+		if _, err := ch.QueueDeclare(w.queue, true, false, false, false, q.workQueueArgs()); err != nil {
+			return fmt.Errorf("declare queue %s: %w", w.queue, err)
+		}
+		if err := ch.QueueBind(w.queue, w.key, t.Exchange, false, nil); err != nil {
+			return fmt.Errorf("bind queue %s: %w", w.queue, err)
+		}
 	}
 	return nil
 }

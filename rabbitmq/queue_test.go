@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
@@ -472,18 +473,20 @@ func TestEntryIsNotAckedWhileAClaimIsStillHandled(t *testing.T) {
 }
 
 // TestLegacyEntriesAreConsumed: entries an instance from before the claims
-// format queued (JSON, one claim each) are delivered and acked after an
-// upgrade, not dead-lettered.
+// format queued (JSON, one claim each, in the legacy queue) are delivered
+// and acked after an upgrade, not dead-lettered.
 func TestLegacyEntriesAreConsumed(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	q := newQueue(t, cfg)
 	lease := time.Date(2030, 1, 1, 0, 0, 0, 123456000, time.UTC)
 	legacy := []ims.Claim{{MessageID: "old-1", Attempt: 2, LeaseUntil: lease}, {MessageID: "old-2", Attempt: 1}}
+	topo := q.Topology()
 	for _, c := range legacy {
 		body, err := rabbitmq.EncodeClaim(c)
 		require.NoError(t, err)
-		publishRaw(t, cfg.URL, q.Topology(), body)
+		// Where an older instance publishes.
+		publishRawTo(t, cfg.URL, topo.Exchange, topo.LegacyRoutingKey, body)
 	}
 	publish(t, q, makeClaims("new", 2))
 
@@ -504,4 +507,29 @@ func TestLegacyEntriesAreConsumed(t *testing.T) {
 	st, err := q.Stats(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, st.DeadLetters)
+}
+
+// TestPublishLeavesTheLegacyQueueToOlderInstances: an instance from before
+// the claims format reads only the legacy queue, so Publish must never put
+// an entry it cannot parse there (it would dead-letter it) during a rolling
+// upgrade.
+func TestPublishLeavesTheLegacyQueueToOlderInstances(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	q := newQueue(t, cfg)
+	publish(t, q, makeClaims("n", 20))
+
+	conn, err := amqp.Dial(cfg.URL)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	defer func() { _ = ch.Close() }()
+	topo := q.Topology()
+	legacy, err := ch.QueueDeclarePassive(topo.LegacyQueue, true, false, false, false, nil)
+	require.NoError(t, err)
+	work, err := ch.QueueDeclarePassive(topo.Queue, true, false, false, false, nil)
+	require.NoError(t, err)
+	require.Zero(t, legacy.Messages, "entries in the legacy queue")
+	require.Equal(t, 2, work.Messages, "entries in the work queue")
 }

@@ -38,17 +38,17 @@ const maxPrefetch = 1<<16 - 1
 type Config struct {
 	// URL is the broker address, e.g. amqp://guest:guest@127.0.0.1:5672/.
 	URL string
-	// Prefix names the topology: <prefix>.work, <prefix>.deliveries,
-	// <prefix>.dead and <prefix>.dead-letters.
+	// Prefix names the topology: <prefix>.work, <prefix>.claims,
+	// <prefix>.deliveries, <prefix>.dead and <prefix>.dead-letters.
 	Prefix string
 	// QueueType is "quorum" (default; replicated and durable) or "classic".
 	QueueType string
-	// Prefetch is how many unacknowledged entries the broker hands one
-	// consumer at a time.
+	// Prefetch is about how many unacknowledged claims the broker hands one
+	// consumer at a time: the broker's prefetch is Prefetch /
+	// maxClaimsPerEntry entries, rounded up.
 	Prefetch int
 	// Concurrency is how many handlers one Consume call runs at once
-	// (default Prefetch; more than Prefetch never runs, since the broker
-	// sends no more than Prefetch entries).
+	// (default Prefetch; at most Prefetch).
 	Concurrency int
 	// DeliveryLimit is the quorum queue's x-delivery-limit: an entry
 	// redelivered more often than this is dead-lettered. Classic queues have
@@ -102,6 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	setDefault(&c.Prefetch, DefaultPrefetch)
 	setDefault(&c.Concurrency, c.Prefetch)
+	c.Concurrency = min(c.Concurrency, c.Prefetch)
 	setDefault(&c.DeliveryLimit, DefaultDeliveryLimit)
 	setDefault(&c.ReconnectMin, DefaultReconnectMin)
 	setDefault(&c.ReconnectMax, DefaultReconnectMax)
@@ -125,19 +126,36 @@ func setDefault[T comparable](v *T, def T) {
 
 // Topology names the exchanges and queues a Queue uses.
 type Topology struct {
-	Exchange     string // direct exchange claims are published to
-	RoutingKey   string // binds Queue to Exchange
-	Queue        string // the work queue consumers read
-	DeadExchange string // fanout dead-letter exchange
-	DeadQueue    string // holds dead-lettered entries for inspection
+	Exchange   string // direct exchange claims are published to
+	RoutingKey string // binds Queue to Exchange
+	// Queue is the work queue Publish routes to and consumers read: entries
+	// in the claims format (up to maxClaimsPerEntry claims each).
+	Queue string
+	// LegacyQueue is the work queue of instances from before the claims
+	// format, bound with LegacyRoutingKey: they publish single JSON claims
+	// to it and read only it. Consumers read it too, so that nothing such an
+	// instance queued is left behind, while it never receives an entry it
+	// cannot parse.
+	LegacyQueue      string
+	LegacyRoutingKey string
+	DeadExchange     string // fanout dead-letter exchange
+	DeadQueue        string // holds dead-lettered entries for inspection
 }
 
 func topologyFor(prefix string) Topology {
 	return Topology{
-		Exchange:     prefix + ".work",
-		RoutingKey:   prefix + ".deliveries",
-		Queue:        prefix + ".deliveries",
-		DeadExchange: prefix + ".dead",
-		DeadQueue:    prefix + ".dead-letters",
+		Exchange:         prefix + ".work",
+		RoutingKey:       prefix + ".claims",
+		Queue:            prefix + ".claims",
+		LegacyQueue:      prefix + ".deliveries",
+		LegacyRoutingKey: prefix + ".deliveries",
+		DeadExchange:     prefix + ".dead",
+		DeadQueue:        prefix + ".dead-letters",
 	}
 }
+
+// Queues lists every queue of the topology, e.g. to delete them.
+func (t Topology) Queues() []string { return []string{t.Queue, t.LegacyQueue, t.DeadQueue} }
+
+// Exchanges lists every exchange of the topology.
+func (t Topology) Exchanges() []string { return []string{t.Exchange, t.DeadExchange} }

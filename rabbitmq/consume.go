@@ -13,9 +13,10 @@ import (
 )
 
 // Consume receives claims until ctx ends and calls handle for each, with at
-// most Concurrency handlers at once. An entry is acked after handle returns
-// nil and requeued (after RetryPause) when it returns an error; an entry that
-// cannot be parsed is dead-lettered and reported to OnPoison. When the
+// most Concurrency handlers at once. An entry (up to maxClaimsPerEntry
+// claims) is acked once handle has returned nil for each of its claims, and
+// requeued (after RetryPause) when it returned an error for any; an entry
+// that cannot be parsed is dead-lettered and reported to OnPoison. When the
 // connection or channel is lost, Consume resubscribes by itself; entries in
 // flight at that moment are redelivered by the broker.
 //
@@ -49,9 +50,13 @@ type consumer struct {
 	wg     sync.WaitGroup // handlers and channel closers
 }
 
-// consumerTag names the one subscription on each session's channel (tags
-// are per channel), so that a stopping session can cancel it.
-const consumerTag = "ims-worker"
+// consumerTag and legacyConsumerTag name the subscriptions to the work
+// queue and to the legacy one on each session's channel (tags are per
+// channel), so that a stopping session can cancel them.
+const (
+	consumerTag       = "ims-worker"
+	legacyConsumerTag = "ims-worker-legacy"
+)
 
 // run subscribes again and again until ctx or the queue ends.
 func (c *consumer) run(ctx context.Context) error {
@@ -111,12 +116,19 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 	}
 	var inflight sync.WaitGroup
 	defer c.closeAfter(ch, &inflight)
-	if err := ch.Qos(c.q.cfg.Prefetch, 0, false); err != nil {
+	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	// The prefetch counts claims; the broker's counts entries, which carry
+	// up to maxClaimsPerEntry claims each.
+	if err := ch.Qos(entriesFor(c.q.cfg.Prefetch), 0, false); err != nil {
 		return false, fmt.Errorf("set prefetch: %w", err)
 	}
 	deliveries, err := ch.Consume(c.q.topo.Queue, consumerTag, false, false, false, false, nil)
 	if err != nil {
 		return false, fmt.Errorf("consume %s: %w", c.q.topo.Queue, err)
+	}
+	legacy, err := ch.Consume(c.q.topo.LegacyQueue, legacyConsumerTag, false, false, false, false, nil)
+	if err != nil {
+		return false, fmt.Errorf("consume %s: %w", c.q.topo.LegacyQueue, err)
 	}
 	for {
 		// Take a slot before taking an entry, so that an entry never waits
@@ -131,19 +143,130 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 			<-c.slots
 			return true, nil
 		case d, ok := <-deliveries:
-			if !ok {
-				<-c.slots
-				return true, errors.New("delivery channel closed")
+			if err := c.received(ctx, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
+				return true, err
 			}
-			inflight.Add(1)
-			c.wg.Add(1)
-			go func() {
-				defer c.wg.Done()
-				defer inflight.Done()
-				defer func() { <-c.slots }()
-				c.process(d)
-			}()
+		case d, ok := <-legacy:
+			if err := c.received(ctx, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
+				return true, err
+			}
 		}
+	}
+}
+
+// received starts the handlers of an entry taken off a deliveries channel
+// (ok false: that channel closed, with the consumer channel).
+func (c *consumer) received(ctx context.Context, d amqp.Delivery, ok bool, closed <-chan *amqp.Error, inflight *sync.WaitGroup) error {
+	if !ok {
+		<-c.slots
+		return errors.New("delivery channel closed")
+	}
+	return c.start(ctx, d, closed, inflight)
+}
+
+// start runs the handlers of one entry, holding the slot taken for it and
+// taking one more for each further claim. When ctx ends or the channel is
+// lost before every claim has started, the rest are not started and the
+// entry is requeued once the started ones are done; start then returns the
+// channel's loss, if that was it.
+func (c *consumer) start(ctx context.Context, d amqp.Delivery, closed <-chan *amqp.Error, inflight *sync.WaitGroup) error {
+	claims, err := DecodeEntry(d.Body)
+	if err != nil {
+		c.goHandler(inflight, func() { c.poison(d, err) })
+		return nil
+	}
+	e := &entry{d: d, pending: len(claims)}
+	for i, claim := range claims {
+		if i > 0 {
+			select {
+			case c.slots <- struct{}{}:
+			case <-ctx.Done():
+				c.abandon(e, len(claims)-i)
+				return nil
+			case <-closed:
+				c.abandon(e, len(claims)-i)
+				return errors.New("consumer channel closed")
+			}
+		}
+		c.goHandler(inflight, func() { c.process(e, claim) })
+	}
+	return nil
+}
+
+// goHandler runs f in a handler goroutine that gives its slot back.
+func (c *consumer) goHandler(inflight *sync.WaitGroup, f func()) {
+	inflight.Add(1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer inflight.Done()
+		defer func() { <-c.slots }()
+		f()
+	}()
+}
+
+// entry is one delivery whose claims are being handled. It is settled once,
+// by whoever finishes its last claim: acked only if every claim's handler
+// returned nil, requeued otherwise (the claims already handled come back
+// and are dropped as stale by RenewClaims, as any redelivered entry).
+type entry struct {
+	d          amqp.Delivery
+	mu         sync.Mutex
+	pending    int   // claims started or to start and not finished
+	failed     error // the first handler error
+	incomplete bool  // some claims were never started
+}
+
+// finish records n claims as done (err: how the handled one ended) and
+// reports whether the entry is now to be settled.
+func (e *entry) finish(n int, err error, incomplete bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.failed == nil {
+		e.failed = err
+	}
+	e.incomplete = e.incomplete || incomplete
+	e.pending -= n
+	return e.pending == 0
+}
+
+// abandon gives up the n claims of e not started.
+func (c *consumer) abandon(e *entry, n int) {
+	if e.finish(n, nil, true) {
+		c.settle(e)
+	}
+}
+
+// process handles one claim of an entry, and settles the entry if it was
+// the last one.
+func (c *consumer) process(e *entry, claim ims.Claim) {
+	err := c.handle(c.ctx, claim)
+	if err != nil {
+		c.q.log.Warn("claim handler failed; requeueing", "message_id", claim.MessageID, "attempt", claim.Attempt, "err", err)
+	}
+	if e.finish(1, err, false) {
+		c.settle(e)
+	}
+}
+
+// settle acks or requeues an entry all of whose claims are done.
+func (c *consumer) settle(e *entry) {
+	if e.failed == nil && !e.incomplete {
+		if err := e.d.Ack(false); err != nil {
+			// The channel is gone; the broker redelivers the entry and
+			// RenewClaims drops its claims as stale.
+			c.q.log.Warn("ack queue entry", "delivery_tag", e.d.DeliveryTag, "err", err)
+		}
+		return
+	}
+	if !e.incomplete {
+		// Pause before requeueing: an outage behind the handler (the
+		// database) would otherwise bounce entries as fast as the network
+		// goes.
+		c.pause()
+	}
+	if err := e.d.Nack(false, true); err != nil {
+		c.q.log.Warn("requeue queue entry", "delivery_tag", e.d.DeliveryTag, "err", err)
 	}
 }
 
@@ -159,32 +282,9 @@ func (c *consumer) closeAfter(ch *amqp.Channel, inflight *sync.WaitGroup) {
 		defer c.wg.Done()
 		inflight.Wait()
 		_ = ch.Cancel(consumerTag, false)
+		_ = ch.Cancel(legacyConsumerTag, false)
 		_ = ch.Close()
 	}()
-}
-
-// process handles one entry and settles it.
-func (c *consumer) process(d amqp.Delivery) {
-	claim, err := DecodeClaim(d.Body)
-	if err != nil {
-		c.poison(d, err)
-		return
-	}
-	if err := c.handle(c.ctx, claim); err != nil {
-		c.q.log.Warn("claim handler failed; requeueing", "message_id", claim.MessageID, "attempt", claim.Attempt, "err", err)
-		// Pause before requeueing: an outage behind the handler (the
-		// database) would otherwise bounce entries as fast as the network goes.
-		c.pause()
-		if err := d.Nack(false, true); err != nil {
-			c.q.log.Warn("requeue claim", "message_id", claim.MessageID, "err", err)
-		}
-		return
-	}
-	if err := d.Ack(false); err != nil {
-		// The channel is gone; the broker redelivers the entry and
-		// RenewClaims drops it as stale.
-		c.q.log.Warn("ack claim", "message_id", claim.MessageID, "err", err)
-	}
 }
 
 func (c *consumer) poison(d amqp.Delivery, reason error) {

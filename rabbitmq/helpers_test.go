@@ -64,7 +64,7 @@ func deleteTopology(t *testing.T, url, prefix string) {
 	ch, err := conn.Channel()
 	require.NoError(t, err)
 	defer func() { _ = ch.Close() }()
-	for _, name := range []string{prefix + ".deliveries", prefix + ".dead-letters"} {
+	for _, name := range []string{prefix + ".claims", prefix + ".deliveries", prefix + ".dead-letters"} {
 		_, err := ch.QueueDelete(name, false, false, false)
 		require.NoError(t, err, "delete queue %s", name)
 	}
@@ -77,6 +77,12 @@ func deleteTopology(t *testing.T, url, prefix string) {
 // buggy or foreign publisher would.
 func publishRaw(t *testing.T, url string, topo rabbitmq.Topology, body []byte) {
 	t.Helper()
+	publishRawTo(t, url, topo.Exchange, topo.RoutingKey, body)
+}
+
+// publishRawTo publishes body with routing key to exchange.
+func publishRawTo(t *testing.T, url, exchange, key string, body []byte) {
+	t.Helper()
 	conn, err := amqp.Dial(url)
 	require.NoError(t, err)
 	defer func() { _ = conn.Close() }()
@@ -85,7 +91,7 @@ func publishRaw(t *testing.T, url string, topo rabbitmq.Topology, body []byte) {
 	require.NoError(t, ch.Confirm(false))
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, topo.Exchange, topo.RoutingKey, false, false,
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false,
 		amqp.Publishing{DeliveryMode: amqp.Persistent, Body: body})
 	require.NoError(t, err)
 	acked, err := dc.WaitContext(ctx)

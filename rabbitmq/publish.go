@@ -10,8 +10,9 @@ import (
 )
 
 // Publish hands claims to the broker and returns nil only once every one of
-// them is confirmed. The whole batch is written before any confirm is awaited,
-// so a batch costs one round trip, not one per claim. On any error — not
+// them is confirmed. It packs them into entries of up to maxClaimsPerEntry
+// claims, and writes the whole batch before any confirm is awaited, so a
+// batch costs one round trip, not one per entry. On any error — not
 // connected, a nack, a timeout, a connection lost mid-batch — the caller must
 // treat the whole batch as unpublished (some entries may still have been
 // enqueued; consumers drop those duplicates with RenewClaims).
@@ -65,20 +66,28 @@ func (q *Queue) publishChannel() (*amqp.Channel, error) {
 }
 
 func (q *Queue) publishBatch(ctx context.Context, ch *amqp.Channel, claims []ims.Claim) error {
-	pending := make([]*amqp.DeferredConfirmation, 0, len(claims))
-	for _, c := range claims {
-		body, err := EncodeClaim(c)
+	entries := entriesFor(len(claims))
+	pending := make([]*amqp.DeferredConfirmation, 0, entries)
+	for i, start := 0, 0; i < entries; i++ {
+		// Spread the claims evenly: 17 claims make entries of 9 and 8, not
+		// of 16 and 1.
+		end := start + (len(claims)-start)/(entries-i)
+		if (len(claims)-start)%(entries-i) != 0 {
+			end++
+		}
+		part := claims[start:end]
+		start = end
+		body, err := AppendEntry(nil, part)
 		if err != nil {
 			return err
 		}
 		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, q.topo.Exchange, q.topo.RoutingKey, false, false, amqp.Publishing{
 			ContentType:  contentType,
 			DeliveryMode: amqp.Persistent,
-			MessageId:    c.MessageID,
 			Body:         body,
 		})
 		if err != nil {
-			return fmt.Errorf("publish claim %s: %w", c.MessageID, err)
+			return fmt.Errorf("publish claims %s…: %w", part[0].MessageID, err)
 		}
 		pending = append(pending, dc)
 	}
@@ -94,7 +103,11 @@ func (q *Queue) publishBatch(ctx context.Context, ch *amqp.Channel, claims []ims
 	}
 	if nacked > 0 {
 		// A channel closed mid-batch also nacks what it still owed.
-		return fmt.Errorf("broker did not confirm %d of %d claims", nacked, len(claims))
+		return fmt.Errorf("broker did not confirm %d of %d entries", nacked, entries)
 	}
+	q.claimsPerEntry.Store(claimsPerEntryRatio(len(claims), entries))
 	return nil
 }
+
+// entriesFor is how many entries n claims are published in.
+func entriesFor(n int) int { return (n + maxClaimsPerEntry - 1) / maxClaimsPerEntry }

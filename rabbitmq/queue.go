@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -45,6 +46,9 @@ type Queue struct {
 
 	pubMu sync.Mutex    // serialises batches on the confirm channel
 	pubCh *amqp.Channel // confirm-mode channel, opened lazily
+	// claimsPerEntry is the last Publish's claims per entry, in thousandths
+	// (0 until the first one), for Depth.
+	claimsPerEntry atomic.Int64
 }
 
 // New starts a Queue. It tries to connect once, within ctx and DialTimeout.
@@ -173,11 +177,13 @@ func (q *Queue) declare(conn *amqp.Connection) error {
 	if err := ch.QueueBind(t.DeadQueue, "", t.DeadExchange, false, nil); err != nil {
 		return fmt.Errorf("bind queue %s: %w", t.DeadQueue, err)
 	}
-	if _, err := ch.QueueDeclare(t.Queue, true, false, false, false, q.workQueueArgs()); err != nil {
-		return fmt.Errorf("declare queue %s: %w", t.Queue, err)
-	}
-	if err := ch.QueueBind(t.Queue, t.RoutingKey, t.Exchange, false, nil); err != nil {
-		return fmt.Errorf("bind queue %s: %w", t.Queue, err)
+	for _, w := range []struct{ queue, key string }{{t.Queue, t.RoutingKey}, {t.LegacyQueue, t.LegacyRoutingKey}} {
+		if _, err := ch.QueueDeclare(w.queue, true, false, false, false, q.workQueueArgs()); err != nil {
+			return fmt.Errorf("declare queue %s: %w", w.queue, err)
+		}
+		if err := ch.QueueBind(w.queue, w.key, t.Exchange, false, nil); err != nil {
+			return fmt.Errorf("bind queue %s: %w", w.queue, err)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
@@ -34,9 +35,9 @@ func TestPublishConsumeExactlyOnce(t *testing.T) {
 				wg.Go(func() { publish(t, q, claims[i:i+100]) })
 			}
 			wg.Wait()
-			st, err := q.Stats(t.Context())
+			depth, err := q.Depth(t.Context())
 			require.NoError(t, err)
-			require.Equal(t, len(claims), st.Ready)
+			require.Equal(t, len(claims), depth, "claims waiting, counted from the entries that carry them")
 
 			rec := newRecorder()
 			var gotLease atomic.Value
@@ -372,4 +373,163 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return addr
+}
+
+// TestPublishPacksClaimsIntoEntries: the broker's cost is per entry, so a
+// batch travels in entries of up to 16 claims, spread evenly.
+func TestPublishPacksClaimsIntoEntries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name            string
+		claims, entries int
+	}{
+		{"one claim", 1, 1},
+		{"a full entry", 16, 1},
+		{"one more than an entry", 17, 2},
+		{"a leader's batch", 1000, 63},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q := newQueue(t, testConfig(t))
+			publish(t, q, makeClaims("p", tt.claims))
+			st, err := q.Stats(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, tt.entries, st.Ready, "entries in the work queue")
+			depth, err := q.Depth(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, tt.claims, depth, "claims waiting")
+		})
+	}
+}
+
+// TestFailedClaimRequeuesItsWholeEntry: an entry is acked only when every
+// one of its claims was handled; one failure requeues it, and its other
+// claims come back (the scheduler drops those as stale).
+func TestFailedClaimRequeuesItsWholeEntry(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, testConfig(t))
+	claims := makeClaims("e", 3)
+	publish(t, q, claims) // one entry
+
+	rec := newRecorder()
+	var failedOnce atomic.Bool
+	stop := consume(t, q, func(_ context.Context, c ims.Claim) error {
+		if c.MessageID == "e-001" && failedOnce.CompareAndSwap(false, true) {
+			return errors.New("database down")
+		}
+		rec.record(c.MessageID)
+		return nil
+	})
+	require.Eventually(t, func() bool {
+		counts := rec.counts()
+		return counts["e-000"] == 2 && counts["e-001"] == 1 && counts["e-002"] == 2
+	}, waitFor, time.Millisecond, "the entry's claims handled again after the failure: %v", rec.counts)
+	stop()
+	requireAllAcked(t, q)
+	require.Equal(t, map[string]int{"e-000": 2, "e-001": 1, "e-002": 2}, rec.counts())
+}
+
+// TestEntryIsNotAckedWhileAClaimIsStillHandled: two of an entry's three
+// claims are done when the connection is cut; the third is still running,
+// so the entry must not have been acked, and the broker hands all three out
+// again.
+func TestEntryIsNotAckedWhileAClaimIsStillHandled(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
+	cfg.URL = viaProxy
+	q := newQueue(t, cfg)
+	publish(t, q, makeClaims("h", 3)) // one entry
+
+	gate := make(chan struct{})
+	rec := newRecorder()
+	stop := consume(t, q, func(ctx context.Context, c ims.Claim) error {
+		if c.MessageID == "h-000" {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		rec.record(c.MessageID)
+		return nil
+	})
+	require.Eventually(t, func() bool {
+		counts := rec.counts()
+		return counts["h-001"] == 1 && counts["h-002"] == 1
+	}, waitFor, time.Millisecond)
+
+	p.Cut()
+	require.Eventually(t, func() bool { return q.Ping(t.Context()) != nil }, waitFor, time.Millisecond, "Ping reports the cut")
+	close(gate) // h-000 finishes on the lost channel: its entry's ack fails
+	p.Restore()
+	require.Eventually(t, func() bool {
+		counts := rec.counts()
+		return counts["h-000"] == 2 && counts["h-001"] == 2 && counts["h-002"] == 2
+	}, waitFor, 5*time.Millisecond, "the entry was redelivered whole: %v", rec.counts)
+	stop()
+	requireAllAcked(t, q)
+}
+
+// TestLegacyEntriesAreConsumed: entries an instance from before the claims
+// format queued (JSON, one claim each, in the legacy queue) are delivered
+// and acked after an upgrade, not dead-lettered.
+func TestLegacyEntriesAreConsumed(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	q := newQueue(t, cfg)
+	lease := time.Date(2030, 1, 1, 0, 0, 0, 123456000, time.UTC)
+	legacy := []ims.Claim{{MessageID: "old-1", Attempt: 2, LeaseUntil: lease}, {MessageID: "old-2", Attempt: 1}}
+	topo := q.Topology()
+	for _, c := range legacy {
+		body, err := rabbitmq.EncodeClaim(c)
+		require.NoError(t, err)
+		// Where an older instance publishes.
+		publishRawTo(t, cfg.URL, topo.Exchange, topo.LegacyRoutingKey, body)
+	}
+	publish(t, q, makeClaims("new", 2))
+
+	rec := newRecorder()
+	var gotLease atomic.Value
+	stop := consume(t, q, func(_ context.Context, c ims.Claim) error {
+		if c.MessageID == "old-1" {
+			gotLease.Store(c.LeaseUntil)
+		}
+		rec.record(c.MessageID)
+		return nil
+	})
+	rec.waitDistinct(t, 4)
+	stop()
+	requireAllAcked(t, q)
+	require.Equal(t, map[string]int{"old-1": 1, "old-2": 1, "new-000": 1, "new-001": 1}, rec.counts())
+	require.True(t, lease.Equal(gotLease.Load().(time.Time)), "a legacy entry's lease deadline survives")
+	st, err := q.Stats(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, st.DeadLetters)
+}
+
+// TestPublishLeavesTheLegacyQueueToOlderInstances: an instance from before
+// the claims format reads only the legacy queue, so Publish must never put
+// an entry it cannot parse there (it would dead-letter it) during a rolling
+// upgrade.
+func TestPublishLeavesTheLegacyQueueToOlderInstances(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	q := newQueue(t, cfg)
+	publish(t, q, makeClaims("n", 20))
+
+	conn, err := amqp.Dial(cfg.URL)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	defer func() { _ = ch.Close() }()
+	topo := q.Topology()
+	legacy, err := ch.QueueDeclarePassive(topo.LegacyQueue, true, false, false, false, nil)
+	require.NoError(t, err)
+	work, err := ch.QueueDeclarePassive(topo.Queue, true, false, false, false, nil)
+	require.NoError(t, err)
+	require.Zero(t, legacy.Messages, "entries in the legacy queue")
+	require.Equal(t, 2, work.Messages, "entries in the work queue")
 }

@@ -126,12 +126,12 @@ func deleteTopology(ctx context.Context, brokerURL, prefix string) error {
 	}
 	defer ch.Close()
 	var errs []error
-	for _, name := range []string{topo.Queue, topo.DeadQueue} {
+	for _, name := range topo.Queues() {
 		if _, err := ch.QueueDelete(name, false, false, false); err != nil {
 			errs = append(errs, fmt.Errorf("delete queue %s: %w", name, err))
 		}
 	}
-	for _, name := range []string{topo.Exchange, topo.DeadExchange} {
+	for _, name := range topo.Exchanges() {
 		if err := ch.ExchangeDelete(name, false, false); err != nil {
 			errs = append(errs, fmt.Errorf("delete exchange %s: %w", name, err))
 		}

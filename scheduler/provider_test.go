@@ -114,30 +114,42 @@ func TestCircuitOpensOnARefusedKey(t *testing.T) {
 }
 
 // A 429 pauses the whole fleet for its Retry-After, and spends no retry
-// even with MaxRetries 0.
+// even with MaxRetries 0 — also with a limit high enough for the instance
+// to hold tokens taken ahead (reserveAhead): a pause drops them.
 func TestThrottlePausesTheFleet(t *testing.T) {
 	t.Parallel()
-	b := setup(t, Config{Interval: 0, BatchSize: 5, AutoStart: true,
-		Retry: ims.RetryPolicy{MaxRetries: 0, BaseDelay: time.Second, MaxDelay: time.Minute}})
-	b.hook.answerAll(ims.DeliveryResult{StatusCode: 429, RetryAfter: 5 * time.Second})
-	ids := b.create(t, phones(5)...)
-	b.run(t)
-	require.Eventually(t, func() bool { return b.sched.LocalStatus().PausedUntil != nil }, 10*time.Second, 5*time.Millisecond)
-	settle(t, b)
-	require.Len(t, b.hook.callIDs(), 1, "the first 429 stops the fleet; claimed-ahead work goes back")
-	paused := b.sched.LocalStatus().PausedUntil
-	require.True(t, paused.Equal(b.clock.Now().Add(5*time.Second)), "paused for the Retry-After: %s", paused)
+	for _, tt := range []struct {
+		name string
+		rate ims.RatePolicy
+	}{
+		{"no rate limit", ims.RatePolicy{}},
+		{"a limit far above the load", ims.RatePolicy{Limit: 4000, Burst: 400}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, Config{Interval: 0, BatchSize: 5, AutoStart: true, Rate: tt.rate,
+				Retry: ims.RetryPolicy{MaxRetries: 0, BaseDelay: time.Second, MaxDelay: time.Minute}})
+			b.hook.answerAll(ims.DeliveryResult{StatusCode: 429, RetryAfter: 5 * time.Second})
+			ids := b.create(t, phones(5)...)
+			b.run(t)
+			require.Eventually(t, func() bool { return b.sched.LocalStatus().PausedUntil != nil }, 10*time.Second, 5*time.Millisecond)
+			settle(t, b)
+			require.Len(t, b.hook.callIDs(), 1, "the first 429 stops the fleet; claimed-ahead work goes back")
+			paused := b.sched.LocalStatus().PausedUntil
+			require.True(t, paused.Equal(b.clock.Now().Add(5*time.Second)), "paused for the Retry-After: %s", paused)
 
-	b.hook.answerAll(ims.DeliveryResult{StatusCode: 202})
-	mark := b.hook.mark()
-	for range 4 {
-		b.clock.Advance(time.Second)
-		settle(t, b)
+			b.hook.answerAll(ims.DeliveryResult{StatusCode: 202})
+			mark := b.hook.mark()
+			for range 4 {
+				b.clock.Advance(time.Second)
+				settle(t, b)
+			}
+			require.Empty(t, b.hook.callsAfter(mark), "a fleet-wide silence for the Retry-After")
+			b.advanceUntilAll(t, ids, ims.StatusSent)
+			require.Zero(t, b.count(t, ims.StatusDead), "a 429 never counts toward WEBHOOK_MAX_RETRIES")
+			require.Len(t, b.auditTypes(t, ims.EventThrottled), 1)
+		})
 	}
-	require.Empty(t, b.hook.callsAfter(mark), "a fleet-wide silence for the Retry-After")
-	b.advanceUntilAll(t, ids, ims.StatusSent)
-	require.Zero(t, b.count(t, ims.StatusDead), "a 429 never counts toward WEBHOOK_MAX_RETRIES")
-	require.Len(t, b.auditTypes(t, ims.EventThrottled), 1)
 }
 
 // The rate limit holds: with the clock stopped no more than the burst
@@ -215,4 +227,32 @@ func TestHealthyDeliveryWritesNoProviderState(t *testing.T) {
 	st, err := b.store.ProviderState(context.Background())
 	require.NoError(t, err)
 	require.Zero(t, st.Version, "no write on the closed, unlimited path")
+}
+
+// A limit far above what a claim asks for is not a store transaction per
+// claim: the instance takes reserveAhead of the rate at once and admits the
+// next claims from it. The limit still holds: with the clock standing still
+// the burst is all that goes, however the tokens were taken.
+func TestHighRateLimitTakesTokensAhead(t *testing.T) {
+	t.Parallel()
+	const limit, burst = 4000.0, 400.0 // reserveAhead of 4000/s: 200 tokens at once
+	b := setup(t, Config{Interval: 0, BatchSize: 10, Concurrency: 4, AutoStart: true,
+		Rate: ims.RatePolicy{Limit: limit, Burst: burst}})
+	b.create(t, phones(1000)...)
+	b.run(t)
+	require.Eventually(t, func() bool { return len(b.hook.callIDs()) >= int(burst) }, 20*time.Second, 5*time.Millisecond)
+	settle(t, b)
+	calls := len(b.hook.callIDs())
+	require.Equal(t, int(burst), calls, "the burst, then nothing while no time passes")
+	st, err := b.store.ProviderState(context.Background())
+	require.NoError(t, err)
+	// Claims are at most 10 (BatchSize), so at least 40 of them admitted the
+	// burst; taking 200 tokens at a time, two store writes took it all, and
+	// one more found the bucket empty.
+	require.LessOrEqual(t, st.Version, int64(4), "store writes for %d calls in claims of at most 10", calls)
+
+	b.clock.Advance(time.Second)
+	require.Eventually(t, func() bool { return len(b.hook.callIDs()) >= 2*int(burst) }, 20*time.Second, 5*time.Millisecond)
+	settle(t, b)
+	require.Equal(t, 2*int(burst), len(b.hook.callIDs()), "a second refills the bucket to its burst, no more")
 }

@@ -26,12 +26,7 @@ func TestMigrationRepairsUnencodableTimes(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	db := stdlib.OpenDB(*s.pool.Config().ConnConfig)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
+	p := migrationProvider(t, s)
 	_, err = p.UpTo(ctx, 1)
 	require.NoError(t, err)
 
@@ -84,12 +79,7 @@ func TestMigrationCheapCallbackTriggerRoundTrip(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	require.NoError(t, s.Migrate(ctx))
 
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	db := stdlib.OpenDB(*s.pool.Config().ConnConfig)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
+	p := migrationProvider(t, s)
 
 	when := func() string {
 		var def string
@@ -119,12 +109,7 @@ func TestMigrationAttemptEventsRoundTrip(t *testing.T) {
 	s, err := Open(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	db := stdlib.OpenDB(*s.pool.Config().ConnConfig)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
+	p := migrationProvider(t, s)
 	_, err = p.UpTo(ctx, 12)
 	require.NoError(t, err)
 
@@ -200,12 +185,7 @@ func TestMigrationMessagePhonesRoundTrip(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	require.NoError(t, s.Migrate(ctx))
 
-	fsys, err := fs.Sub(migrations, "migrations")
-	require.NoError(t, err)
-	db := stdlib.OpenDB(*s.pool.Config().ConnConfig)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
+	p := migrationProvider(t, s)
 	_, err = p.DownTo(ctx, 15)
 	require.NoError(t, err)
 
@@ -247,4 +227,17 @@ func TestMigrationMessagePhonesRoundTrip(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.NoError(t, s.Migrate(ctx))
 	require.Equal(t, []string{created[0].Message.ID}, listed(), "and up again fills the table anew")
+}
+
+// migrationProvider is a goose provider over s's migrations, to move its
+// schema to a given version.
+func migrationProvider(t *testing.T, s *Store) *goose.Provider {
+	t.Helper()
+	fsys, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	db := stdlib.OpenDB(*s.pool.Config().ConnConfig)
+	t.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+	return p
 }

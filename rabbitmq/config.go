@@ -142,7 +142,9 @@ type Topology struct {
 	DeadQueue        string // holds dead-lettered entries for inspection
 }
 
-func topologyFor(prefix string) Topology {
+// TopologyFor names the topology a Queue with Config.Prefix prefix declares,
+// for tools and tests that must find or delete it without a Queue.
+func TopologyFor(prefix string) Topology {
 	return Topology{
 		Exchange:         prefix + ".work",
 		RoutingKey:       prefix + ".claims",

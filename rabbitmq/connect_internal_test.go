@@ -33,7 +33,7 @@ func TestConnectEndsWithItsContext(t *testing.T) {
 
 	cfg, err := Config{URL: "amqp://guest:guest@" + ln.Addr().String() + "/", DialTimeout: time.Hour}.withDefaults()
 	require.NoError(t, err)
-	q := &Queue{cfg: cfg, topo: topologyFor(cfg.Prefix), log: cfg.Logger}
+	q := &Queue{cfg: cfg, topo: TopologyFor(cfg.Prefix), log: cfg.Logger}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

@@ -64,11 +64,12 @@ func deleteTopology(t *testing.T, url, prefix string) {
 	ch, err := conn.Channel()
 	require.NoError(t, err)
 	defer func() { _ = ch.Close() }()
-	for _, name := range []string{prefix + ".claims", prefix + ".deliveries", prefix + ".dead-letters"} {
+	topo := rabbitmq.TopologyFor(prefix)
+	for _, name := range topo.Queues() {
 		_, err := ch.QueueDelete(name, false, false, false)
 		require.NoError(t, err, "delete queue %s", name)
 	}
-	for _, name := range []string{prefix + ".work", prefix + ".dead"} {
+	for _, name := range topo.Exchanges() {
 		require.NoError(t, ch.ExchangeDelete(name, false, false), "delete exchange %s", name)
 	}
 }

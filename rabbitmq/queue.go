@@ -63,7 +63,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{cfg: cfg, topo: topologyFor(cfg.Prefix), log: cfg.Logger, up: make(chan struct{})}
+	q := &Queue{cfg: cfg, topo: TopologyFor(cfg.Prefix), log: cfg.Logger, up: make(chan struct{})}
 	conn, err := q.connect(ctx)
 	if err != nil && (refused(err) || ctx.Err() != nil) {
 		return nil, err

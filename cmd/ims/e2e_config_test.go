@@ -20,6 +20,7 @@ import (
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/config"
 	"github.com/insiderone/ims/internal/testenv"
+	"github.com/insiderone/ims/rabbitmq"
 )
 
 // Keys of the harness: the API key and the webhook key differ on purpose, so
@@ -103,12 +104,13 @@ func deleteRabbitMQTopology(t *testing.T, url, prefix string) {
 		return
 	}
 	defer func() { _ = ch.Close() }()
-	for _, q := range []string{prefix + ".deliveries", prefix + ".dead-letters"} {
+	topo := rabbitmq.TopologyFor(prefix)
+	for _, q := range topo.Queues() {
 		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
 			t.Errorf("delete queue %s: %v", q, err)
 		}
 	}
-	for _, x := range []string{prefix + ".work", prefix + ".dead"} {
+	for _, x := range topo.Exchanges() {
 		if err := ch.ExchangeDelete(x, false, false); err != nil {
 			t.Errorf("delete exchange %s: %v", x, err)
 		}

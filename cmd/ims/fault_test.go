@@ -20,6 +20,7 @@ import (
 	"github.com/insiderone/ims/client"
 	"github.com/insiderone/ims/config"
 	"github.com/insiderone/ims/internal/testenv"
+	"github.com/insiderone/ims/rabbitmq"
 )
 
 // outageRun is the shape of every outage test: create messages, let
@@ -97,7 +98,8 @@ func TestE2ERabbitMQPoisonMessage(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, ch.PublishWithContext(ctx, "", topo+".deliveries", false, false,
+	names := rabbitmq.TopologyFor(topo)
+	require.NoError(t, ch.PublishWithContext(ctx, "", names.Queue, false, false,
 		amqp.Publishing{ContentType: "text/plain", DeliveryMode: amqp.Persistent, Body: []byte(body)}))
 
 	var poison []ims.AuditEvent
@@ -108,7 +110,7 @@ func TestE2ERabbitMQPoisonMessage(t *testing.T) {
 	require.Len(t, poison, 1)
 	require.Contains(t, poison[0].Details, body)
 	eventually(t, "the entry in the dead-letter queue", func() bool {
-		q, err := ch.QueueDeclarePassive(topo+".dead-letters", true, false, false, false, nil)
+		q, err := ch.QueueDeclarePassive(names.DeadQueue, true, false, false, false, nil)
 		require.NoError(t, err)
 		return q.Messages == 1
 	})

@@ -157,24 +157,16 @@ type entryReader struct {
 	err  error
 }
 
-func (r *entryReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.rest)
-	if n <= 0 {
-		r.err = errors.New("truncated or overlong number")
-		return 0
-	}
-	r.rest = r.rest[n:]
-	return v
-}
+func (r *entryReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
 
-func (r *entryReader) varint() int64 {
+func (r *entryReader) varint() int64 { return readNumber(r, binary.Varint) }
+
+// readNumber reads one number with decode (binary.Uvarint or binary.Varint).
+func readNumber[T uint64 | int64](r *entryReader, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.rest)
+	v, n := decode(r.rest)
 	if n <= 0 {
 		r.err = errors.New("truncated or overlong number")
 		return 0

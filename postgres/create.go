@@ -144,6 +144,7 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage) (_ []
 		if err != nil {
 			return nil, err
 		}
+		s.floors.resetIfBehind(b.unique, b.now)
 		return b.expand(results), nil
 	}
 	return nil, fmt.Errorf("create messages: idempotency key contention persisted after %d attempts", createRetries)

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/insiderone/ims"
+	"github.com/insiderone/ims/internal/logging"
 )
 
 // claimSQL applies ims.TransitionClaim to the due messages in one
@@ -41,6 +43,10 @@ import (
 // closed as lease_expired, found by the (message_id, id) index, so it does
 // not stay in flight; its claimed event stays.
 //
+// Each rank's walk starts at its floor ($8, one per rank in ims.Priorities
+// order; the zero time for the front), so that it does not step over the
+// dead entries earlier claims left before it (see claimFloors).
+//
 // $5 target status, $6 the in-flight outcome, $7 the outcome that closes a
 // lost claim.
 var claimSQL = `/* ims: claim due */
@@ -48,10 +54,11 @@ WITH running AS MATERIALIZED (
 	SELECT 1 FROM scheduler_state WHERE id = 1 AND running FOR SHARE
 ),
 due AS (
-	SELECT d.id, d.priority, d.due_at, d.status FROM (VALUES ` + rankValues() + `) AS r(rank)
+	SELECT d.id, d.priority, d.due_at, d.status FROM (VALUES ` + rankValues() + `) AS r(rank, floor)
 	CROSS JOIN LATERAL (
 		SELECT id, priority, next_attempt_at AS due_at, status FROM messages
-		WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND priority = r.rank AND next_attempt_at <= $1
+		WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND priority = r.rank
+			AND next_attempt_at >= r.floor AND next_attempt_at <= $1
 			AND (expires_at IS NULL OR expires_at > $1) AND EXISTS (SELECT 1 FROM running)
 		ORDER BY next_attempt_at, id
 		LIMIT $2
@@ -72,35 +79,95 @@ attempt AS (
 	INSERT INTO delivery_attempts (message_id, number, outcome, claimed_at, claim_actor, created_at)
 	SELECT c.id, c.attempts, $6::text, $1, $4, $1 FROM claimed c ORDER BY c.priority, c.due_at, c.id
 )
-SELECT ` + messageCols("") + ` FROM claimed ORDER BY priority, due_at, id`
+SELECT ` + messageCols("") + `, due_at FROM claimed ORDER BY priority, due_at, id`
 
-// rankValues lists the priority ranks, highest first, as VALUES rows.
+// rankValues lists the priority ranks, highest first, as VALUES rows, each
+// with its floor from $8.
 func rankValues() string {
 	rows := make([]string, len(ims.Priorities))
 	for i, p := range ims.Priorities {
-		rows[i] = fmt.Sprintf("(%d::smallint)", p.Rank())
+		rows[i] = fmt.Sprintf("(%d::smallint, ($8::timestamptz[])[%d])", p.Rank(), i+1)
 	}
 	return strings.Join(rows, ", ")
 }
 
-// ClaimDue claims up to p.Limit due messages, oldest due first.
+// ClaimDue claims up to p.Limit due messages, oldest due first. It walks
+// from the claim floors; when a floored walk comes back short, it walks
+// again from the front for the rest, so that nothing due behind a floor
+// waits while a claim has room for it (see claimFloors).
 func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message, error) {
-	out := []ims.Message{}
 	if p.Limit <= 0 {
-		return out, nil
+		return []ims.Message{}, nil
 	}
 	now := s.now()
+	floors, gen, floored := s.floors.current(now)
+	msgs, keys, err := s.claim(ctx, p, now, floors)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(msgs) == p.Limit:
+		s.floors.advance(gen, now, keys)
+	case floored:
+		s.floors.reset()
+		rest := p
+		rest.Limit -= len(msgs)
+		more, moreKeys, err := s.claim(ctx, rest, now, make([]time.Time, len(floors)))
+		if err != nil {
+			// The first walk's claims are committed: hand them out; the
+			// rest waits for the next claim, which walks from the front.
+			logging.OrDiscard(s.Logger).Warn("claim from the front of the queue failed", "err", err)
+			return msgs, nil
+		}
+		msgs, keys = append(msgs, more...), append(keys, moreKeys...)
+		sortByClaimOrder(msgs, keys)
+	default:
+		s.floors.reset()
+	}
+	return msgs, nil
+}
+
+// claim runs claimSQL once, walking each rank from its floor, and returns
+// the claimed messages with their claim keys (the due time they were
+// claimed at, which the claim replaces with the lease deadline).
+func (s *Store) claim(ctx context.Context, p ims.ClaimParams, now time.Time, floors []time.Time) ([]ims.Message, []ims.ClaimKey, error) {
 	tr := ims.TransitionClaim
 	rows, err := s.pool.Query(ctx, claimSQL, now, p.Limit, micro(now.Add(p.Lease)), p.Actor,
-		string(tr.To), ims.AttemptInFlight, ims.AttemptLeaseExpired)
+		string(tr.To), ims.AttemptInFlight, ims.AttemptLeaseExpired, floors)
 	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+		return nil, nil, fmt.Errorf("claim messages: %w", err)
 	}
-	msgs, err := collectMessages(rows)
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+	defer rows.Close()
+	msgs, keys := []ims.Message{}, []ims.ClaimKey{}
+	for rows.Next() {
+		var due time.Time
+		m, err := scanMessage(rows, &due)
+		if err != nil {
+			return nil, nil, fmt.Errorf("claim messages: scan: %w", err)
+		}
+		msgs = append(msgs, m)
+		keys = append(keys, ims.ClaimKey{Priority: m.Priority, Due: due.UTC(), ID: m.ID})
 	}
-	return append(out, msgs...), nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("claim messages: %w", err)
+	}
+	return msgs, keys, nil
+}
+
+// sortByClaimOrder sorts msgs in claim order; keys[i] is msgs[i]'s key.
+func sortByClaimOrder(msgs []ims.Message, keys []ims.ClaimKey) {
+	type keyed struct {
+		key ims.ClaimKey
+		msg ims.Message
+	}
+	all := make([]keyed, len(msgs))
+	for i := range msgs {
+		all[i] = keyed{keys[i], msgs[i]}
+	}
+	slices.SortFunc(all, func(a, b keyed) int { return ims.CompareClaimOrder(a.key, b.key) })
+	for i := range all {
+		msgs[i] = all[i].msg
+	}
 }
 
 // claimsCTE turns claim arrays ($1 ids, $2 attempts, $3 lease deadlines)

@@ -74,10 +74,7 @@ func TestMigrationRepairsUnencodableTimes(t *testing.T) {
 func TestMigrationCheapCallbackTriggerRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, testenv.PostgresURL(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.NoError(t, s.Migrate(ctx))
+	s := openMigrated(t)
 
 	p := migrationProvider(t, s)
 
@@ -88,7 +85,7 @@ func TestMigrationCheapCallbackTriggerRoundTrip(t *testing.T) {
 		return def
 	}
 	require.Contains(t, when(), "ims_has_parked")
-	_, err = p.DownTo(ctx, 11)
+	_, err := p.DownTo(ctx, 11)
 	require.NoError(t, err)
 	require.NotContains(t, when(), "ims_has_parked")
 	require.NotContains(t, when(), "ims_callback_configured")
@@ -180,13 +177,10 @@ func TestMigrationAttemptEventsRoundTrip(t *testing.T) {
 func TestMigrationMessagePhonesRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, testenv.PostgresURL(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.NoError(t, s.Migrate(ctx))
+	s := openMigrated(t)
 
 	p := migrationProvider(t, s)
-	_, err = p.DownTo(ctx, 15)
+	_, err := p.DownTo(ctx, 15)
 	require.NoError(t, err)
 
 	const phone = "+905551234567"
@@ -240,4 +234,16 @@ func migrationProvider(t *testing.T, s *Store) *goose.Provider {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
 	require.NoError(t, err)
 	return p
+}
+
+// openMigrated opens a store on a fresh schema of its own, migrated to the
+// latest version, and closes it when the test ends.
+func openMigrated(t *testing.T) *Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.PostgresURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+	return s
 }

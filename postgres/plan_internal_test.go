@@ -12,7 +12,6 @@ import (
 
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/internal/msgid"
-	"github.com/insiderone/ims/internal/testenv"
 )
 
 // TestQueryPlans guards the indexes of the hot statements under a generic
@@ -28,10 +27,7 @@ import (
 func TestQueryPlans(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, testenv.PostgresURL(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.NoError(t, s.Migrate(ctx))
+	s := openMigrated(t)
 
 	conn, err := s.pool.Acquire(ctx)
 	require.NoError(t, err)
@@ -49,7 +45,8 @@ func TestQueryPlans(t *testing.T) {
 		args               []string
 	}{
 		{"claim reads the due index", claimSQL, "messages_due_idx",
-			[]string{now, "10", now, "'a'", text(string(claim.To)), text(ims.AttemptInFlight), text(ims.AttemptLeaseExpired)}},
+			[]string{now, "10", now, "'a'", text(string(claim.To)), text(ims.AttemptInFlight), text(ims.AttemptLeaseExpired),
+				"ARRAY[" + now + ", " + now + ", " + now + "]::timestamptz[]"}},
 		{"expiry sweep reads the expiry index", expireSQL, "messages_expiry_idx",
 			[]string{now, "10", text(string(expire.To)), text(expire.Event), "'x'", "'a'",
 				text(ims.AttemptInFlight), text(ims.AttemptLeaseExpired)}},
@@ -102,10 +99,7 @@ func TestQueryPlans(t *testing.T) {
 func TestAuditQueryPlans(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, testenv.PostgresURL(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.NoError(t, s.Migrate(ctx))
+	s := openMigrated(t)
 	conn, err := s.pool.Acquire(ctx)
 	require.NoError(t, err)
 	defer conn.Release()

@@ -36,6 +36,7 @@ type Store struct {
 
 	pool    *pgxpool.Pool
 	ids     msgid.Generator // message IDs carry their created_at
+	floors  claimFloors     // where claims start their walk of the due index
 	schema  string          // the schema unqualified names resolve to
 	channel string          // LISTEN/NOTIFY channel for this schema
 

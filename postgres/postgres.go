@@ -104,12 +104,13 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 
 // autovacuumOffWarning is logged at Open when the server runs without
 // autovacuum. Every claim leaves a dead entry at the front of the due index
-// and only VACUUM removes it; without it each claim walks the entries of all
-// the messages claimed before (measured: 85 ms to reach the first due row
-// after ~600,000 claims of a 1M backlog, see docs/benchmarks.md), so a large
-// backlog drains ever slower.
+// and only VACUUM removes it. A claim that starts at its floor (claimFloors)
+// steps over few of them, but one that walks from the front steps over the
+// entries of every message claimed before (measured: 85 ms to reach the first
+// due row after ~600,000 claims, see docs/benchmarks.md): every claim of a
+// steady flow that keeps up, and one a second while a backlog drains.
 const autovacuumOffWarning = "PostgreSQL autovacuum is off: claims slow down as dead index entries pile up " +
-	"behind a large backlog; turn autovacuum on, or VACUUM the messages table regularly"
+	"in front of the due messages; turn autovacuum on, or VACUUM the messages table regularly"
 
 // warnIfAutovacuumOff logs autovacuumOffWarning when the server's
 // autovacuum setting is off. It only reads a setting: a failure to read it

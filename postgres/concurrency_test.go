@@ -276,3 +276,73 @@ func waitForBlockedCreate(t *testing.T, s *postgres.Store, pid uint32) {
 		}
 	}
 }
+
+// TestCountsExactUnderConcurrentInstances: the status counters (migration
+// 00017) are updated by every instance's creates, claims and outcomes at
+// once, and still add up: no update lost, none waiting forever.
+func TestCountsExactUnderConcurrentInstances(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
+	_, err := stores[0].InitSchedulerState(t.Context(), true, "test")
+	require.NoError(t, err)
+
+	const creators, perCreator, workers = 3, 200, 6
+	var wg sync.WaitGroup
+	errs := make(chan error, creators+workers)
+	var failed atomic.Bool // a creator's failure stops the workers too
+	for c := range creators {
+		wg.Go(func() {
+			for i := range perCreator / 20 {
+				nms := make([]ims.NewMessage, 20)
+				for j := range nms {
+					nms[j] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("c%d-%d-%d", c, i, j)}
+				}
+				if _, err := stores[c%len(stores)].CreateMessages(t.Context(), ims.WithActor("test", nms)); err != nil {
+					errs <- err
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	var sent atomic.Int64
+	for w := range workers {
+		wg.Go(func() {
+			s := stores[w%len(stores)]
+			for sent.Load() < creators*perCreator && !failed.Load() {
+				msgs, err := s.ClaimDue(t.Context(), ims.ClaimParams{Limit: 9, Lease: time.Hour, Actor: "w"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				outs := make([]ims.Outcome, len(msgs))
+				for i, m := range msgs {
+					outs[i] = ims.Outcome{Claim: m.Claim(), At: now(), Result: ims.DeliveryResult{StatusCode: 202},
+						Decision: ims.Decision{Status: ims.StatusSent, Reason: "delivered"}}
+				}
+				if err := s.RecordOutcomes(t.Context(), outs, "w"); err != nil {
+					errs <- err
+					return
+				}
+				sent.Add(int64(len(msgs)))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for _, s := range stores {
+		counts, err := s.CountByStatus(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, int64(creators*perCreator), counts[ims.StatusSent])
+		for st, n := range counts {
+			if st != ims.StatusSent {
+				require.Zero(t, n, "%s", st)
+			}
+		}
+	}
+}

@@ -144,14 +144,15 @@ func (s *Store) ListAttempts(ctx context.Context, messageID string) (_ []ims.Att
 }
 
 // CountByStatus returns how many messages are in each status, every status
-// present.
+// present. It sums the counters that migration 00017's triggers keep, a few
+// hundred rows, instead of counting the table.
 func (s *Store) CountByStatus(ctx context.Context) (_ map[ims.Status]int64, err error) {
 	defer classify(&err)
 	out := make(map[ims.Status]int64, len(ims.Statuses))
 	for _, st := range ims.Statuses {
 		out[st] = 0
 	}
-	rows, err := s.pool.Query(ctx, "SELECT status, count(*) FROM messages GROUP BY status")
+	rows, err := s.pool.Query(ctx, "SELECT status, sum(n)::bigint FROM message_counts GROUP BY status")
 	if err != nil {
 		return nil, fmt.Errorf("count messages: %w", err)
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"testing"
 	"time"
@@ -246,4 +247,88 @@ func openMigrated(t *testing.T) *Store {
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	require.NoError(t, s.Migrate(ctx))
 	return s
+}
+
+// TestMigrationMessageCountsRoundTrip: 00017 counts the messages stored
+// before it, its triggers follow every statement that changes statuses
+// (also an operator's UPDATE, DELETE and TRUNCATE), and down and up again
+// counts anew.
+func TestMigrationMessageCountsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openMigrated(t)
+	_, err := s.InitSchedulerState(ctx, true, "test")
+	require.NoError(t, err)
+	p := migrationProvider(t, s)
+	_, err = p.DownTo(ctx, 16)
+	require.NoError(t, err)
+
+	nms := make([]ims.NewMessage, 4)
+	for i := range nms {
+		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("before 00017 #%d", i)}
+	}
+	created, err := s.CreateMessages(ctx, ims.WithActor("test", nms))
+	require.NoError(t, err)
+	_, err = s.ClaimDue(ctx, ims.ClaimParams{Limit: 1, Lease: time.Hour, Actor: "w"})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	requireCounts(t, s, map[ims.Status]int64{ims.StatusPending: 3, ims.StatusSending: 1}, "messages stored before 00017 are counted")
+
+	_, err = s.pool.Exec(ctx, "UPDATE messages SET status = 'canceled' WHERE id = $1", created[3].Message.ID)
+	require.NoError(t, err)
+	requireCounts(t, s, map[ims.Status]int64{ims.StatusPending: 2, ims.StatusSending: 1, ims.StatusCanceled: 1}, "an operator's UPDATE")
+	_, err = s.pool.Exec(ctx, "DELETE FROM messages WHERE id = $1", created[3].Message.ID)
+	require.NoError(t, err)
+	requireCounts(t, s, map[ims.Status]int64{ims.StatusPending: 2, ims.StatusSending: 1}, "a DELETE")
+
+	_, err = p.DownTo(ctx, 16)
+	require.NoError(t, err)
+	var tables int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename = 'message_counts'`).Scan(&tables))
+	require.Equal(t, 0, tables, "going down drops the counters")
+	_, err = s.pool.Exec(ctx, "UPDATE messages SET status = 'dead' WHERE id = $1", created[2].Message.ID)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	requireCounts(t, s, map[ims.Status]int64{ims.StatusPending: 1, ims.StatusSending: 1, ims.StatusDead: 1}, "up again counts anew")
+
+	_, err = s.pool.Exec(ctx, "TRUNCATE messages CASCADE")
+	require.NoError(t, err)
+	requireCounts(t, s, map[ims.Status]int64{}, "a TRUNCATE")
+}
+
+// requireCounts checks CountByStatus against want (statuses not in it: 0)
+// and against a count of the table itself.
+func requireCounts(t *testing.T, s *Store, want map[ims.Status]int64, msg string) {
+	t.Helper()
+	ctx := context.Background()
+	full := make(map[ims.Status]int64, len(ims.Statuses))
+	for _, st := range ims.Statuses {
+		full[st] = want[st]
+	}
+	got, err := s.CountByStatus(ctx)
+	require.NoError(t, err)
+	require.Equal(t, full, got, msg)
+	require.Equal(t, full, countTable(t, s), "%s: the table itself", msg)
+}
+
+// countTable counts messages by status the way CountByStatus did before
+// 00017: the truth the counters must match.
+func countTable(t *testing.T, s *Store) map[ims.Status]int64 {
+	t.Helper()
+	out := make(map[ims.Status]int64, len(ims.Statuses))
+	for _, st := range ims.Statuses {
+		out[st] = 0
+	}
+	rows, err := s.pool.Query(context.Background(), "SELECT status, count(*) FROM messages GROUP BY status")
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var st ims.Status
+		var n int64
+		require.NoError(t, rows.Scan(&st, &n))
+		out[st] = n
+	}
+	require.NoError(t, rows.Err())
+	return out
 }

@@ -94,7 +94,7 @@ func TestMigrate(t *testing.T) {
 		WHERE schemaname = $1`, u.Query().Get("search_path")).Scan(&tables)
 	require.NoError(t, err)
 	require.Equal(t, []string{"audit_events", "audit_horizon", "callback_settings", "callbacks", "delivery_attempts", "delivery_reports",
-		"goose_db_version", "instances", "leader_lease", "message_phones", "messages", "provider_state", "scheduler_state"}, tables, "everything lives in the search_path schema")
+		"goose_db_version", "instances", "leader_lease", "message_counts", "message_phones", "messages", "provider_state", "scheduler_state"}, tables, "everything lives in the search_path schema")
 }
 
 func TestOpenUnreachable(t *testing.T) {

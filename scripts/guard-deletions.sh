@@ -74,6 +74,6 @@ guard pg-release-fencing postgres/delivery.go 's/m\.status = ANY\(\$8::text\[\]\
 # The stores' lease checks: a leased row is not claimed before its lease
 # ends, and a handed-over claim renews only with the deadline it carries.
 guard sqlite-claim-lease sqlite/delivery.go "s/AND next_attempt_at <= \\?1 AND/AND (next_attempt_at <= ?1 OR status = 'sending') AND/" sqlite '^TestStore$/^Claim$/expired_lease'
-guard pg-claim-lease postgres/delivery.go "s/AND priority = r\\.rank AND next_attempt_at <= \\\$1/AND priority = r.rank AND (next_attempt_at <= \\\$1 OR status = 'sending')/" postgres '^TestStore$/^Claim$/expired_lease'
+guard pg-claim-lease postgres/delivery.go "s/AND next_attempt_at >= r\\.floor AND next_attempt_at <= \\\$1/AND next_attempt_at >= r.floor AND (next_attempt_at <= \\\$1 OR status = 'sending')/" postgres '^TestStore$/^Claim$/expired_lease'
 guard sqlite-renew-lease sqlite/delivery.go 's/AND \(\?4 = 0 OR next_attempt_at = \?5\)/AND (?4 = ?4 OR ?5 = ?5)/' sqlite '^TestStore$/^RenewHandedOverClaim$'
 guard pg-renew-lease postgres/delivery.go 's/\n\t\tAND \(c\.lease_until IS NULL OR m\.next_attempt_at = c\.lease_until\)//' postgres '^TestStore$/^RenewHandedOverClaim$'

@@ -12,7 +12,8 @@ import (
 
 // AppendAudit stores events in one multi-row insert. A zero CreatedAt means
 // now.
-func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error {
+func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) (err error) {
+	defer classify(&err)
 	if len(events) == 0 {
 		return nil
 	}
@@ -27,7 +28,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error 
 			ats[i] = micro(e.CreatedAt)
 		}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_events (type, message_id, actor, details, created_at)
+	_, err = s.pool.Exec(ctx, `INSERT INTO audit_events (type, message_id, actor, details, created_at)
 		SELECT type, message_id, actor, details, created_at
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY
 			AS t(type, message_id, actor, details, created_at, ord)

@@ -10,8 +10,9 @@ import (
 
 // InitSchedulerState stores running as the state unless one is stored, and
 // returns the stored state.
-func (s *Store) InitSchedulerState(ctx context.Context, running bool, actor string) (ims.SchedulerState, error) {
-	_, err := s.pool.Exec(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by, version)
+func (s *Store) InitSchedulerState(ctx context.Context, running bool, actor string) (_ ims.SchedulerState, err error) {
+	defer classify(&err)
+	_, err = s.pool.Exec(ctx, `INSERT INTO scheduler_state (id, running, updated_at, updated_by, version)
 		VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, running, s.now(), actor, ims.FirstSchedulerVersion)
 	if err != nil {
 		return ims.SchedulerState{}, fmt.Errorf("init scheduler state: %w", err)
@@ -98,7 +99,8 @@ SELECT holder, expires_at FROM cur WHERE NOT EXISTS (SELECT 1 FROM up)`
 
 // AcquireLeadership takes or renews the leader lease for instance if it is
 // free, expired or already instance's, and returns the current leadership.
-func (s *Store) AcquireLeadership(ctx context.Context, instance string, ttl time.Duration) (ims.Leadership, error) {
+func (s *Store) AcquireLeadership(ctx context.Context, instance string, ttl time.Duration) (_ ims.Leadership, err error) {
+	defer classify(&err)
 	now := s.now()
 	for range 2 {
 		var l ims.Leadership
@@ -119,8 +121,9 @@ func (s *Store) AcquireLeadership(ctx context.Context, instance string, ttl time
 
 // ResignLeadership expires the lease now if instance holds it, so another
 // instance can take over at once instead of waiting out the TTL.
-func (s *Store) ResignLeadership(ctx context.Context, instance string) error {
-	_, err := s.pool.Exec(ctx, "UPDATE leader_lease SET expires_at = $3 WHERE name = $1 AND holder = $2",
+func (s *Store) ResignLeadership(ctx context.Context, instance string) (err error) {
+	defer classify(&err)
+	_, err = s.pool.Exec(ctx, "UPDATE leader_lease SET expires_at = $3 WHERE name = $1 AND holder = $2",
 		leaderName, instance, s.now())
 	if err != nil {
 		return fmt.Errorf("resign leadership: %w", err)

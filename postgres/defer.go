@@ -36,7 +36,8 @@ audit AS (
 SELECT count(*) FROM moved`
 
 // DeferClaims hands claims back for quiet hours. See ims.DeliveryStore.
-func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, actor string) error {
+func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, actor string) (err error) {
+	defer classify(&err)
 	var (
 		ids, statuses, events, details []string
 		attempts                       []int32

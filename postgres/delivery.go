@@ -95,7 +95,8 @@ func rankValues() string {
 // from the claim floors; when a floored walk comes back short, it walks
 // again from the front for the rest, so that nothing due behind a floor
 // waits while a claim has room for it (see claimFloors).
-func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message, error) {
+func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) (_ []ims.Message, err error) {
+	defer classify(&err)
 	if p.Limit <= 0 {
 		return []ims.Message{}, nil
 	}
@@ -197,7 +198,8 @@ SELECT ` + messageCols("") + ` FROM renewed ORDER BY ord`
 
 // RenewClaims renews the leases of the claims that are still current and
 // returns those messages in the order of claims.
-func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) ([]ims.Message, error) {
+func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) (_ []ims.Message, err error) {
+	defer classify(&err)
 	out := []ims.Message{}
 	ids, attempts, leases := claimArrays(claims)
 	if len(ids) == 0 {
@@ -244,14 +246,15 @@ SELECT count(*) FROM released CROSS JOIN (SELECT count(*) FROM wake) w`
 
 // ReleaseClaims returns still-current claims to pending, due now, without
 // counting the attempt.
-func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
+func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) (err error) {
+	defer classify(&err)
 	ids, attempts, leases := claimArrays(claims)
 	if len(ids) == 0 {
 		return nil
 	}
 	var n int
 	tr := ims.TransitionRelease
-	err := s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), ims.ActorSystem, s.channel,
+	err = s.pool.QueryRow(ctx, releaseSQL, ids, attempts, leases, s.now(), ims.ActorSystem, s.channel,
 		string(tr.To), tr.FromStrings(), tr.Event, tr.Details, ims.AttemptInFlight, ims.AttemptReleased).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("release claims: %w", err)

@@ -19,7 +19,8 @@ var migrations embed.FS
 // table go into the schema the connection's search_path names, so one
 // database can hold isolated IMS schemas (tests rely on it). Concurrent
 // migrators of the same schema wait for each other on an advisory lock.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) (err error) {
+	defer classify(&err)
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrate: open embedded migrations: %w", err)

@@ -70,7 +70,8 @@ SELECT count(*) FROM updated`
 // RecordOutcomes stores a batch of outcomes in one statement. A decision
 // that is not an outcome fails the whole batch (EINVALID) before anything
 // is written.
-func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, actor string) error {
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, actor string) (err error) {
+	defer classify(&err)
 	a, err := newOutcomeArrays(outcomes)
 	if err != nil {
 		return fmt.Errorf("record outcomes: %w", err)

@@ -79,6 +79,55 @@ func TestCompleterRetryEndsWithItsContext(t *testing.T) {
 	}
 }
 
+// A write that fails because the database is unavailable is tried again
+// until the claims' lease would have run out (a restart of a few seconds
+// then costs no second delivery); any other failure c.retries times. The
+// waits are counted, not slept: after returns at once.
+func TestCompleterWaitsOutAnUnavailableDatabaseForTheLease(t *testing.T) {
+	t.Parallel()
+	down := ims.Errorf(ims.EUNAVAILABLE, "the database is unavailable")
+	tests := []struct {
+		name      string
+		err       error
+		patience  time.Duration
+		failures  int // failed tries before the write succeeds
+		wantTries int
+		wantErr   bool
+	}{
+		{"unavailable, back within the lease", down, 15 * time.Second, 9, 10, false},
+		{"unavailable past the lease", down, 2 * time.Second, 100, 5, true},
+		{"another failure: retries times", errors.New("constraint violated"), 15 * time.Second, 100, 6, true},
+		{"unavailable without a lease set: retries times", down, 0, 100, 6, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := testCompleter(&releaseFails{}, nil)
+			c.retries, c.retryBase, c.patience = 6, 100*time.Millisecond, tt.patience
+			var waited time.Duration
+			c.after = func(d time.Duration) <-chan time.Time {
+				waited += d
+				ch := make(chan time.Time, 1)
+				ch <- time.Time{}
+				return ch
+			}
+			tries := 0
+			err := c.retry(context.Background(), "record outcomes", func(context.Context) error {
+				tries++
+				if tries <= tt.failures {
+					return tt.err
+				}
+				return nil
+			})
+			require.Equal(t, tt.wantErr, err != nil, "%v", err)
+			require.Equal(t, tt.wantTries, tries)
+			if tt.patience > 0 {
+				require.LessOrEqual(t, waited, tt.patience, "never waits past the lease")
+			}
+		})
+	}
+}
+
 // gatedStore holds every RecordOutcomes call until the test lets it go, and
 // counts the calls in flight.
 type gatedStore struct {

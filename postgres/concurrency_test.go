@@ -14,24 +14,33 @@ import (
 	"github.com/insiderone/ims/postgres"
 )
 
+// threeInstances opens three stores on one fresh schema, as three IMS
+// processes would (separate pools), on a fixed clock, with the scheduler
+// started.
+func threeInstances(t *testing.T) ([]ims.Store, ims.Clock) {
+	t.Helper()
+	url := testenv.PostgresURL(t)
+	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
+	_, err := stores[0].InitSchedulerState(t.Context(), true, "test")
+	require.NoError(t, err)
+	return stores, now
+}
+
 // These tests hammer the Postgres-specific concurrency paths (SKIP LOCKED,
 // ON CONFLICT plus the statement's self-abort and retry) from several store
 // instances at once: separate pools, as several IMS processes would be.
 
 func TestConcurrentClaimsAcrossInstances(t *testing.T) {
 	t.Parallel()
-	url := testenv.PostgresURL(t)
-	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
-	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
-	_, err := stores[0].InitSchedulerState(t.Context(), true, "test")
-	require.NoError(t, err)
+	stores, _ := threeInstances(t)
 
 	const total = 600
 	nms := make([]ims.NewMessage, total)
 	for i := range nms {
 		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("m%d", i)}
 	}
-	_, err = stores[0].CreateMessages(t.Context(), ims.WithActor("test", nms))
+	_, err := stores[0].CreateMessages(t.Context(), ims.WithActor("test", nms))
 	require.NoError(t, err)
 
 	const claimers = 9
@@ -78,17 +87,13 @@ func TestConcurrentClaimsAcrossInstances(t *testing.T) {
 // has returned.
 func TestNoClaimCommitsAfterAStop(t *testing.T) {
 	t.Parallel()
-	url := testenv.PostgresURL(t)
-	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
-	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
+	stores, _ := threeInstances(t)
 	ctx := t.Context()
-	_, err := stores[0].InitSchedulerState(ctx, true, "test")
-	require.NoError(t, err)
 	nms := make([]ims.NewMessage, 5000)
 	for i := range nms {
 		nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("m%d", i)}
 	}
-	_, err = stores[0].CreateMessages(ctx, ims.WithActor("test", nms))
+	_, err := stores[0].CreateMessages(ctx, ims.WithActor("test", nms))
 	require.NoError(t, err)
 
 	const claimers = 6
@@ -282,11 +287,7 @@ func waitForBlockedCreate(t *testing.T, s *postgres.Store, pid uint32) {
 // once, and still add up: no update lost, none waiting forever.
 func TestCountsExactUnderConcurrentInstances(t *testing.T) {
 	t.Parallel()
-	url := testenv.PostgresURL(t)
-	now := func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
-	stores := []ims.Store{openURL(t, url, now), openURL(t, url, now), openURL(t, url, now)}
-	_, err := stores[0].InitSchedulerState(t.Context(), true, "test")
-	require.NoError(t, err)
+	stores, now := threeInstances(t)
 
 	const creators, perCreator, workers = 3, 200, 6
 	var wg sync.WaitGroup

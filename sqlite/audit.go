@@ -53,16 +53,13 @@ func (s *Store) AppendAudit(ctx context.Context, events []ims.AuditEvent) error 
 			return err
 		}
 		defer audit.Close()
-		for _, e := range events {
-			at := now
+		return eachRow(ctx, len(events), func(ctx context.Context, i int) error {
+			e, at := events[i], now
 			if !e.CreatedAt.IsZero() {
 				at = e.CreatedAt
 			}
-			if err := audit.exec(ctx, e.Type, e.MessageID, e.Actor, e.Details, at); err != nil {
-				return err
-			}
-		}
-		return nil
+			return audit.exec(ctx, e.Type, e.MessageID, e.Actor, e.Details, at)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)

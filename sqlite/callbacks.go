@@ -81,7 +81,8 @@ func (s *Store) CompleteCallbacks(ctx context.Context, results []ims.CallbackRes
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, r := range results {
+		return eachRow(ctx, len(results), func(ctx context.Context, i int) error {
+			r := results[i]
 			state, next := callbackState(r)
 			var c ims.Callback
 			err := tx.QueryRowContext(ctx, `UPDATE callbacks SET state = ?3, next_attempt_at = coalesce(?4, next_attempt_at),
@@ -91,20 +92,17 @@ func (s *Store) CompleteCallbacks(ctx context.Context, results []ims.CallbackRes
 				r.ID, r.Attempt, string(state), next, r.Error, micros(r.At)).
 				Scan(&c.MessageID, &c.URL, &c.Status, &c.DeliveryStatus, &c.Attempts)
 			if errors.Is(err, sql.ErrNoRows) {
-				continue // stale: claimed again since
+				return nil // stale: claimed again since
 			} else if err != nil {
 				return fmt.Errorf("callback %d: %w", r.ID, err)
 			}
 			if state != ims.CallbackFailed {
-				continue
+				return nil
 			}
 			c.ID = r.ID
-			if err := insertAudit(ctx, tx, ims.EventCallbackGivenUp, c.MessageID, actor,
-				ims.CallbackGivenUpDetails(c, r.Error), r.At); err != nil {
-				return err
-			}
-		}
-		return nil
+			return insertAudit(ctx, tx, ims.EventCallbackGivenUp, c.MessageID, actor,
+				ims.CallbackGivenUpDetails(c, r.Error), r.At)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("complete callbacks: %w", err)

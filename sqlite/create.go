@@ -55,41 +55,46 @@ func createInTx(ctx context.Context, tx *sql.Tx, msgs []ims.NewMessage, now time
 
 	results := make([]ims.CreateResult, len(msgs))
 	byKey := map[scopedKey]ims.Message{} // keys seen in this batch or found stored
-	for i, nm := range msgs {
+	err = eachRow(ctx, len(msgs), func(ctx context.Context, i int) error {
+		nm := msgs[i]
 		key := scopedKey{nm.IdempotencyScope, nm.IdempotencyKey}
 		if nm.IdempotencyKey != "" {
 			prev, found, err := earlier(ctx, tx, byKey, key)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if found {
 				if !ims.SameRequest(nm, prev.Request()) {
-					return nil, ims.IdempotencyConflict()
+					return ims.IdempotencyConflict()
 				}
 				results[i] = ims.CreateResult{Message: prev}
-				continue
+				return nil
 			}
 		}
 		m, err := newMessage(nm, now, ids)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := insert.ExecContext(ctx, m.ID, m.PhoneNumber, m.Content, nullString(m.IdempotencyKey),
 			micros(m.NextAttemptAt), nullMicros(m.SendAt), micros(now), micros(now), m.Priority.Rank(),
 			nullMicros(m.ExpiresAt), string(m.Encoding), m.Segments, m.Country, m.TimeZone, m.QuietHours,
 			m.CallbackURL, string(nm.IdempotencyScope)); err != nil {
-			return nil, fmt.Errorf("insert message: %w", err)
+			return fmt.Errorf("insert message: %w", err)
 		}
 		if err := audit.exec(ctx, tr.Event, m.ID, nm.Actor, ims.CreatedDetails(m.SendAt), now); err != nil {
-			return nil, err
+			return err
 		}
 		if err := applyCreatePlan(ctx, tx, audit, &m, nm, now); err != nil {
-			return nil, err
+			return err
 		}
 		if m.IdempotencyKey != "" {
 			byKey[key] = m
 		}
 		results[i] = ims.CreateResult{Message: m, Created: true}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return results, nil
 }

@@ -36,10 +36,11 @@ func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, act
 			return fmt.Errorf("prepare attempt close: %w", err)
 		}
 		defer closing.Close()
-		for _, d := range claims {
+		return eachRow(ctx, len(claims), func(ctx context.Context, i int) error {
+			d := claims[i]
 			id, err := normalizeID(d.Claim.MessageID)
 			if err != nil {
-				continue // a malformed claim cannot be current
+				return nil //nolint:nilerr // a malformed claim cannot be current
 			}
 			tr, details := d.Write()
 			res, err := st.ExecContext(ctx, string(tr.To), micros(d.Deferral.Until), micros(now), id, d.Claim.Attempt)
@@ -49,16 +50,13 @@ func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, act
 			if n, err := res.RowsAffected(); err != nil {
 				return fmt.Errorf("defer %s: %w", id, err)
 			} else if n == 0 {
-				continue // stale: not ours to change
+				return nil // stale: not ours to change
 			}
 			if _, err := closing.ExecContext(ctx, ims.AttemptDeferred, micros(now), id); err != nil {
 				return fmt.Errorf("close attempt of %s: %w", id, err)
 			}
-			if err := audit.exec(ctx, tr.Event, id, actor, details, now); err != nil {
-				return err
-			}
-		}
-		return nil
+			return audit.exec(ctx, tr.Event, id, actor, details, now)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("defer claims: %w", err)

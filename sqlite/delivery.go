@@ -193,10 +193,11 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 			return fmt.Errorf("prepare renew: %w", err)
 		}
 		defer st.Close()
-		for _, c := range claims {
+		return eachRow(ctx, len(claims), func(ctx context.Context, i int) error {
+			c := claims[i]
 			id, err := normalizeID(c.MessageID)
 			if err != nil {
-				continue // cannot be current
+				return nil //nolint:nilerr // cannot be current
 			}
 			var leaseUntil int64
 			if !c.LeaseUntil.IsZero() {
@@ -204,13 +205,13 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 			}
 			m, err := scanMessage(st.QueryRowContext(ctx, deadline, id, c.Attempt, leaseUntil, leaseUntil))
 			if errors.Is(err, sql.ErrNoRows) {
-				continue // stale
+				return nil // stale
 			} else if err != nil {
 				return fmt.Errorf("renew %s: %w", c.MessageID, err)
 			}
 			renewed = append(renewed, m)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("renew claims: %w", err)
@@ -247,16 +248,13 @@ func (s *Store) ReleaseClaims(ctx context.Context, claims []ims.Claim) error {
 			return fmt.Errorf("prepare attempt close: %w", err)
 		}
 		defer closing.Close()
-		for _, c := range claims {
-			ok, err := releaseOne(ctx, st, audit, closing, c, now)
-			if err != nil {
-				return err
-			}
+		return eachRow(ctx, len(claims), func(ctx context.Context, i int) error {
+			ok, err := releaseOne(ctx, st, audit, closing, claims[i], now)
 			if ok {
 				released++
 			}
-		}
-		return nil
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("release claims: %w", err)

@@ -23,14 +23,14 @@ func (s *Store) RecordDeliveryReports(ctx context.Context, reports []ims.Deliver
 	results := make([]ims.ReportResult, len(reports))
 	now := s.now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for i, r := range reports {
-			res, err := recordReport(ctx, tx, r, actor, now)
+		return eachRow(ctx, len(reports), func(ctx context.Context, i int) error {
+			res, err := recordReport(ctx, tx, reports[i], actor, now)
 			if err != nil {
-				return fmt.Errorf("report for %q: %w", r.ProviderMessageID, err)
+				return fmt.Errorf("report for %q: %w", reports[i].ProviderMessageID, err)
 			}
 			results[i] = res
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record delivery reports: %w", err)

@@ -54,16 +54,17 @@ func (s *Store) ExpireDue(ctx context.Context, why ims.ExpiryReason, actor strin
 			return fmt.Errorf("prepare attempt close: %w", err)
 		}
 		defer closing.Close()
-		for _, id := range ids {
+		if err := eachRow(ctx, len(ids), func(ctx context.Context, i int) error {
+			id := ids[i]
 			if _, err := update.ExecContext(ctx, micros(now), id); err != nil {
 				return fmt.Errorf("expire %s: %w", id, err)
 			}
 			if _, err := closing.ExecContext(ctx, ims.AttemptLeaseExpired, micros(now), id); err != nil {
 				return fmt.Errorf("close attempt of %s: %w", id, err)
 			}
-			if err := audit.exec(ctx, tr.Event, id, actor, details, now); err != nil {
-				return err
-			}
+			return audit.exec(ctx, tr.Event, id, actor, details, now)
+		}); err != nil {
+			return err
 		}
 		n = len(ids)
 		return nil

@@ -93,12 +93,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 			return err
 		}
 		defer st.Close()
-		for i, o := range outcomes {
-			if err := st.record(ctx, o, plans[i], actor); err != nil {
-				return err
-			}
-		}
-		return nil
+		return eachRow(ctx, len(outcomes), func(ctx context.Context, i int) error {
+			return st.record(ctx, outcomes[i], plans[i], actor)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("record outcomes: %w", err)

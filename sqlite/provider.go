@@ -61,10 +61,11 @@ func (s *Store) UpdateProviderState(ctx context.Context, fn func(ims.ProviderSta
 			string(raw), next.Version, cur.Version); err != nil {
 			return err
 		}
-		for _, e := range events {
-			if err := insertAudit(ctx, tx, e.Type, e.MessageID, e.Actor, e.Details, e.CreatedAt); err != nil {
-				return err
-			}
+		if err := eachRow(ctx, len(events), func(ctx context.Context, i int) error {
+			e := events[i]
+			return insertAudit(ctx, tx, e.Type, e.MessageID, e.Actor, e.Details, e.CreatedAt)
+		}); err != nil {
+			return err
 		}
 		out = next
 		return nil

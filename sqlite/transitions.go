@@ -154,15 +154,12 @@ func replayIDs(ctx context.Context, tx *sql.Tx, ids []string, actor string, now 
 		return err
 	}
 	defer audit.Close()
-	for _, id := range ids {
-		if _, err := update.ExecContext(ctx, micros(now), id); err != nil {
-			return fmt.Errorf("replay %s: %w", id, err)
+	return eachRow(ctx, len(ids), func(ctx context.Context, i int) error {
+		if _, err := update.ExecContext(ctx, micros(now), ids[i]); err != nil {
+			return fmt.Errorf("replay %s: %w", ids[i], err)
 		}
-		if err := audit.exec(ctx, replayMove.Event, id, actor, "", now); err != nil {
-			return err
-		}
-	}
-	return nil
+		return audit.exec(ctx, replayMove.Event, ids[i], actor, "", now)
+	})
 }
 
 func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {

@@ -118,6 +118,31 @@ func TestCountsQueryTimeout(t *testing.T) {
 	require.ErrorIs(t, c.Snapshot().Err, context.DeadlineExceeded)
 }
 
+// TestCountsQueryTimeoutFollowsRefresh: the default bound of a count grows
+// with the time between counts, so an operator who lengthens STATS_REFRESH
+// for a store that counts slowly gets counts, not a timeout every time.
+func TestCountsQueryTimeoutFollowsRefresh(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		refresh, timeout time.Duration
+		want             time.Duration
+	}{
+		{"defaults", 0, 0, DefaultQueryTimeout},
+		{"a short refresh bounds it", time.Second, 0, time.Second},
+		{"half a long refresh", time.Minute, 0, 30 * time.Second},
+		{"never under the default", 5 * time.Second, 0, DefaultQueryTimeout},
+		{"an explicit timeout", time.Minute, 2 * time.Second, 2 * time.Second},
+		{"an explicit timeout, at most the refresh", time.Second, time.Minute, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := CountsConfig{Refresh: tc.refresh, QueryTimeout: tc.timeout}.withDefaults().QueryTimeout
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
 // TestCountsRunRefreshesOncePerTick: the loop counts at start and once per
 // tick of its timer, however often the cache is read, and ends with ctx.
 func TestCountsRunRefreshesOncePerTick(t *testing.T) {

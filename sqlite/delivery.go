@@ -29,8 +29,13 @@ import (
 // statuses and ranks are literals (see statusIn), or SQLite could not prove
 // the index's predicate and would refuse the statement. The state is read
 // in the write transaction, so a stop (also a write) commits either before
-// this claim, which then finds nothing, or after it. ?1 now, ?2 the limit.
-var claimDueSQL = `SELECT id FROM messages INDEXED BY messages_due
+// this claim, which then finds nothing, or after it. It returns each row's
+// rowid besides its ID, both from the index: the claim's UPDATE and INSERT
+// find the rows by rowid, one B-tree descent of the table each, where an ID
+// costs a descent of the ID index first. A rowid of this table can change
+// only with VACUUM, never within the transaction that reads it here.
+// ?1 now, ?2 the limit.
+var claimDueSQL = `SELECT rowid, id FROM messages INDEXED BY messages_due
 	WHERE ` + statusIn("status", ims.TransitionClaim.From) + ` AND priority IN (` + rankList() + `)
 		AND next_attempt_at <= ?1 AND (expires_at IS NULL OR expires_at > ?1)
 		AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
@@ -55,11 +60,11 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	now := s.now()
 	var claimed []ims.Message
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ids, err := queryIDs(ctx, tx, claimDueSQL, micros(now), p.Limit)
-		if err != nil || len(ids) == 0 {
+		due, err := queryDue(ctx, tx, micros(now), p.Limit)
+		if err != nil || len(due.ids) == 0 {
 			return err
 		}
-		claimed, err = claimIDs(ctx, tx, ids, p, now)
+		claimed, err = claimDue(ctx, tx, due, p, now)
 		return err
 	})
 	if err != nil {
@@ -71,21 +76,65 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) ([]ims.Message,
 	return claimed, nil
 }
 
-// claimIDs claims the selected messages with one UPDATE and one INSERT of
-// their attempt rows, in flight, and returns them in the order of ids. The
+// claimUpdateSQL moves the rows of a JSON list of rowids to sending. ?1 the
+// status, ?2 the lease deadline, ?3 now, ?4 the list.
+var claimUpdateSQL = `UPDATE messages
+	SET status = ?1, attempts = attempts + 1, next_attempt_at = ?2, updated_at = ?3
+	WHERE rowid IN (SELECT value FROM json_each(?4)) RETURNING ` + messageColumns
+
+// claimAttemptsSQL inserts the in-flight attempt rows of a JSON list of
+// rowids (see insertClaimAttempts). Each row's ID comes from its place in
+// the list, so the statement needs no ORDER BY (a sort of the batch):
+// json_each yields the list in order, and the IDs would be the same in any.
+// ?1 the outcome, ?2 now, ?3 the actor, ?4 the list.
+const claimAttemptsSQL = `INSERT INTO delivery_attempts
+	(id, message_id, number, outcome, claimed_at, claim_actor, created_at)
+	SELECT ` + nextEventIDSQL + ` + 2 * j.key, m.id, m.attempts, ?1, ?2, ?3, ?2
+	FROM json_each(?4) AS j JOIN messages AS m ON m.rowid = j.value`
+
+// dueRows are the rows a claim selected, in claim order: their rowids and
+// their message IDs.
+type dueRows struct {
+	rowids []int64
+	ids    []string
+}
+
+func queryDue(ctx context.Context, tx *sql.Tx, now int64, limit int) (dueRows, error) {
+	var due dueRows
+	rows, err := tx.QueryContext(ctx, claimDueSQL, now, limit)
+	if err != nil {
+		return due, fmt.Errorf("select due: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			rowid int64
+			id    string
+		)
+		if err := rows.Scan(&rowid, &id); err != nil {
+			return due, fmt.Errorf("select due: scan: %w", err)
+		}
+		due.rowids, due.ids = append(due.rowids, rowid), append(due.ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return due, fmt.Errorf("select due: %w", err)
+	}
+	return due, nil
+}
+
+// claimDue claims the selected messages with one UPDATE and one INSERT of
+// their attempt rows, in flight, and returns them in claim order. The
 // attempt row is the claim's message.claimed event (migration 00013, see
 // auditQuery): no audit row is written. The attempt rows of lost claims are
 // closed as lease_expired first (their claimed events stay).
-func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, now time.Time) ([]ims.Message, error) {
-	list, err := json.Marshal(ids)
+func claimDue(ctx context.Context, tx *sql.Tx, due dueRows, p ims.ClaimParams, now time.Time) ([]ims.Message, error) {
+	ids := due.ids
+	list, err := json.Marshal(due.rowids)
 	if err != nil {
-		return nil, fmt.Errorf("encode ids: %w", err)
+		return nil, fmt.Errorf("encode rowids: %w", err)
 	}
 	tr := ims.TransitionClaim
-	rows, err := tx.QueryContext(ctx, `UPDATE messages
-		SET status = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
-		WHERE id IN (SELECT value FROM json_each(?)) RETURNING `+messageColumns,
-		string(tr.To), micros(now.Add(p.Lease)), micros(now), string(list))
+	rows, err := tx.QueryContext(ctx, claimUpdateSQL, string(tr.To), micros(now.Add(p.Lease)), micros(now), string(list))
 	if err != nil {
 		return nil, fmt.Errorf("update claimed: %w", err)
 	}
@@ -120,15 +169,11 @@ func claimIDs(ctx context.Context, tx *sql.Tx, ids []string, p ims.ClaimParams, 
 }
 
 // insertClaimAttempts writes the in-flight attempt rows of the claimed
-// messages (a JSON list of n IDs, in claim order). IDs: two per attempt from
+// messages (a JSON list of n rowids, in claim order). IDs: two per attempt from
 // audit_events' counter (ims.ClaimedEventID, ims.SentEventID), which then
 // moves past them; SQLite's one writer makes the read and the move atomic.
 func insertClaimAttempts(ctx context.Context, tx *sql.Tx, list string, n int, actor string, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts
-		(id, message_id, number, outcome, claimed_at, claim_actor, created_at)
-		SELECT `+nextEventIDSQL+` + 2 * j.key, m.id, m.attempts, ?1, ?2, ?3, ?2
-		FROM json_each(?4) AS j JOIN messages AS m ON m.id = j.value ORDER BY j.key`,
-		ims.AttemptInFlight, micros(now), actor, list); err != nil {
+	if _, err := tx.ExecContext(ctx, claimAttemptsSQL, ims.AttemptInFlight, micros(now), actor, list); err != nil {
 		return fmt.Errorf("insert claim attempts: %w", err)
 	}
 	return takeEventIDs(ctx, tx, n)

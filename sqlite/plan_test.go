@@ -25,6 +25,8 @@ func TestQueryPlans(t *testing.T) {
 		args               []any
 	}{
 		{"claim uses the due index", claimDueSQL, "messages_due", []any{0, 10}},
+		{"the claim's update finds its rows by rowid", claimUpdateSQL, "USING INTEGER PRIMARY KEY (rowid=?)", []any{"sending", 0, 0, "[1]"}},
+		{"the claim's attempt rows find their messages by rowid", claimAttemptsSQL, "USING INTEGER PRIMARY KEY (rowid=?)", []any{"in_flight", 0, "a", "[1]"}},
 		{"expiry sweep uses the expiry index", pickExpiredSQL, "messages_expiry", []any{0, 10}},
 		{"list by priority", `SELECT id FROM messages WHERE priority = ? AND ` + priorityNotNormal + ` AND id < ? ORDER BY id DESC LIMIT ?`,
 			"messages_priority_id", []any{0, "z", 10}},

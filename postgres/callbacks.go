@@ -13,7 +13,8 @@ import (
 )
 
 // The outbox rows themselves are written by the trigger messages_changed
-// (migration 00009), in the transaction of the change they report.
+// (migration 00009, once per statement since 00018), in the transaction of
+// the change they report.
 
 // SetStatusCallbackURL stores the fleet's default callback URL, read by the
 // outbox trigger.

@@ -14,7 +14,7 @@ import (
 // idempotency check (a redelivered report hits delivery_reports_identity_idx
 // and inserts nothing, so nothing else happens); the report is tied to the
 // message holding exactly its provider id, if one does, and otherwise stays
-// parked for the trigger messages_changed (migration 00009). The
+// parked for the trigger messages_changed (migrations 00009, 00018). The
 // UPDATE's condition is ims.DeliveryReport.Supersedes in SQL. Changing
 // delivery_reported_at fires the callback trigger.
 //

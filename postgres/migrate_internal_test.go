@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,13 +87,100 @@ func TestMigrationCheapCallbackTriggerRoundTrip(t *testing.T) {
 			WHERE tgname = 'messages_changed' AND tgrelid = 'messages'::regclass`).Scan(&def))
 		return def
 	}
+	_, err := p.DownTo(ctx, 12)
+	require.NoError(t, err)
 	require.Contains(t, when(), "ims_has_parked")
-	_, err := p.DownTo(ctx, 11)
+	_, err = p.DownTo(ctx, 11)
 	require.NoError(t, err)
 	require.NotContains(t, when(), "ims_has_parked")
 	require.NotContains(t, when(), "ims_callback_configured")
-	require.NoError(t, s.Migrate(ctx))
+	_, err = p.UpTo(ctx, 12)
+	require.NoError(t, err)
 	require.Contains(t, when(), "ims_callback_configured")
+	require.NoError(t, s.Migrate(ctx))
+}
+
+// TestMigrationStatementCallbackTriggerRoundTrip: 00018 makes
+// messages_changed a statement trigger over transition tables, and going
+// down brings back 00012's row trigger; on both sides a batch of sends
+// writes the same callbacks and applies the same parked report (the
+// behaviour itself is storetest's).
+func TestMigrationStatementCallbackTriggerRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openMigrated(t)
+	_, err := s.InitSchedulerState(ctx, true, "test")
+	require.NoError(t, err)
+	require.NoError(t, s.SetStatusCallbackURL(ctx, "https://receiver.example/ims"))
+	p := migrationProvider(t, s)
+
+	def := func() string {
+		t.Helper()
+		var def string
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT pg_get_triggerdef(oid) FROM pg_trigger
+			WHERE tgname = 'messages_changed' AND tgrelid = 'messages'::regclass`).Scan(&def))
+		return def
+	}
+	// sendBatch claims three messages, parks a report for the second's
+	// provider id and records all three sent in one batch; it returns the
+	// callbacks written, as "message index:delivery status", in order.
+	sendBatch := func() []string {
+		t.Helper()
+		nms := make([]ims.NewMessage, 3)
+		for i := range nms {
+			nms[i] = ims.NewMessage{PhoneNumber: "+905551234567", Content: fmt.Sprintf("batch %d", i)}
+		}
+		_, err := s.CreateMessages(ctx, ims.WithActor("test", nms))
+		require.NoError(t, err)
+		claimed, err := s.ClaimDue(ctx, ims.ClaimParams{Limit: 3, Lease: time.Minute, Actor: "test"})
+		require.NoError(t, err)
+		require.Len(t, claimed, 3)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		_, err = s.RecordDeliveryReports(ctx, []ims.DeliveryReport{{ProviderMessageID: "prov-" + claimed[1].ID,
+			Status: ims.DeliveryDelivered, Reported: "delivered", At: now, Timestamped: true, ReceivedAt: now}}, "test")
+		require.NoError(t, err)
+		outs := make([]ims.Outcome, 3)
+		index := map[string]int{}
+		for i, m := range claimed {
+			index[m.ID] = i
+			outs[i] = ims.Outcome{Claim: m.Claim(), At: time.Now(), Decision: ims.Decision{Status: ims.StatusSent},
+				Result: ims.DeliveryResult{StatusCode: 202, ProviderMessageID: "prov-" + m.ID}}
+		}
+		require.NoError(t, s.RecordOutcomes(ctx, outs, "test"))
+		rows, err := s.pool.Query(ctx, `DELETE FROM callbacks RETURNING id, message_id::text, delivery_status`)
+		require.NoError(t, err)
+		type row struct {
+			id       int64
+			msg, dlr string
+		}
+		var got []row
+		for rows.Next() {
+			var r row
+			require.NoError(t, rows.Scan(&r.id, &r.msg, &r.dlr))
+			got = append(got, r)
+		}
+		require.NoError(t, rows.Err())
+		slices.SortFunc(got, func(a, b row) int { return cmp.Compare(a.id, b.id) })
+		var out []string
+		for _, r := range got {
+			if r.msg == claimed[1].ID { // the others' order among themselves is the trigger's
+				out = append(out, fmt.Sprintf("%d:%s", index[r.msg], r.dlr))
+			}
+		}
+		return append(out, fmt.Sprintf("%d callbacks", len(got)))
+	}
+	want := []string{"1:", "1:delivered", "4 callbacks"}
+
+	require.Contains(t, def(), "FOR EACH STATEMENT")
+	require.Equal(t, want, sendBatch())
+	_, err = p.DownTo(ctx, 17)
+	require.NoError(t, err)
+	require.Contains(t, def(), "FOR EACH ROW")
+	require.Contains(t, def(), "ims_has_parked")
+	require.Equal(t, want, sendBatch(), "the row trigger writes the same")
+	require.NoError(t, s.Migrate(ctx))
+	require.Contains(t, def(), "FOR EACH STATEMENT")
+	require.Equal(t, want, sendBatch())
 }
 
 // TestMigrationAttemptEventsRoundTrip: 00013 moves a delivery's claimed and

@@ -128,6 +128,71 @@ func testCallbacks(t *testing.T, open Opener) {
 		require.Equal(t, ims.DeliveryNone, got[0].DeliveryStatus)
 		require.Equal(t, ims.DeliveryDelivered, got[1].DeliveryStatus)
 	})
+	t.Run("one batch of outcomes writes a row for each message that has a url, with its own", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		own := f.newMsg()
+		own.CallbackURL = "http://own.example/cb"
+		withURL := f.create(t, own)
+		f.createN(t, 2)
+		claimed := f.claim(t, 3)
+		require.Len(t, claimed, 3)
+		outs := make([]ims.Outcome, len(claimed))
+		for i, m := range claimed {
+			outs[i] = outcome(m, ims.StatusSent, f.clock.Now())
+		}
+		f.record(t, outs...)
+		got := f.claimCallbacks(t)
+		require.Len(t, got, 1, "no default url: only the message with its own")
+		require.Equal(t, withURL.ID, got[0].MessageID)
+		require.Equal(t, own.CallbackURL, got[0].URL)
+
+		require.NoError(t, f.s.SetStatusCallbackURL(f.ctx, callbackURL))
+		f.create(t, own)
+		f.createN(t, 2)
+		claimed = f.claim(t, 3)
+		require.Len(t, claimed, 3)
+		for i, m := range claimed {
+			outs[i] = outcome(m, ims.StatusSent, f.clock.Now())
+		}
+		f.record(t, outs...)
+		urls := map[string]int{}
+		for _, c := range f.claimCallbacks(t) {
+			require.Equal(t, ims.StatusSent, c.Status)
+			urls[c.URL]++
+		}
+		require.Equal(t, map[string]int{own.CallbackURL: 1, callbackURL: 2}, urls, "the default for the rest")
+	})
+	t.Run("one batch applies the parked reports of its messages only, each after its send", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, open)
+		require.NoError(t, f.s.SetStatusCallbackURL(f.ctx, callbackURL))
+		f.createN(t, 3)
+		claimed := f.claim(t, 3)
+		require.Len(t, claimed, 3)
+		parked := claimed[1]
+		f.reports(t, report(pid(parked), ims.DeliveryDelivered, f.clock.Now(), ""),
+			report("prov-unknown", ims.DeliveryDelivered, f.clock.Now(), ""))
+		outs := make([]ims.Outcome, len(claimed))
+		for i, m := range claimed {
+			outs[i] = outcome(m, ims.StatusSent, f.clock.Now())
+		}
+		f.record(t, outs...)
+		for _, m := range claimed {
+			want := ims.DeliveryNone
+			if m.ID == parked.ID {
+				want = ims.DeliveryDelivered
+			}
+			require.Equal(t, want, f.get(t, m.ID).DeliveryStatus, "message %s", m.ID)
+		}
+		var order []ims.DeliveryStatus
+		for _, c := range f.claimCallbacks(t) {
+			if c.MessageID == parked.ID {
+				order = append(order, c.DeliveryStatus)
+			}
+		}
+		require.Equal(t, []ims.DeliveryStatus{ims.DeliveryNone, ims.DeliveryDelivered}, order)
+	})
 	t.Run("claims lease rows; a stale completion changes nothing", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, open)

@@ -142,12 +142,27 @@ func dueIndexPagesOfClaim(t *testing.T, s *Store, now time.Time, floors []time.T
 	return pages
 }
 
-// planNode is the part of EXPLAIN's JSON that dueIndexPagesOfClaim reads.
+// planNode is the part of EXPLAIN's JSON that the plan tests read.
 type planNode struct {
+	NodeType  string     `json:"Node Type"`
+	CTEName   string     `json:"CTE Name"`
 	IndexName string     `json:"Index Name"`
 	Hit       int        `json:"Shared Hit Blocks"`
 	Read      int        `json:"Shared Read Blocks"`
+	Loops     float64    `json:"Actual Loops"`
 	Plans     []planNode `json:"Plans"`
+}
+
+// cteScans returns the CTE scans in n's subtree.
+func (n planNode) cteScans() []planNode {
+	var scans []planNode
+	if n.NodeType == "CTE Scan" {
+		scans = append(scans, n)
+	}
+	for _, c := range n.Plans {
+		scans = append(scans, c.cteScans()...)
+	}
+	return scans
 }
 
 // buffersOf sums the buffers of the nodes scanning index and reports

@@ -95,9 +95,10 @@ ORDER BY 1, 3, 2`, start, end)
 	}
 	measure("RecordOutcomes (sent)", func() error { return s.RecordOutcomes(ctx, outs, "workcount") })
 
-	// The row triggers an outcome calls, from EXPLAIN ANALYZE (calls are
-	// counted, not timed) of an UPDATE making the outcome's change — sent,
-	// with a provider id — to a second claimed batch, rolled back.
+	// The triggers an outcome calls (all of them per statement since 00018),
+	// from EXPLAIN ANALYZE (calls are counted, not timed) of an UPDATE making
+	// the outcome's change — sent, with a provider id — to a second claimed
+	// batch, rolled back.
 	_, err = s.CreateMessages(ctx, ims.WithActor("workcount", nms))
 	require.NoError(t, err)
 	claimed, err = s.ClaimDue(ctx, ims.ClaimParams{Limit: n, Lease: time.Hour, Actor: "workcount"})
@@ -116,7 +117,7 @@ ORDER BY 1, 3, 2`, start, end)
 UPDATE messages SET status = 'sent', provider_message_id = 'prov-' || id, updated_at = now()
 WHERE status = 'sending'`).Scan(&plan))
 	var b strings.Builder
-	fmt.Fprintf(&b, "row triggers called by an outcome's UPDATE (sent, provider id), %d messages:", n)
+	fmt.Fprintf(&b, "triggers called by an outcome's UPDATE (sent, provider id), %d messages:", n)
 	for _, p := range plan {
 		for _, tr := range p.Triggers {
 			fmt.Fprintf(&b, " %s %.0f calls;", tr.Name, tr.Calls)

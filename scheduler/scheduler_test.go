@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -249,23 +250,32 @@ func TestStatusReportsLeadership(t *testing.T) {
 
 func TestConcurrencyBoundsCallsAndClaimsAhead(t *testing.T) {
 	t.Parallel()
-	b := setup(t, Config{Interval: 0, BatchSize: 100, Concurrency: 2, AutoStart: true, ShutdownTimeout: time.Minute})
+	const concurrency, messages = 2, 30
+	b := setup(t, Config{Interval: 0, BatchSize: 100, Concurrency: concurrency, AutoStart: true, ShutdownTimeout: time.Minute})
 	b.hook.block = make(chan struct{})
-	ids := b.create(t, "+905550000001", "+905550000002", "+905550000003", "+905550000004", "+905550000005", "+905550000006")
+	phones := make([]string, messages)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("+9055500%05d", i)
+	}
+	ids := b.create(t, phones...)
 	b.run(t)
 
-	// Two calls in flight, two more claimed ahead, the rest left pending.
+	// Two calls in flight, at least one claimed ahead per worker, the rest
+	// left pending: the claims ahead may grow (claimAhead), never past
+	// claimAheadPerWorker per worker.
 	require.Eventually(t, func() bool {
-		return len(b.hook.callIDs()) == 2 && b.count(t, ims.StatusSending) == 4
+		return len(b.hook.callIDs()) == concurrency && b.count(t, ims.StatusSending) >= 2*concurrency
 	}, 10*time.Second, 5*time.Millisecond)
-	require.Len(t, b.hook.callIDs(), 2, "never more webhook calls than Concurrency")
-	require.Equal(t, int64(2), b.count(t, ims.StatusPending))
+	require.Len(t, b.hook.callIDs(), concurrency, "never more webhook calls than Concurrency")
+	sending := b.count(t, ims.StatusSending)
+	require.LessOrEqual(t, sending, int64((1+claimAheadPerWorker)*concurrency), "claims ahead are bounded")
+	require.Equal(t, int64(messages)-sending, b.count(t, ims.StatusPending))
 
 	close(b.hook.block)
 	for _, id := range ids {
 		b.advanceUntil(t, id, ims.StatusSent)
 	}
-	require.Len(t, b.hook.callIDs(), 6)
+	require.Len(t, b.hook.callIDs(), messages)
 }
 
 func TestStopReleasesClaimedAheadMessages(t *testing.T) {

@@ -87,6 +87,19 @@ ORDER BY 1, 3, 2`, start, end)
 		return err
 	})
 	require.Len(t, claimed, n)
+	// RabbitMQ mode: each consumer renews its handed-over claim once, before
+	// the call (a compare-and-set on the handed-over deadline).
+	handed := make([]ims.Claim, n)
+	for i, m := range claimed {
+		handed[i] = m.HandOver()
+	}
+	measure("RenewClaims (RabbitMQ mode)", func() error {
+		renewed, err := s.RenewClaims(ctx, handed, time.Hour)
+		if err == nil && len(renewed) != n {
+			err = fmt.Errorf("renewed %d of %d claims", len(renewed), n)
+		}
+		return err
+	})
 	outs := make([]ims.Outcome, n)
 	for i, m := range claimed {
 		outs[i] = ims.Outcome{Claim: m.Claim(), At: time.Now(), Decision: ims.Decision{Status: ims.StatusSent, Reason: "delivered"},

@@ -228,9 +228,10 @@ type Claim struct {
 	MessageID string `json:"message_id"`
 	Attempt   int    `json:"attempt"`
 	// LeaseUntil, when set, is the lease deadline the claim was handed over
-	// with (RabbitMQ mode). RenewClaims then only succeeds while the deadline is
-	// unchanged, so the first consumer to renew wins and a redelivered copy of
-	// the same entry is dropped instead of delivered a second time at once.
+	// with (RabbitMQ mode). CheckClaims and RenewClaims then only succeed
+	// while the deadline is unchanged, so the first consumer to renew a
+	// redelivered entry wins and a second copy of it is dropped instead of
+	// delivered a second time at once.
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 

@@ -4,7 +4,8 @@ import "context"
 
 // Queue carries claimed messages from the pacing leader to the workers of
 // every instance (RabbitMQ mode). The database stays the source of truth: a
-// queue entry is only a claim to check with DeliveryStore.RenewClaims.
+// queue entry is only a claim to check with DeliveryStore.CheckClaims or
+// RenewClaims.
 type Queue interface {
 	// Publish hands claims over and returns nil only once the broker has
 	// confirmed every one of them.
@@ -12,8 +13,11 @@ type Queue interface {
 	// Consume receives claims until ctx ends, reconnecting as needed, and
 	// calls handle for each. An entry is acked only after handle returns nil;
 	// on error it is requeued. An entry that cannot be parsed goes to the
-	// dead-letter queue.
-	Consume(ctx context.Context, handle func(ctx context.Context, c Claim) error) error
+	// dead-letter queue. handle's held context ends once this consumer no
+	// longer holds the entry (its connection to the broker was lost, so the
+	// broker may hand the entry to another consumer, marked redelivered) or
+	// the queue is closed.
+	Consume(ctx context.Context, handle func(held context.Context, d Delivery) error) error
 	// Ping reports whether the broker connection is up.
 	Ping(ctx context.Context) error
 }
@@ -25,3 +29,11 @@ const (
 	QueueModeDB       = "db"       // the database is the queue (the default)
 	QueueModeRabbitMQ = "rabbitmq" // RabbitMQ carries claims to every instance
 )
+
+// Delivery is a claim as a consumer receives it from the queue.
+type Delivery struct {
+	Claim
+	// Redelivered reports that the queue has handed the entry out before:
+	// another consumer may hold it still, or have acted on it.
+	Redelivered bool
+}

@@ -98,6 +98,15 @@ type DeliveryStore interface {
 	// consumer anywhere gets the go-ahead for a delivery. The claims are then
 	// left out like stale ones; a caller tells the two apart by the state.
 	RenewClaims(ctx context.Context, claims []Claim, lease time.Duration) ([]Message, error)
+	// CheckClaims returns the messages of the claims that RenewClaims would
+	// renew, in the same order and refused in the same cases (stale, or the
+	// stored state not running), and writes nothing: each keeps the lease it
+	// was handed over with. A queue consumer calls it for an entry the queue
+	// hands out for the first time, whose handed-over lease still covers a
+	// delivery (see scheduler's queueHandoff.verify): only a redelivered
+	// entry can reach two consumers, and only then does the first one need
+	// to move the deadline.
+	CheckClaims(ctx context.Context, claims []Claim) ([]Message, error)
 	// RecordOutcomes stores a batch of outcomes — message updates, attempt
 	// rows and audit events — in one transaction. An outcome whose claim is no
 	// longer current (the lease expired and the message was claimed again)

@@ -217,6 +217,39 @@ func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.
 	return append(out, msgs...), nil
 }
 
+// checkSQL selects what renewSQL would renew ($4 the statuses a current
+// claim is in) and writes nothing. It reads the stored state without
+// locking its row: a read gives no go-ahead that a stop committed before it
+// began could miss, and nothing it returns commits later (renewSQL locks the
+// row because its update commits after its snapshot was taken).
+var checkSQL = "/* ims: check claims */ WITH " + claimsCTE + `
+SELECT ` + messageCols("m") + `
+FROM c JOIN messages m ON m.id = c.id
+WHERE m.status = ANY($4::text[]) AND m.attempts = c.attempt
+	AND (c.lease_until IS NULL OR m.next_attempt_at = c.lease_until)
+	AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
+ORDER BY c.ord`
+
+// CheckClaims returns the messages of the claims that are still current, in
+// the order of claims, and writes nothing.
+func (s *Store) CheckClaims(ctx context.Context, claims []ims.Claim) (_ []ims.Message, err error) {
+	defer classify(&err)
+	out := []ims.Message{}
+	ids, attempts, leases := claimArrays(claims)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, checkSQL, ids, attempts, leases, ims.TransitionRenew.FromStrings())
+	if err != nil {
+		return nil, fmt.Errorf("check claims: %w", err)
+	}
+	msgs, err := collectMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("check claims: %w", err)
+	}
+	return append(out, msgs...), nil
+}
+
 // releaseSQL applies ims.TransitionRelease: it hands still-current claims
 // back, due now, as if the attempt never started, and wakes the pipeline to
 // claim them again. Its attempt row is closed as released (no webhook call

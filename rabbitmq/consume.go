@@ -22,9 +22,11 @@ import (
 //
 // Handlers get a context that is not canceled when ctx ends, so that a
 // delivery under way can finish and record its outcome: Consume returns nil
-// once ctx has ended and every handler has returned. Close cancels the
-// handlers' context, and Consume then returns ErrClosed.
-func (q *Queue) Consume(ctx context.Context, handle func(ctx context.Context, c ims.Claim) error) error {
+// once ctx has ended and every handler has returned. It is canceled when the
+// channel the entry came on is lost (the broker then requeues the entry and
+// may hand it to another consumer, marked redelivered), and by Close, after
+// which Consume returns ErrClosed.
+func (q *Queue) Consume(ctx context.Context, handle func(held context.Context, d ims.Delivery) error) error {
 	if handle == nil {
 		return errors.New("consume: handle is nil")
 	}
@@ -43,8 +45,8 @@ func (q *Queue) Consume(ctx context.Context, handle func(ctx context.Context, c 
 // keeps its slot.
 type consumer struct {
 	q      *Queue
-	handle func(ctx context.Context, c ims.Claim) error
-	ctx    context.Context // handlers' context
+	handle func(held context.Context, d ims.Delivery) error
+	ctx    context.Context // parent of each session's handler context
 	stop   context.Context // Consume's context
 	slots  chan struct{}
 	wg     sync.WaitGroup // handlers and channel closers
@@ -117,6 +119,7 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 	var inflight sync.WaitGroup
 	defer c.closeAfter(ch, &inflight)
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	held := c.holdWhileOpen(ch)
 	// The prefetch counts claims; the broker's counts entries, which carry
 	// up to maxClaimsPerEntry claims each.
 	if err := ch.Qos(entriesFor(c.q.cfg.Prefetch), 0, false); err != nil {
@@ -143,11 +146,11 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 			<-c.slots
 			return true, nil
 		case d, ok := <-deliveries:
-			if err := c.received(ctx, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
+			if err := c.received(ctx, held, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
 				return true, err
 			}
 		case d, ok := <-legacy:
-			if err := c.received(ctx, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
+			if err := c.received(ctx, held, d, ok, closed, &inflight); err != nil || ctx.Err() != nil {
 				return true, err
 			}
 		}
@@ -156,12 +159,28 @@ func (c *consumer) session(ctx context.Context, conn *amqp.Connection) (bool, er
 
 // received starts the handlers of an entry taken off a deliveries channel
 // (ok false: that channel closed, with the consumer channel).
-func (c *consumer) received(ctx context.Context, d amqp.Delivery, ok bool, closed <-chan *amqp.Error, inflight *sync.WaitGroup) error {
+func (c *consumer) received(ctx, held context.Context, d amqp.Delivery, ok bool, closed <-chan *amqp.Error, inflight *sync.WaitGroup) error {
 	if !ok {
 		<-c.slots
 		return errors.New("delivery channel closed")
 	}
-	return c.start(ctx, d, closed, inflight)
+	return c.start(ctx, held, d, closed, inflight)
+}
+
+// holdWhileOpen returns the context of the handlers of entries taken off ch:
+// it ends when ch closes, whether lost (the broker requeues what it had
+// handed out on it) or closed by closeAfter once its handlers are done.
+func (c *consumer) holdWhileOpen(ch *amqp.Channel) context.Context {
+	held, release := context.WithCancel(c.ctx)
+	lost := ch.NotifyClose(make(chan *amqp.Error, 1))
+	c.wg.Go(func() {
+		defer release()
+		select {
+		case <-lost: // closed: amqp091 closes it when the channel shuts down
+		case <-held.Done(): // the queue closed
+		}
+	})
+	return held
 }
 
 // start runs the handlers of one entry, holding the slot taken for it and
@@ -169,13 +188,13 @@ func (c *consumer) received(ctx context.Context, d amqp.Delivery, ok bool, close
 // lost before every claim has started, the rest are not started and the
 // entry is requeued once the started ones are done; start then returns the
 // channel's loss, if that was it.
-func (c *consumer) start(ctx context.Context, d amqp.Delivery, closed <-chan *amqp.Error, inflight *sync.WaitGroup) error {
+func (c *consumer) start(ctx, held context.Context, d amqp.Delivery, closed <-chan *amqp.Error, inflight *sync.WaitGroup) error {
 	claims, err := DecodeEntry(d.Body)
 	if err != nil {
 		c.goHandler(inflight, func() { c.poison(d, err) })
 		return nil
 	}
-	e := &entry{d: d, pending: len(claims)}
+	e := &entry{d: d, held: held, pending: len(claims)}
 	for i, claim := range claims {
 		if i > 0 {
 			select {
@@ -211,6 +230,7 @@ func (c *consumer) goHandler(inflight *sync.WaitGroup, f func()) {
 // and are dropped as stale by RenewClaims, as any redelivered entry).
 type entry struct {
 	d          amqp.Delivery
+	held       context.Context // the handlers' (see holdWhileOpen)
 	mu         sync.Mutex
 	pending    int   // claims started or to start and not finished
 	failed     error // the first handler error
@@ -240,7 +260,7 @@ func (c *consumer) abandon(e *entry, n int) {
 // process handles one claim of an entry, and settles the entry if it was
 // the last one.
 func (c *consumer) process(e *entry, claim ims.Claim) {
-	err := c.handle(c.ctx, claim)
+	err := c.handle(e.held, ims.Delivery{Claim: claim, Redelivered: e.d.Redelivered})
 	if err != nil {
 		c.q.log.Warn("claim handler failed; requeueing", "message_id", claim.MessageID, "attempt", claim.Attempt, "err", err)
 	}

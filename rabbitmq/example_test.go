@@ -26,8 +26,8 @@ func Example() {
 	}
 
 	// Every instance: blocks until ctx ends, reconnecting as needed.
-	_ = q.Consume(ctx, func(ctx context.Context, c ims.Claim) error {
-		// renew the claim, call the webhook, record the outcome
+	_ = q.Consume(ctx, func(ctx context.Context, c ims.Delivery) error {
+		// check (or, redelivered, renew) the claim, call the webhook, record the outcome
 		return nil
 	})
 }

@@ -117,7 +117,7 @@ func publish(t *testing.T, q *rabbitmq.Queue, claims []ims.Claim) {
 
 // consume runs q.Consume in the background; the returned stop function
 // cancels it and requires that it returned nil.
-func consume(t *testing.T, q *rabbitmq.Queue, handle func(context.Context, ims.Claim) error) (stop func()) {
+func consume(t *testing.T, q *rabbitmq.Queue, handle func(context.Context, ims.Delivery) error) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -218,7 +218,7 @@ func consumeHeld(t *testing.T, q *rabbitmq.Queue, prefetch int) (gate chan struc
 	gate = make(chan struct{})
 	var inflight atomic.Int32
 	rec = newRecorder()
-	stop = consume(t, q, func(ctx context.Context, c ims.Claim) error {
+	stop = consume(t, q, func(ctx context.Context, c ims.Delivery) error {
 		inflight.Add(1)
 		defer inflight.Add(-1)
 		select {

@@ -71,11 +71,64 @@ func TestPublishRecoversAfterDrop(t *testing.T) {
 	}, waitFor, 5*time.Millisecond)
 
 	rec := newRecorder()
-	stop := consume(t, q, func(_ context.Context, c ims.Claim) error {
+	stop := consume(t, q, func(_ context.Context, c ims.Delivery) error {
 		rec.record(c.MessageID)
 		return nil
 	})
 	rec.waitDistinct(t, 20)
 	stop()
 	requireAllAcked(t, q)
+}
+
+// A handler's held context ends when the connection its entry came on is
+// lost, while the handler still runs: the broker has taken the entry back,
+// and hands it out again marked redelivered.
+func TestHeldEndsWhenTheBrokerTakesTheEntryBack(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
+	cfg.URL = viaProxy
+	q := newQueue(t, cfg)
+	publish(t, q, makeClaims("held", 1))
+
+	deliveries := make(chan ims.Delivery, 10)
+	heldEnded := make(chan bool, 1)
+	stop := consume(t, q, func(held context.Context, d ims.Delivery) error {
+		deliveries <- d
+		if d.Redelivered {
+			return nil
+		}
+		select {
+		case <-held.Done():
+			heldEnded <- true
+			return held.Err()
+		case <-time.After(waitFor):
+			heldEnded <- false
+			return nil
+		}
+	})
+	first := receive(t, deliveries)
+	require.False(t, first.Redelivered, "a first delivery")
+	require.Equal(t, "held-000", first.MessageID)
+
+	p.Cut()
+	require.True(t, receive(t, heldEnded), "the handler's held context ends with its connection")
+	p.Restore()
+	again := receive(t, deliveries)
+	require.Equal(t, "held-000", again.MessageID)
+	require.True(t, again.Redelivered, "the entry comes back marked redelivered")
+	stop()
+	requireAllAcked(t, q)
+}
+
+func receive[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitFor):
+		t.Fatal("nothing received")
+		var zero T
+		return zero
+	}
 }

@@ -16,16 +16,20 @@ import (
 )
 
 // memQueue is an in-memory ims.Queue: Publish appends, Consume hands entries
-// to the handler one by one and requeues the ones it fails.
+// to the handler one by one and requeues the ones it fails, marked
+// redelivered, as a broker does.
 type memQueue struct {
 	mu         sync.Mutex
-	entries    chan ims.Claim
+	entries    chan ims.Delivery
 	failNext   int // Publish calls to fail
 	published  int
 	handleErrs int
+	// failFirst makes the handler's first try of each entry fail after it
+	// returned, as if the entry's ack were lost: the entry comes back.
+	failFirst bool
 }
 
-func newMemQueue() *memQueue { return &memQueue{entries: make(chan ims.Claim, 1000)} }
+func newMemQueue() *memQueue { return &memQueue{entries: make(chan ims.Delivery, 1000)} }
 
 func (q *memQueue) Publish(_ context.Context, claims []ims.Claim) error {
 	q.mu.Lock()
@@ -35,23 +39,24 @@ func (q *memQueue) Publish(_ context.Context, claims []ims.Claim) error {
 		return errors.New("broker gone")
 	}
 	for _, c := range claims {
-		q.entries <- c
+		q.entries <- ims.Delivery{Claim: c}
 	}
 	q.published += len(claims)
 	return nil
 }
 
-func (q *memQueue) Consume(ctx context.Context, handle func(context.Context, ims.Claim) error) error {
+func (q *memQueue) Consume(ctx context.Context, handle func(context.Context, ims.Delivery) error) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case c := <-q.entries:
-			if err := handle(ctx, c); err != nil {
+		case d := <-q.entries:
+			if err := handle(ctx, d); err != nil || (q.failFirst && !d.Redelivered) {
 				q.mu.Lock()
 				q.handleErrs++
 				q.mu.Unlock()
-				q.entries <- c
+				d.Redelivered = true
+				q.entries <- d
 			}
 		}
 	}
@@ -110,15 +115,21 @@ func TestQueueModeReleasesWhatTheBrokerRefused(t *testing.T) {
 	require.Equal(t, 1, m.Attempts, "a claim the broker never confirmed is released, not counted")
 }
 
-// renewCounter counts RenewClaims calls.
+// renewCounter counts the claims given to RenewClaims and CheckClaims.
 type renewCounter struct {
 	ims.Store
 	renewals atomic.Int32
+	checks   atomic.Int32
 }
 
 func (s *renewCounter) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) ([]ims.Message, error) {
-	s.renewals.Add(1)
+	s.renewals.Add(int32(len(claims)))
 	return s.Store.RenewClaims(ctx, claims, lease)
+}
+
+func (s *renewCounter) CheckClaims(ctx context.Context, claims []ims.Claim) ([]ims.Message, error) {
+	s.checks.Add(int32(len(claims)))
+	return s.Store.CheckClaims(ctx, claims)
 }
 
 func (s *renewCounter) Wakeups() <-chan struct{} { return s.Store.(ims.Waker).Wakeups() }
@@ -151,6 +162,106 @@ func TestQueueModeStoppedConsumerReleasesEntries(t *testing.T) {
 	require.Equal(t, 0, m.Attempts, "the entry was given back, not delivered")
 	require.Empty(t, b.hook.callIDs(), "nothing is sent while the scheduler is stopped")
 	require.Zero(t, counter.renewals.Load(), "a stopped consumer gives the entry back without renewing it")
+	require.Zero(t, counter.checks.Load(), "nor checking it")
+}
+
+// A consumer writes to the database before a call only when another
+// consumer could hold the same entry, or when the handed-over lease is
+// shorter than a renewal would make it.
+func TestQueueConsumerChecksOnlyAFirstDeliveryWithLeaseToRun(t *testing.T) {
+	t.Parallel()
+	b := build(t, Config{Mode: ModeRabbitMQ, Interval: time.Hour, BatchSize: 10}, newMemQueue(), nil)
+	h := b.sched.handoff.(*queueHandoff)
+	lease := b.sched.cfg.Lease
+	now := b.clock.Now()
+	for _, tt := range []struct {
+		name        string
+		leaseUntil  time.Time
+		redelivered bool
+		want        bool
+	}{
+		{"first delivery, handed-over lease longer than a renewal's", now.Add(2 * lease), false, true},
+		{"first delivery, exactly a renewal's lease left", now.Add(lease), false, true},
+		{"first delivery, less lease left than a renewal gives", now.Add(lease - time.Microsecond), false, false},
+		{"redelivered: another consumer may hold it", now.Add(2 * lease), true, false},
+		{"no handed-over deadline to compare (an older version's entry)", time.Time{}, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := ims.Delivery{Claim: ims.Claim{MessageID: "m-1", Attempt: 1, LeaseUntil: tt.leaseUntil}, Redelivered: tt.redelivered}
+			require.Equal(t, tt.want, h.checkOnly(d))
+		})
+	}
+}
+
+// End to end on the store: an entry's first delivery is checked, not
+// renewed; when the broker hands the same entry out again (its ack was
+// lost), the redelivered copy is renewed, and as the message is sent it is
+// stale: one call in all.
+func TestQueueConsumerRenewsOnlyRedeliveredEntries(t *testing.T) {
+	t.Parallel()
+	q := newMemQueue()
+	q.failFirst = true
+	var counter *renewCounter
+	b := build(t, Config{Mode: ModeRabbitMQ, Interval: 0, BatchSize: 10, AutoStart: true}, q, func(s ims.Store) ims.Store {
+		counter = &renewCounter{Store: s}
+		return counter
+	})
+	ids := b.create(t, "+905550000001")
+	b.run(t)
+	m := b.waitStatus(t, ids[0], ims.StatusSent)
+	require.Eventually(t, func() bool { return counter.renewals.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the redelivered copy is renewed")
+	require.Equal(t, int32(1), counter.checks.Load(), "the first delivery is only checked")
+	require.Equal(t, 1, m.Attempts)
+	require.Equal(t, []string{ids[0]}, b.hook.callIDs(), "delivered once")
+}
+
+// lostQueue hands each entry to the handler with a held context that has
+// already ended: the broker took the entry back (the consumer's channel was
+// lost) while the handler was on its way to the call.
+type lostQueue struct {
+	entries chan ims.Claim
+	handled chan error
+}
+
+func (q *lostQueue) Publish(_ context.Context, claims []ims.Claim) error {
+	for _, c := range claims {
+		q.entries <- c
+	}
+	return nil
+}
+
+func (q *lostQueue) Consume(ctx context.Context, handle func(context.Context, ims.Delivery) error) error {
+	lost, cancel := context.WithCancel(ctx)
+	cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-q.entries:
+			q.handled <- handle(lost, ims.Delivery{Claim: c})
+		}
+	}
+}
+
+func (q *lostQueue) Ping(context.Context) error { return nil }
+
+// A consumer whose entry the broker took back makes no call — another
+// consumer may be renewing the redelivered copy — and leaves the claim as
+// it is instead of releasing it (the claim may be that consumer's now).
+func TestQueueConsumerDoesNotCallForAnEntryTakenBack(t *testing.T) {
+	t.Parallel()
+	q := &lostQueue{entries: make(chan ims.Claim, 10), handled: make(chan error, 10)}
+	b := build(t, Config{Mode: ModeRabbitMQ, Interval: time.Hour, BatchSize: 10, AutoStart: true}, q, nil)
+	ids := b.create(t, "+905550000001")
+	b.run(t)
+
+	require.NoError(t, next(t, q.handled, "the entry to be handled"))
+	require.Empty(t, b.hook.callIDs(), "no call for an entry this consumer no longer holds")
+	m, err := b.store.GetMessage(context.Background(), ids[0])
+	require.NoError(t, err)
+	require.Equal(t, ims.StatusSending, m.Status, "not released: the claim is left to whoever holds the entry")
+	require.Equal(t, 1, m.Attempts)
 }
 
 // staleStore answers every renewal with the message at another attempt, as
@@ -160,15 +271,23 @@ type staleStore struct {
 }
 
 func (staleStore) RenewClaims(_ context.Context, claims []ims.Claim, _ time.Duration) ([]ims.Message, error) {
+	return nextAttempt(claims), nil
+}
+
+func (staleStore) CheckClaims(_ context.Context, claims []ims.Claim) ([]ims.Message, error) {
+	return nextAttempt(claims), nil
+}
+
+func nextAttempt(claims []ims.Claim) []ims.Message {
 	msgs := make([]ims.Message, len(claims))
 	for i, c := range claims {
 		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt + 1, Status: ims.StatusSending}
 	}
-	return msgs, nil
+	return msgs
 }
 
 // The renewer's fencing check: a claim is current only for the attempt it
-// was taken for, whatever row comes back.
+// was taken for, whatever row comes back, for a check as for a renewal.
 func TestRenewerFencesClaimsOfAnotherAttempt(t *testing.T) {
 	t.Parallel()
 	r := newRenewer(staleStore{}, time.Minute)
@@ -177,9 +296,13 @@ func TestRenewerFencesClaimsOfAnotherAttempt(t *testing.T) {
 	go func() { defer close(done); r.run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	_, current, err := r.renew(context.Background(), ims.Claim{MessageID: "m-1", Attempt: 1})
-	require.NoError(t, err)
-	require.False(t, current, "a claim of attempt 1 is stale once the message is at attempt 2")
+	for _, checkOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("checkOnly=%v", checkOnly), func(t *testing.T) {
+			_, current, err := r.renew(context.Background(), ims.Claim{MessageID: "m-1", Attempt: 1}, checkOnly)
+			require.NoError(t, err)
+			require.False(t, current, "a claim of attempt 1 is stale once the message is at attempt 2")
+		})
+	}
 }
 
 func countOf(xs []string, x string) int {
@@ -234,7 +357,7 @@ func TestRenewerFlushesConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, current, err := r.renew(context.Background(), ims.Claim{MessageID: fmt.Sprintf("m-%d", i), Attempt: 1})
+			_, current, err := r.renew(context.Background(), ims.Claim{MessageID: fmt.Sprintf("m-%d", i), Attempt: 1}, false)
 			assert.NoError(t, err)
 			results[i] = current
 		}()
@@ -264,13 +387,13 @@ func (q *ackQueue) Publish(_ context.Context, claims []ims.Claim) error {
 	return nil
 }
 
-func (q *ackQueue) Consume(ctx context.Context, handle func(context.Context, ims.Claim) error) error {
+func (q *ackQueue) Consume(ctx context.Context, handle func(context.Context, ims.Delivery) error) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case c := <-q.entries:
-			err := handle(ctx, c)
+			err := handle(ctx, ims.Delivery{Claim: c})
 			m, _ := q.store.GetMessage(context.Background(), c.MessageID)
 			q.settled <- settlement{err: err, stored: m}
 		}
@@ -342,7 +465,7 @@ func (q *heldQueue) Publish(ctx context.Context, claims []ims.Claim) error {
 	}
 }
 
-func (q *heldQueue) Consume(ctx context.Context, _ func(context.Context, ims.Claim) error) error {
+func (q *heldQueue) Consume(ctx context.Context, _ func(context.Context, ims.Delivery) error) error {
 	<-ctx.Done()
 	return nil
 }

@@ -10,9 +10,10 @@ import (
 	"github.com/insiderone/ims/internal/batch"
 )
 
-// renewer batches the RenewClaims calls of queue consumers: entries that
-// arrive together are checked against the database in one statement instead
-// of one commit each (RabbitMQ mode's per-message cost, in the benchmark).
+// renewer batches the CheckClaims and RenewClaims calls of queue consumers:
+// entries that arrive together are checked against the database in one
+// statement of each kind instead of one each (RabbitMQ mode's per-message
+// cost, in the benchmark).
 //
 // Two flushes run at once (flushers): the prefetch (1024 by default) is
 // larger than one statement's batch, and with a single flusher the entries
@@ -32,7 +33,10 @@ type renewer struct {
 
 type renewal struct {
 	claim ims.Claim
-	reply chan renewed
+	// checkOnly asks for CheckClaims: the claim is confirmed as current and
+	// keeps its handed-over lease.
+	checkOnly bool
+	reply     chan renewed
 }
 
 type renewed struct {
@@ -50,9 +54,10 @@ func newRenewer(store ims.DeliveryStore, lease time.Duration) *renewer {
 }
 
 // renew returns the message of a claim that is still current, with its
-// lease renewed; ok is false for a stale claim.
-func (r *renewer) renew(ctx context.Context, c ims.Claim) (ims.Message, bool, error) {
-	req := renewal{claim: c, reply: make(chan renewed, 1)}
+// lease renewed (or, with checkOnly, as it is); ok is false for a stale
+// claim.
+func (r *renewer) renew(ctx context.Context, c ims.Claim, checkOnly bool) (ims.Message, bool, error) {
+	req := renewal{claim: c, checkOnly: checkOnly, reply: make(chan renewed, 1)}
 	select {
 	case r.in <- req:
 	case <-ctx.Done():
@@ -84,13 +89,34 @@ func (r *renewer) run(ctx context.Context) {
 }
 
 func (r *renewer) flush(ctx context.Context, reqs []renewal) {
+	var checks, renewals []renewal
+	for _, req := range reqs {
+		if req.checkOnly {
+			checks = append(checks, req)
+		} else {
+			renewals = append(renewals, req)
+		}
+	}
+	r.answer(checks, "check", func(claims []ims.Claim) ([]ims.Message, error) {
+		return r.store.CheckClaims(ctx, claims)
+	})
+	r.answer(renewals, "renew", func(claims []ims.Claim) ([]ims.Message, error) {
+		return r.store.RenewClaims(ctx, claims, r.lease)
+	})
+}
+
+// answer runs one statement for reqs and replies to each.
+func (r *renewer) answer(reqs []renewal, verb string, call func([]ims.Claim) ([]ims.Message, error)) {
+	if len(reqs) == 0 {
+		return
+	}
 	claims := make([]ims.Claim, len(reqs))
 	for i, req := range reqs {
 		claims[i] = req.claim
 	}
-	msgs, err := r.store.RenewClaims(ctx, claims, r.lease)
+	msgs, err := call(claims)
 	if err != nil {
-		err = fmt.Errorf("renew %d claims: %w", len(claims), err)
+		err = fmt.Errorf("%s %d claims: %w", verb, len(claims), err)
 	}
 	current := make(map[string]ims.Message, len(msgs))
 	for _, m := range msgs {

@@ -12,14 +12,14 @@ import (
 )
 
 // heldStore puts a test between the engine and the store: once armed, the
-// next SchedulerState (or RenewClaims) call runs against the database and is
-// then held until the test releases it. That is a read that started before
+// next SchedulerState (or RenewClaims or CheckClaims) call runs against the
+// database and is then held until the test releases it. That is a read that started before
 // a change and returns after it, on demand instead of by luck.
 type heldStore struct {
 	ims.Store
 	mu        sync.Mutex
 	state     *hold // next SchedulerState call to hold
-	renew     *hold // next RenewClaims call to hold
+	renew     *hold // next RenewClaims or CheckClaims call to hold
 	afterRead *hold // the released state read, waiting for its caller to act on it
 }
 
@@ -87,6 +87,14 @@ func (s *heldStore) AcquireLeadership(ctx context.Context, instance string, ttl 
 
 func (s *heldStore) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) ([]ims.Message, error) {
 	msgs, err := s.Store.RenewClaims(ctx, claims, lease)
+	if h := s.take(&s.renew); h != nil {
+		h.wait(ctx)
+	}
+	return msgs, err
+}
+
+func (s *heldStore) CheckClaims(ctx context.Context, claims []ims.Claim) ([]ims.Message, error) {
+	msgs, err := s.Store.CheckClaims(ctx, claims)
 	if h := s.take(&s.renew); h != nil {
 		h.wait(ctx)
 	}

@@ -215,53 +215,84 @@ func closeLostAttempts(ctx context.Context, tx *sql.Tx, ids []string, now time.T
 var closeAttemptSQL = `UPDATE delivery_attempts SET outcome = ?1, created_at = ?2
 	WHERE message_id = ?3 AND outcome = ` + quote(ims.AttemptInFlight)
 
+// currentClaimSQL is the condition a claim is current by, for RenewClaims
+// and CheckClaims: ?1 the message, ?2 the attempt, ?3 the handed-over
+// deadline (0 = any; else it must still be the current one, see
+// ims.Claim.LeaseUntil). Nothing is current while the stored state is not
+// running (see ClaimDue). The statuses are literals from the domain (see
+// statusIn): the statement runs once per claim.
+var currentClaimSQL = `id = ?1 AND attempts = ?2 AND (?3 = 0 OR next_attempt_at = ?3)
+	AND ` + statusIn("status", ims.TransitionRenew.From) + `
+	AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)`
+
 // RenewClaims extends the lease of every claim still current and returns
 // those messages, in the order given.
 func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) ([]ims.Message, error) {
-	renewed := []ims.Message{}
 	if len(claims) == 0 {
-		return renewed, nil
+		return []ims.Message{}, nil
 	}
 	deadline := micros(s.now().Add(lease))
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// lease_until 0 = any deadline; else the handed-over deadline must
-		// still be the current one (see ims.Claim.LeaseUntil). Nothing is
-		// renewed while the stored state is not running (see ClaimDue).
-		// The statuses are literals from the domain (see statusIn): the
-		// statement runs once per claim.
-		st, err := tx.PrepareContext(ctx, `UPDATE messages SET next_attempt_at = ?1
-			WHERE id = ?2 AND attempts = ?3 AND (?4 = 0 OR next_attempt_at = ?5)
-				AND `+statusIn("status", ims.TransitionRenew.From)+`
-				AND EXISTS (SELECT 1 FROM scheduler_state WHERE id = 1 AND running)
-			RETURNING `+messageColumns)
-		if err != nil {
-			return fmt.Errorf("prepare renew: %w", err)
-		}
-		defer st.Close()
-		return eachRow(ctx, len(claims), func(ctx context.Context, i int) error {
-			c := claims[i]
-			id, err := normalizeID(c.MessageID)
-			if err != nil {
-				return nil //nolint:nilerr // cannot be current
-			}
-			var leaseUntil int64
-			if !c.LeaseUntil.IsZero() {
-				leaseUntil = micros(c.LeaseUntil)
-			}
-			m, err := scanMessage(st.QueryRowContext(ctx, deadline, id, c.Attempt, leaseUntil, leaseUntil))
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil // stale
-			} else if err != nil {
-				return fmt.Errorf("renew %s: %w", c.MessageID, err)
-			}
-			renewed = append(renewed, m)
-			return nil
-		})
+	var renewed []ims.Message
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		renewed, err = currentClaims(ctx, tx, `UPDATE messages SET next_attempt_at = ?4
+			WHERE `+currentClaimSQL+` RETURNING `+messageColumns, claims, deadline)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("renew claims: %w", err)
 	}
 	return renewed, nil
+}
+
+// CheckClaims returns the messages of the claims that RenewClaims would
+// renew, in the order given, and writes nothing. It reads in one
+// transaction, so every claim is judged against the same snapshot.
+func (s *Store) CheckClaims(ctx context.Context, claims []ims.Claim) (_ []ims.Message, err error) {
+	if len(claims) == 0 {
+		return []ims.Message{}, nil
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("check claims: begin: %w", err)
+	}
+	defer func() { err = errors.Join(err, rollback(tx)) }()
+	current, err := currentClaims(ctx, tx, `SELECT `+messageColumns+` FROM messages WHERE `+currentClaimSQL, claims)
+	if err != nil {
+		return nil, fmt.Errorf("check claims: %w", err)
+	}
+	return current, nil
+}
+
+// currentClaims runs query (a statement on currentClaimSQL that returns the
+// message) once per claim, with extra as its further parameters, and
+// returns the messages of the claims that are current, in order.
+func currentClaims(ctx context.Context, tx *sql.Tx, query string, claims []ims.Claim, extra ...any) ([]ims.Message, error) {
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	defer st.Close()
+	current := []ims.Message{}
+	err = eachRow(ctx, len(claims), func(ctx context.Context, i int) error {
+		c := claims[i]
+		id, err := normalizeID(c.MessageID)
+		if err != nil {
+			return nil //nolint:nilerr // cannot be current
+		}
+		var leaseUntil int64
+		if !c.LeaseUntil.IsZero() {
+			leaseUntil = micros(c.LeaseUntil)
+		}
+		m, err := scanMessage(st.QueryRowContext(ctx, append([]any{id, c.Attempt, leaseUntil}, extra...)...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // stale
+		} else if err != nil {
+			return fmt.Errorf("claim %s: %w", c.MessageID, err)
+		}
+		current = append(current, m)
+		return nil
+	})
+	return current, err
 }
 
 // ReleaseClaims returns still-current claims to pending, due now, without

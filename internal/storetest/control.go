@@ -124,8 +124,8 @@ func testClaimWhileStopped(t *testing.T, open Opener) {
 	}
 }
 
-// testRenewWhileStopped: a consumer's renewal is its go-ahead to deliver, so
-// like a claim it is refused once a stop has committed.
+// testRenewWhileStopped: a consumer's renewal or check is its go-ahead to
+// deliver, so like a claim it is refused once a stop has committed.
 func testRenewWhileStopped(t *testing.T, open Opener) {
 	f := setup(t, open)
 	m := f.claimOne(t)
@@ -134,7 +134,10 @@ func testRenewWhileStopped(t *testing.T, open Opener) {
 	require.NoError(t, err)
 	f.clock.Advance(time.Second)
 
-	got, err := f.s.RenewClaims(f.ctx, []ims.Claim{m.Claim(), h}, lease)
+	got, err := f.s.CheckClaims(f.ctx, []ims.Claim{m.Claim(), h})
+	require.NoError(t, err)
+	require.Empty(t, got, "no claim checks out while the scheduler is stopped")
+	got, err = f.s.RenewClaims(f.ctx, []ims.Claim{m.Claim(), h}, lease)
 	require.NoError(t, err)
 	require.Empty(t, got, "nothing is renewed while the scheduler is stopped")
 	kept := f.get(t, m.ID)
@@ -143,6 +146,9 @@ func testRenewWhileStopped(t *testing.T, open Opener) {
 
 	_, err = f.s.SetSchedulerRunning(f.ctx, true, "api:start")
 	require.NoError(t, err)
+	got, err = f.s.CheckClaims(f.ctx, []ims.Claim{m.Claim(), h})
+	require.NoError(t, err)
+	require.Equal(t, []string{m.ID, h.MessageID}, ids(got), "after a start the same claims check out")
 	got, err = f.s.RenewClaims(f.ctx, []ims.Claim{m.Claim(), h}, lease)
 	require.NoError(t, err)
 	require.Equal(t, []string{m.ID, h.MessageID}, ids(got), "after a start the same claims renew")

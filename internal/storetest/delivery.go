@@ -337,6 +337,47 @@ func testRenewHandedOverClaim(t *testing.T, open Opener) {
 	require.Len(t, current, 1, "the holder can renew with the deadline it holds")
 }
 
+// CheckClaims answers as RenewClaims would, and leaves every lease as it
+// was: a checked entry can still be renewed with the deadline it was handed
+// over with (as its redelivered copy is).
+func testCheckClaims(t *testing.T, open Opener) {
+	f := setup(t, open)
+	f.createN(t, 3)
+	claimed := f.claim(t, 3)
+	f.record(t, outcome(claimed[2], ims.StatusSent, f.clock.Now()))
+	f.clock.Advance(10 * time.Second)
+
+	staleAttempt := claimed[0].HandOver()
+	staleAttempt.Attempt++
+	otherDeadline := claimed[1].HandOver()
+	otherDeadline.LeaseUntil = otherDeadline.LeaseUntil.Add(time.Second)
+	got, err := f.s.CheckClaims(f.ctx, []ims.Claim{
+		claimed[1].HandOver(),
+		staleAttempt,
+		otherDeadline,
+		claimed[2].HandOver(), // already sent
+		{MessageID: "0190b6f2-8d1c-7000-8000-000000000000", Attempt: 1},
+		{MessageID: "not-an-id", Attempt: 1},
+		claimed[0].Claim(), // no deadline: any current one
+	})
+	require.NoError(t, err)
+	require.Equal(t, []string{claimed[1].ID, claimed[0].ID}, ids(got), "the current claims, in the order given")
+	require.Equal(t, ims.StatusSending, got[0].Status)
+	require.Equal(t, claimed[1].Attempts, got[0].Attempts)
+	requireTime(t, claimed[1].NextAttemptAt, got[0].NextAttemptAt, "returned with the lease it holds")
+	for _, m := range claimed[:2] {
+		requireTime(t, m.NextAttemptAt, f.get(t, m.ID).NextAttemptAt, "a check moves no lease")
+	}
+
+	renewed, err := f.s.RenewClaims(f.ctx, []ims.Claim{claimed[1].HandOver()}, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, renewed, 1, "after a check the handed-over deadline still renews")
+
+	got, err = f.s.CheckClaims(f.ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
 func testReleaseClaims(t *testing.T, open Opener) {
 	f := setup(t, open)
 	a := f.create(t, f.newMsg())

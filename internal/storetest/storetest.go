@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T, now ims.Clock) ims.Store) {
 		{"RecordOutcomes", testRecordOutcomes},
 		{"RenewClaims", testRenewClaims},
 		{"RenewHandedOverClaim", testRenewHandedOverClaim},
+		{"CheckClaims", testCheckClaims},
 		{"ReleaseClaims", testReleaseClaims},
 		{"Replay", testReplay},
 		{"Priority", testPriority},

@@ -92,7 +92,10 @@ type DeliveryStore interface {
 	// RenewClaims renews the lease of each claim that is still current (the
 	// message is sending with that attempt number) and returns those messages;
 	// stale claims are left out. A queue consumer calls it before delivering
-	// a message it received, so a late or duplicate hand-over is dropped.
+	// a message from an entry the queue handed out again (or one whose
+	// handed-over lease is short; see CheckClaims), so a late or duplicate
+	// hand-over is dropped and the first of two consumers of the same entry
+	// wins.
 	// Like ClaimDue it renews nothing unless the stored scheduler state is
 	// running, judged in the same statement: after a stop has committed no
 	// consumer anywhere gets the go-ahead for a delivery. The claims are then

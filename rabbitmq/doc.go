@@ -2,10 +2,14 @@
 //
 // The database stays the source of truth: an entry in the queue is only a
 // claim (message id, attempt and lease deadline) that a consumer checks with
-// DeliveryStore.RenewClaims before delivering. Losing an entry therefore never
-// loses a message — its lease expires and the pacing leader claims it again —
-// while a duplicate entry is dropped by the fencing check. Retries of failed
-// webhook calls are scheduled in the database, never in RabbitMQ.
+// DeliveryStore.CheckClaims (an entry handed out for the first time) or
+// RenewClaims (one redelivered: ims.Delivery.Redelivered) before delivering.
+// Losing an entry therefore never loses a message — its lease expires and the
+// pacing leader claims it again — while a duplicate entry is dropped by the
+// fencing check. A handler's held context ends when the channel its entry
+// came on is lost, which is when the broker may hand the entry to another
+// consumer. Retries of failed webhook calls are scheduled in the database,
+// never in RabbitMQ.
 //
 // # Topology
 //

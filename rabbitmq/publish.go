@@ -15,7 +15,8 @@ import (
 // batch costs one round trip, not one per entry. On any error — not
 // connected, a nack, a timeout, a connection lost mid-batch — the caller must
 // treat the whole batch as unpublished (some entries may still have been
-// enqueued; consumers drop those duplicates with RenewClaims).
+// enqueued; consumers drop those duplicates by their handed-over deadline,
+// which the claims' next claim changes).
 func (q *Queue) Publish(ctx context.Context, claims []ims.Claim) error {
 	if len(claims) == 0 {
 		return nil

@@ -106,7 +106,7 @@ type DeliveryStore interface {
 	// stored state not running), and writes nothing: each keeps the lease it
 	// was handed over with. A queue consumer calls it for an entry the queue
 	// hands out for the first time, whose handed-over lease still covers a
-	// delivery (see scheduler's queueHandoff.verify): only a redelivered
+	// delivery (see scheduler's queueHandoff.checkOnly): only a redelivered
 	// entry can reach two consumers, and only then does the first one need
 	// to move the deadline.
 	CheckClaims(ctx context.Context, claims []Claim) ([]Message, error)

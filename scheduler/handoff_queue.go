@@ -13,8 +13,8 @@ import (
 
 // queueHandoff is RabbitMQ mode: the leader claims and publishes the claims;
 // every instance consumes them, checks each claim against the database (it
-// is only a claim: the database stays the source of truth; see verify) and
-// delivers it.
+// is only a claim: the database stays the source of truth; see checkOnly)
+// and delivers it.
 type queueHandoff struct {
 	s     *Scheduler
 	queue ims.Queue
@@ -46,7 +46,7 @@ func newQueueHandoff(s *Scheduler, deps Deps) (handoff, error) {
 
 // lease is the lease of a claim published and not yet picked up by a
 // consumer. A consumer delivers within it, or renews it to Lease first
-// (verify).
+// (checkOnly).
 func (h *queueHandoff) lease() time.Duration { return h.s.cfg.HandoverLease }
 
 // leaderClaims: the leader publishes, so that one instance's room
@@ -154,15 +154,15 @@ func (h *queueHandoff) consume(ctx, deliverCtx context.Context) {
 // handleClaim delivers one queue entry. Returning nil acks it, so it returns
 // nil only once the outcome (or the release) is stored. held ends when this
 // consumer no longer holds the entry (ims.Queue.Consume).
-func (h *queueHandoff) handleClaim(ctx, held context.Context, d ims.Delivery) error {
+func (h *queueHandoff) handleClaim(ctx, held context.Context, entry ims.Delivery) error {
 	s := h.s
-	c := d.Claim
+	c := entry.Claim
 	if !s.running.Load() {
 		// Stopped: nothing may be sent. Give the claim back to the database;
 		// the leader dispatches it again after the next start.
 		return s.complete.releaseWait(ctx, c)
 	}
-	m, current, err := h.renew.renew(ctx, c, h.checkOnly(d))
+	m, current, err := h.renew.renew(ctx, c, h.checkOnly(entry))
 	if err != nil {
 		return fmt.Errorf("renew claim %s: %w", c.MessageID, err)
 	}
@@ -182,21 +182,22 @@ func (h *queueHandoff) handleClaim(ctx, held context.Context, d ims.Delivery) er
 	if !s.acquireWorker(ctx) {
 		return s.complete.releaseWait(ctx, m.Claim())
 	}
-	// Quiet hours are judged once a worker is free, right before the call:
-	// the wait for one may have carried the message into its window.
-	if d, held := s.quietHold(m); held {
-		s.releaseWorker()
-		return s.complete.deferWait(ctx, d)
-	}
 	if held.Err() != nil {
 		// The broker took the entry back (this consumer's channel was lost)
 		// and may have handed it to another consumer, whose renewal of the
 		// redelivered entry succeeds when this one only checked: a call from
-		// here now could be the second. Nor is the claim released: it may be
-		// the other consumer's now.
+		// here now could be the second, and a release or a deferral would
+		// undo that consumer's claim. Nothing is written: the claim is the
+		// redelivered entry's now.
 		s.releaseWorker()
 		s.log.Debug("queue entry taken back before its call; leaving it to the broker", "message_id", m.ID)
 		return nil
+	}
+	// Quiet hours are judged once a worker is free, right before the call:
+	// the wait for one may have carried the message into its window.
+	if deferral, quiet := s.quietHold(m); quiet {
+		s.releaseWorker()
+		return s.complete.deferWait(ctx, deferral)
 	}
 	out, ok := s.deliver(ctx, m)
 	s.releaseWorker()

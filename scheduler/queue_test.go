@@ -247,21 +247,47 @@ func (q *lostQueue) Consume(ctx context.Context, handle func(context.Context, im
 func (q *lostQueue) Ping(context.Context) error { return nil }
 
 // A consumer whose entry the broker took back makes no call — another
-// consumer may be renewing the redelivered copy — and leaves the claim as
-// it is instead of releasing it (the claim may be that consumer's now).
+// consumer may be renewing the redelivered copy — and writes nothing: no
+// release, and no quiet-hours deferral either (either would undo the claim
+// that may be that consumer's now).
 func TestQueueConsumerDoesNotCallForAnEntryTakenBack(t *testing.T) {
 	t.Parallel()
-	q := &lostQueue{entries: make(chan ims.Claim, 10), handled: make(chan error, 10)}
-	b := build(t, Config{Mode: ModeRabbitMQ, Interval: time.Hour, BatchSize: 10, AutoStart: true}, q, nil)
-	ids := b.create(t, "+905550000001")
-	b.run(t)
+	for _, tt := range []struct {
+		name  string
+		quiet bool // the recipient is inside its quiet hours
+	}{{"outside quiet hours", false}, {"inside quiet hours", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q := &lostQueue{entries: make(chan ims.Claim, 10), handled: make(chan error, 10)}
+			cfg := Config{Interval: time.Hour, BatchSize: 10, AutoStart: true}
+			if tt.quiet {
+				cfg = quietConfig(t)
+				cfg.Interval = time.Hour
+			}
+			cfg.Mode = ModeRabbitMQ
+			b := build(t, cfg, q, nil)
+			ctx := context.Background()
+			ids := b.createWith(t, ims.NewMessage{PhoneNumber: "+905551234567", Content: "hi", TimeZone: "Europe/Istanbul"})
+			_, err := b.store.InitSchedulerState(ctx, true, "test")
+			require.NoError(t, err)
+			// Claimed and handed over as the leader would (whose own
+			// quiet-hours check would keep it from the queue), with a long
+			// handed-over lease: the consumer only checks it.
+			claimed, err := b.store.ClaimDue(ctx, ims.ClaimParams{Limit: 1, Lease: time.Hour, Actor: "test"})
+			require.NoError(t, err)
+			require.Len(t, claimed, 1)
+			q.entries <- claimed[0].HandOver()
+			b.run(t)
 
-	require.NoError(t, next(t, q.handled, "the entry to be handled"))
-	require.Empty(t, b.hook.callIDs(), "no call for an entry this consumer no longer holds")
-	m, err := b.store.GetMessage(context.Background(), ids[0])
-	require.NoError(t, err)
-	require.Equal(t, ims.StatusSending, m.Status, "not released: the claim is left to whoever holds the entry")
-	require.Equal(t, 1, m.Attempts)
+			require.NoError(t, next(t, q.handled, "the entry to be handled"))
+			require.Empty(t, b.hook.callIDs(), "no call for an entry this consumer no longer holds")
+			m, err := b.store.GetMessage(ctx, ids[0])
+			require.NoError(t, err)
+			require.Equal(t, ims.StatusSending, m.Status, "neither released nor deferred: the claim is left to whoever holds the entry")
+			require.Equal(t, 1, m.Attempts)
+			require.True(t, m.NextAttemptAt.Equal(claimed[0].NextAttemptAt), "its lease as handed over")
+		})
+	}
 }
 
 // staleStore answers every renewal with the message at another attempt, as

@@ -61,19 +61,27 @@ guard sched-renewer-fencing scheduler/renewer.go 's/ok: ok \&\& m\.Attempts == r
 # The stores' running checks: claim and renewal.
 guard sqlite-claim-running sqlite/delivery.go 's/\n\t\tAND EXISTS \(SELECT 1 FROM scheduler_state WHERE id = 1 AND running\)\n\tORDER BY/\n\tORDER BY/' sqlite '^TestStore$/^ClaimWhileStopped$'
 guard pg-claim-running postgres/delivery.go 's/ AND EXISTS \(SELECT 1 FROM running\)\n\t\tORDER BY/\n\t\tORDER BY/' postgres '^TestStore$/^ClaimWhileStopped$'
-guard sqlite-renew-running sqlite/delivery.go 's/\n\t\t\t\tAND EXISTS \(SELECT 1 FROM scheduler_state WHERE id = 1 AND running\)\n\t\t\tRETURNING/\n\t\t\tRETURNING/' sqlite '^TestStore$/^RenewWhileStopped$'
+# (SQLite's renewal and check share currentClaimSQL.)
+guard sqlite-renew-running sqlite/delivery.go 's/\n\tAND EXISTS \(SELECT 1 FROM scheduler_state WHERE id = 1 AND running\)`/`/' sqlite '^TestStore$/^RenewWhileStopped$'
 guard pg-renew-running postgres/delivery.go 's/\n\t\tAND EXISTS \(SELECT 1 FROM running\)\n\tRETURNING m\.\*, c\.ord/\n\tRETURNING m.*, c.ord/' postgres '^TestStore$/^RenewWhileStopped$'
+guard pg-check-running postgres/delivery.go 's/\n\tAND EXISTS \(SELECT 1 FROM scheduler_state WHERE id = 1 AND running\)\nORDER BY c\.ord/\nORDER BY c.ord/' postgres '^TestStore$/^RenewWhileStopped$'
 # The stores' fencing checks: the attempt number in the outcome, renewal and
 # release statements.
 guard sqlite-outcome-fencing sqlite/outcomes.go 's/WHERE id = \?7 AND attempts = \?8 AND/WHERE id = ?7 AND ?8 = ?8 AND/' sqlite '^TestStore$/^RecordOutcomes$/stale'
 guard pg-outcome-fencing postgres/outcomes.go 's/ AND m\.attempts = o\.attempt\n\tRETURNING m\.id, o\.ord/\n\tRETURNING m.id, o.ord/' postgres '^TestStore$/^RecordOutcomes$/stale'
-guard sqlite-renew-fencing sqlite/delivery.go 's/WHERE id = \?2 AND attempts = \?3 AND \(\?4 = 0/WHERE id = ?2 AND ?3 = ?3 AND (?4 = 0/' sqlite '^TestStore$/^RenewClaims$'
+guard sqlite-renew-fencing sqlite/delivery.go 's/id = \?1 AND attempts = \?2 AND \(\?3 = 0/id = ?1 AND ?2 = ?2 AND (?3 = 0/' sqlite '^TestStore$/^RenewClaims$'
 guard pg-renew-fencing postgres/delivery.go 's/m\.status = ANY\(\$5::text\[\]\) AND m\.attempts = c\.attempt/m.status = ANY(\$5::text[])/' postgres '^TestStore$/^RenewClaims$'
+guard pg-check-fencing postgres/delivery.go 's/WHERE m\.status = ANY\(\$4::text\[\]\) AND m\.attempts = c\.attempt/WHERE m.status = ANY(\$4::text[])/' postgres '^TestStore$/^CheckClaims$'
 guard sqlite-release-fencing sqlite/delivery.go 's/WHERE id = \?2 AND attempts = \?3 AND `\+statusIn/WHERE id = ?2 AND ?3 = ?3 AND `+statusIn/' sqlite '^TestStore$/^ReleaseClaims$'
 guard pg-release-fencing postgres/delivery.go 's/m\.status = ANY\(\$8::text\[\]\) AND m\.attempts = c\.attempt/m.status = ANY(\$8::text[])/' postgres '^TestStore$/^ReleaseClaims$'
 # The stores' lease checks: a leased row is not claimed before its lease
 # ends, and a handed-over claim renews only with the deadline it carries.
 guard sqlite-claim-lease sqlite/delivery.go "s/AND next_attempt_at <= \\?1 AND/AND (next_attempt_at <= ?1 OR status = 'sending') AND/" sqlite '^TestStore$/^Claim$/expired_lease'
 guard pg-claim-lease postgres/delivery.go "s/AND next_attempt_at >= r\\.floor AND next_attempt_at <= \\\$1/AND next_attempt_at >= r.floor AND (next_attempt_at <= \\\$1 OR status = 'sending')/" postgres '^TestStore$/^Claim$/expired_lease'
-guard sqlite-renew-lease sqlite/delivery.go 's/AND \(\?4 = 0 OR next_attempt_at = \?5\)/AND (?4 = ?4 OR ?5 = ?5)/' sqlite '^TestStore$/^RenewHandedOverClaim$'
+guard sqlite-renew-lease sqlite/delivery.go 's/AND \(\?3 = 0 OR next_attempt_at = \?3\)/AND (?3 = ?3)/' sqlite '^TestStore$/^RenewHandedOverClaim$'
 guard pg-renew-lease postgres/delivery.go 's/\n\t\tAND \(c\.lease_until IS NULL OR m\.next_attempt_at = c\.lease_until\)//' postgres '^TestStore$/^RenewHandedOverClaim$'
+guard pg-check-lease postgres/delivery.go 's/\n\tAND \(c\.lease_until IS NULL OR m\.next_attempt_at = c\.lease_until\)\n\tAND EXISTS/\n\tAND EXISTS/' postgres '^TestStore$/^CheckClaims$'
+# RabbitMQ mode's consumer: only a first delivery is merely checked, and an
+# entry the broker took back gets no call.
+guard sched-consumer-redelivered scheduler/handoff_queue.go 's/return !d\.Redelivered \&\& /return /' scheduler '^TestQueueConsumerChecksOnlyAFirstDeliveryWithLeaseToRun$'
+guard sched-consumer-held scheduler/handoff_queue.go 's/if held\.Err\(\) != nil \{/if false {/' scheduler '^TestQueueConsumerDoesNotCallForAnEntryTakenBack$'

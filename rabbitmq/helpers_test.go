@@ -43,6 +43,16 @@ func testConfig(t *testing.T) rabbitmq.Config {
 
 // newQueue opens a Queue and closes it when the test ends (before the
 // topology is deleted, since cleanups run last-in first-out).
+// newProxiedQueue opens a queue with the test configuration that reaches
+// the broker through a TCP proxy the test can cut and restore.
+func newProxiedQueue(t *testing.T) (*testenv.Proxy, *rabbitmq.Queue) {
+	t.Helper()
+	cfg := testConfig(t)
+	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
+	cfg.URL = viaProxy
+	return p, newQueue(t, cfg)
+}
+
 func newQueue(t *testing.T, cfg rabbitmq.Config) *rabbitmq.Queue {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

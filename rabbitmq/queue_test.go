@@ -436,10 +436,7 @@ func TestFailedClaimRequeuesItsWholeEntry(t *testing.T) {
 // again.
 func TestEntryIsNotAckedWhileAClaimIsStillHandled(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
-	cfg.URL = viaProxy
-	q := newQueue(t, cfg)
+	p, q := newProxiedQueue(t)
 	publish(t, q, makeClaims("h", 3)) // one entry
 
 	gate := make(chan struct{})

@@ -56,10 +56,7 @@ func TestReconnectAfterNetworkCut(t *testing.T) {
 // succeeds again once the supervisor has reconnected.
 func TestPublishRecoversAfterDrop(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
-	cfg.URL = viaProxy
-	q := newQueue(t, cfg)
+	p, q := newProxiedQueue(t)
 	publish(t, q, makeClaims("a", 10))
 
 	p.Cut()
@@ -85,10 +82,7 @@ func TestPublishRecoversAfterDrop(t *testing.T) {
 // and hands it out again marked redelivered.
 func TestHeldEndsWhenTheBrokerTakesTheEntryBack(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	p, viaProxy := testenv.ProxyURL(t, cfg.URL)
-	cfg.URL = viaProxy
-	q := newQueue(t, cfg)
+	p, q := newProxiedQueue(t)
 	publish(t, q, makeClaims("held", 1))
 
 	deliveries := make(chan ims.Delivery, 10)

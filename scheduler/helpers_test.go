@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"log/slog"
-	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,7 +112,6 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 	if w.beforeConn != nil && !w.beforeConn(ctx) {
 		return ims.DeliveryResult{Err: "dial: context canceled"}
 	}
-	gotConn(ctx)
 	if w.beforeWrite != nil {
 		w.beforeWrite()
 	}
@@ -126,7 +124,7 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 	}
 	block := w.block
 	w.mu.Unlock()
-	wroteRequest(ctx)
+	requestSent(ctx)
 	if block != nil {
 		select {
 		case <-block:
@@ -140,19 +138,11 @@ func (w *fakeWebhook) Deliver(ctx context.Context, m ims.Message) ims.DeliveryRe
 	return r
 }
 
-// gotConn does what net/http's Transport does once a call has its
-// connection: it calls the trace's GotConn hook, if one is set.
-func gotConn(ctx context.Context) {
-	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.GotConn != nil {
-		tr.GotConn(httptrace.GotConnInfo{})
-	}
-}
-
-// wroteRequest tells the engine's call gate (stopgate.go) that the request
-// is on the wire, as net/http's Transport does: the call has started.
-func wroteRequest(ctx context.Context) {
-	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.WroteRequest != nil {
-		tr.WroteRequest(httptrace.WroteRequestInfo{})
+// requestSent tells the engine's call gate (stopgate.go) that the request
+// is on the wire, as the webhook adapter does: the call has started.
+func requestSent(ctx context.Context) {
+	if sent := ims.RequestSentHook(ctx); sent != nil {
+		sent()
 	}
 }
 

@@ -2,19 +2,21 @@ package scheduler
 
 import (
 	"context"
-	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/insiderone/ims"
 )
 
 // stopGate makes "after a stop has answered, no instance starts a webhook
 // call" hold (README, What a stop guarantees):
 //
 //   - calls is read-held by every call from its last running check until its
-//     request is written to the connection; applyState write-locks it to
-//     stop. When applyState returns, every call that passed the check is on
-//     the wire, and no later one passes.
+//     request has been handed to the operating system (the Webhook calls the
+//     ims.WithRequestSent hook); applyState write-locks it to stop. When
+//     applyState returns, every call that passed the check is on the wire,
+//     and no later one passes.
 //   - A call still dialing is waited for like the others, not aborted: a
 //     cancelled dial cannot be told apart from a request already on the wire
 //     (the Transport may get its connection and write the request just as the
@@ -72,7 +74,7 @@ func (s *Scheduler) noteStateRead(began time.Time) {
 // openCall is the last check before a webhook call: it returns the context
 // to call with and the call to finish once Deliver returns, or false when
 // the call must not start (stopped, stopping, or the state unknown for too
-// long). The gate stays read-held until the request is written or the call
+// long). The gate stays read-held until the request is sent or the call
 // finishes.
 func (s *Scheduler) openCall(ctx context.Context) (context.Context, *gatedCall, bool) {
 	if !s.stateFresh() {
@@ -89,29 +91,21 @@ func (s *Scheduler) openCall(ctx context.Context) (context.Context, *gatedCall, 
 		return ctx, nil, false
 	}
 	c := &gatedCall{gate: &s.gate}
-	c.trace.WroteRequest = c.wrote
-	return httptrace.WithClientTrace(ctx, &c.trace), c, true
+	return ims.WithRequestSent(ctx, c.release), c, true
 }
 
-// gatedCall holds the gate for one call. net/http's Transport calls the
-// trace's hook from the request's context; a webhook that is not HTTP (or a
-// request that fails before it is written) releases at finish.
+// gatedCall holds the gate for one call. The Webhook releases it through
+// the ims.WithRequestSent hook once the request is sent (a failed write
+// does not count: the request may be replayed on a new connection, and that
+// replay is the call starting); a Webhook that cannot tell, or a request
+// that was never sent, releases at finish.
 type gatedCall struct {
 	gate     *stopGate
 	released atomic.Bool
-	trace    httptrace.ClientTrace
 }
 
-// wrote releases the gate: the request is on the wire. A failed write does
-// not: the Transport may replay the request on a new connection (it counts
-// a request with an Idempotency-Key as idempotent), and that replay is a
-// call starting; finish releases if none comes.
-func (c *gatedCall) wrote(info httptrace.WroteRequestInfo) {
-	if info.Err == nil {
-		c.release()
-	}
-}
-
+// release lets a stop past this call; only the first of the sent hook and
+// finish does anything.
 func (c *gatedCall) release() {
 	if c.released.CompareAndSwap(false, true) {
 		c.gate.calls.RUnlock()

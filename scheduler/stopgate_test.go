@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"errors"
-	"net/http/httptrace"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -293,45 +292,40 @@ func BenchmarkOpenCall(b *testing.B) {
 			if !ok {
 				b.Fatal("refused")
 			}
-			gotConn(callCtx)
-			wroteRequest(callCtx)
+			requestSent(callCtx)
 			call.finish()
 		}
 	})
 }
 
-// A gated call releases the gate exactly once: at its first successful
-// write, or at finish; a failed write (which the Transport may replay)
-// keeps it.
+// A gated call releases the gate exactly once: when the Webhook says its
+// request was sent (through the context openCall returned), or at finish.
+// Whether a failed write counts is the webhook adapter's to decide
+// (webhook.TestRequestSentHook).
 func TestGatedCallReleasesTheGateOnce(t *testing.T) {
-	failed := httptrace.WroteRequestInfo{Err: errors.New("broken pipe")}
+	sent := func(c *gatedCall, ctx context.Context) { requestSent(ctx) }
+	finish := func(c *gatedCall, _ context.Context) { c.finish() }
 	tests := []struct {
 		name   string
-		events []func(c *gatedCall)
+		events []func(c *gatedCall, ctx context.Context)
 		// heldAfter[i]: the gate is still held after events[i].
 		heldAfter []bool
 	}{
-		{"written, then finished", []func(*gatedCall){
-			func(c *gatedCall) { c.wrote(httptrace.WroteRequestInfo{}) },
-			func(c *gatedCall) { c.finish() },
-		}, []bool{false, false}},
-		{"a failed write keeps it until the replay is written", []func(*gatedCall){
-			func(c *gatedCall) { c.wrote(failed) },
-			func(c *gatedCall) { c.wrote(httptrace.WroteRequestInfo{}) },
-			func(c *gatedCall) { c.wrote(httptrace.WroteRequestInfo{}) },
-		}, []bool{true, false, false}},
-		{"never written: finish releases", []func(*gatedCall){
-			func(c *gatedCall) { c.wrote(failed) },
-			func(c *gatedCall) { c.finish() },
-		}, []bool{true, false}},
+		{"sent, then finished", []func(*gatedCall, context.Context){sent, finish}, []bool{false, false}},
+		{"sent twice (a replay)", []func(*gatedCall, context.Context){sent, sent, finish}, []bool{false, false, false}},
+		{"never sent: finish releases", []func(*gatedCall, context.Context){finish}, []bool{false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var g stopGate
-			g.calls.RLock()
-			c := &gatedCall{gate: &g}
+			s := &Scheduler{now: time.Now}
+			s.cfg.PollInterval, s.cfg.LeaderTTL = time.Second, 5*time.Second
+			s.running.Store(true)
+			s.noteStateRead(time.Now())
+			ctx, c, ok := s.openCall(context.Background())
+			require.True(t, ok)
+			g := &s.gate
 			for i, ev := range tt.events {
-				ev(c)
+				ev(c, ctx)
 				locked := g.calls.TryLock()
 				require.Equal(t, tt.heldAfter[i], !locked, "after event %d", i)
 				if locked {

@@ -44,7 +44,7 @@ func (s *Scheduler) deliver(ctx context.Context, m ims.Message) (ims.Outcome, bo
 	// The last check before the call, and the one a stop waits for
 	// (stopgate.go): a message claimed ahead, or one that waited for a worker
 	// or a renewal, is given back after a stop, not sent. Every path to the
-	// webhook passes here. The gate is held until the request is written, so
+	// webhook passes here. The gate is held until the request is sent, so
 	// a stop that has answered has no call behind it.
 	callCtx, call, ok := s.openCall(ctx)
 	if !ok {

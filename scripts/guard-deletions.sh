@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # guard-deletions.sh — issue 8's judge experiment, repeatable: delete each
 # guard of the delivery pipeline in turn (the running checks, the fencing
-# check, the lease check, in the scheduler and in both stores) and run the
+# check, the lease check, in the scheduler and in both stores; the stop gate's
+# request-sent moment in the webhook adapter) and run the
 # named test that must catch it, RUNS times (default 20) under -race. Every
 # line of the summary must read "failed RUNS/RUNS"; "did not apply" means the
 # guarded code moved and this script's pattern needs updating.
@@ -85,3 +86,7 @@ guard pg-check-lease postgres/delivery.go 's/\n\tAND \(c\.lease_until IS NULL OR
 # entry the broker took back gets no call.
 guard sched-consumer-redelivered scheduler/handoff_queue.go 's/return !d\.Redelivered \&\& /return /' scheduler '^TestQueueConsumerChecksOnlyAFirstDeliveryWithLeaseToRun$'
 guard sched-consumer-held scheduler/handoff_queue.go 's/if held\.Err\(\) != nil \{/if false {/' scheduler '^TestQueueConsumerDoesNotCallForAnEntryTakenBack$'
+# The stop gate's "request sent" moment: on HTTP/1 the connection's write, not
+# the Transport's buffered WroteRequest; never armed on a shared HTTP/2 one.
+guard webhook-sent-on-socket webhook/sent.go 's/if w := http1WireConn\(info\.Conn\); w != nil \{/if w := http1WireConn(info.Conn); false \&\& w != nil {/' webhook '^TestRequestSentHookRunsOnceTheRequestIsOnTheSocket$'
+guard webhook-sent-not-h2 webhook/sent.go 's/NegotiatedProtocol == "h2"/NegotiatedProtocol == "none"/' webhook '^TestRequestSentHookOverTLS$'

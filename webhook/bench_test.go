@@ -7,10 +7,13 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/insiderone/ims"
 )
 
 // BenchmarkDeliver measures one delivery round trip against a local server
@@ -53,6 +56,21 @@ func BenchmarkDeliver(b *testing.B) {
 				for pb.Next() {
 					if res := c.Deliver(b.Context(), m); !res.Succeeded() {
 						b.Errorf("delivery failed: %+v", res)
+						return
+					}
+				}
+			})
+		})
+		// As the scheduler calls it: with the stop gate's request-sent hook.
+		b.Run(name+"/parallel-sent-hook", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					var sent atomic.Bool
+					ctx := ims.WithRequestSent(b.Context(), func() { sent.Store(true) })
+					if res := c.Deliver(ctx, m); !res.Succeeded() || !sent.Load() {
+						b.Errorf("delivery failed or hook not run: %+v", res)
 						return
 					}
 				}

@@ -163,7 +163,7 @@ func newTransport(timeout time.Duration, perHost int) *http.Transport {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
+		DialContext:            dialWire(dialer.DialContext),
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           perHost, // one endpoint: the per-host pool is the whole pool
 		MaxIdleConnsPerHost:    perHost,
@@ -199,6 +199,9 @@ func (c *Client) Close() error {
 func (c *Client) Deliver(ctx context.Context, m ims.Message) ims.DeliveryResult {
 	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if sent := ims.RequestSentHook(ctx); sent != nil {
+		reqCtx = withSentTrace(reqCtx, sent)
+	}
 	req := c.newRequest(reqCtx, m)
 
 	start := time.Now()

@@ -29,8 +29,8 @@ type webhookRequest struct {
 	Path       string
 	Header     http.Header
 	Body       []byte
-	Status     int // 0 while unanswered or when the client left
-	ReceivedAt time.Time
+	Status     int       // 0 while unanswered or when the client left
+	ReceivedAt time.Time // when its bytes arrived, not when its handler ran: rxstamp_linux_test.go
 }
 
 // Key is the request's Idempotency-Key.
@@ -77,11 +77,11 @@ func newReceiver(t testing.TB, opts receiverOptions) *receiver {
 	require.NoError(t, err)
 	r.URL = "http://" + ln.Addr().String() + "/webhook"
 
-	srv := &http.Server{Handler: r.record(next), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: r.record(next), ReadHeaderTimeout: 10 * time.Second, ConnContext: withStampedConn}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ln)
+		_ = srv.Serve(stampedListener{ln})
 	}()
 	t.Cleanup(func() {
 		r.Sink.Close() // releases held requests so Shutdown is prompt
@@ -102,6 +102,7 @@ func (r *receiver) record(next http.Handler) http.Handler {
 			next.ServeHTTP(w, req)
 			return
 		}
+		arrived := arrivedAt(req.Context())
 		body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 		if err != nil {
 			http.Error(w, "read body", http.StatusBadRequest)
@@ -109,7 +110,7 @@ func (r *receiver) record(next http.Handler) http.Handler {
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		rec := &webhookRequest{Method: req.Method, Path: req.URL.Path, Header: req.Header.Clone(),
-			Body: body, ReceivedAt: time.Now()}
+			Body: body, ReceivedAt: arrived}
 		r.mu.Lock()
 		r.requests = append(r.requests, rec)
 		rec.Seq = len(r.requests)

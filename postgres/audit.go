@@ -113,13 +113,14 @@ func auditQuery(f ims.AuditFilter, limit int) (string, []any) {
 	withSent := f.Type == "" || f.Type == ims.EventMessageSent
 	if f.MessageID != "" {
 		id, ok := normalizeID(f.MessageID)
+		u, _ := parseID(f.MessageID)
 		if !ok {
 			// No attempt row can match: only stored events are read.
 			id, withClaimed, withSent = f.MessageID, false, false
 		}
 		stored = append(stored, "message_id = "+arg(id))
 		if withClaimed || withSent {
-			p := arg(id) + "::uuid"
+			p := arg(u) + "::uuid"
 			claimed, sent = append(claimed, "a.message_id = "+p), append(sent, "a.message_id = "+p)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/insiderone/ims"
 	"github.com/insiderone/ims/internal/msgid"
@@ -154,7 +155,7 @@ func (s *Store) CreateMessages(ctx context.Context, msgs []ims.NewMessage) (_ []
 type createBatch struct {
 	now    time.Time
 	unique []ims.NewMessage
-	ids    []string
+	ids    []pgtype.UUID
 	// source[i] is the index in unique that msgs[i] resolves to; dup[i]
 	// tells that msgs[i] repeated an earlier key of the same batch.
 	source []int
@@ -175,7 +176,7 @@ func planCreate(msgs []ims.NewMessage, now time.Time, ids *msgid.Generator) (*cr
 			b.source[i], b.dup[i] = j, true
 			continue
 		}
-		id, err := ids.New(now)
+		id, err := ids.NewUUID(now)
 		if err != nil {
 			return nil, fmt.Errorf("create messages: %w", err)
 		}
@@ -184,7 +185,7 @@ func planCreate(msgs []ims.NewMessage, now time.Time, ids *msgid.Generator) (*cr
 		}
 		b.source[i] = len(b.unique)
 		b.unique = append(b.unique, nm)
-		b.ids = append(b.ids, id)
+		b.ids = append(b.ids, pgtype.UUID{Bytes: id, Valid: true})
 	}
 	return b, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/insiderone/ims"
 )
 
@@ -39,12 +41,13 @@ SELECT count(*) FROM moved`
 func (s *Store) DeferClaims(ctx context.Context, claims []ims.DeferredClaim, actor string) (err error) {
 	defer classify(&err)
 	var (
-		ids, statuses, events, details []string
-		attempts                       []int32
-		until                          []time.Time
+		ids                       []pgtype.UUID
+		statuses, events, details []string
+		attempts                  []int32
+		until                     []time.Time
 	)
 	for _, d := range claims {
-		id, ok := normalizeID(d.Claim.MessageID)
+		id, ok := parseID(d.Claim.MessageID)
 		if !ok {
 			continue // a malformed claim cannot be current
 		}

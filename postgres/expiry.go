@@ -30,7 +30,7 @@ SELECT ` + messageCols("r") + ` FROM r CROSS JOIN (SELECT count(*) FROM wake) w`
 // new expiry.
 func (s *Store) ReplayWithExpiry(ctx context.Context, id, actor string, expiresAt time.Time) (_ ims.Message, err error) {
 	defer classify(&err)
-	canonical, ok := normalizeID(id)
+	canonical, ok := parseID(id)
 	if !ok {
 		return ims.Message{}, notFound(id)
 	}

@@ -15,7 +15,7 @@ func notFound(id string) error { return ims.Errorf(ims.ENOTFOUND, "message %s no
 // GetMessage returns one message, or ENOTFOUND (also for malformed IDs).
 func (s *Store) GetMessage(ctx context.Context, id string) (_ ims.Message, err error) {
 	defer classify(&err)
-	canonical, ok := normalizeID(id)
+	canonical, ok := parseID(id)
 	if !ok {
 		return ims.Message{}, notFound(id)
 	}
@@ -115,7 +115,7 @@ func whereClause(conds []string) string {
 func (s *Store) ListAttempts(ctx context.Context, messageID string) (_ []ims.Attempt, err error) {
 	defer classify(&err)
 	out := []ims.Attempt{}
-	id, ok := normalizeID(messageID)
+	id, ok := parseID(messageID)
 	if !ok {
 		return out, nil
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/insiderone/ims"
 )
 
@@ -100,7 +102,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []ims.Outcome, acto
 
 // outcomeArrays holds outcomes column by column for unnest.
 type outcomeArrays struct {
-	ids                                                  []string
+	ids                                                  []pgtype.UUID
 	attempts, codes                                      []int32
 	statuses, errors, lastErrors, responses, providerIDs []string
 	events, details                                      []string
@@ -113,7 +115,7 @@ type outcomeArrays struct {
 func newOutcomeArrays(outcomes []ims.Outcome) (outcomeArrays, error) {
 	n := len(outcomes) // sized once: a batch holds thousands of outcomes
 	a := outcomeArrays{
-		ids: make([]string, 0, n), attempts: make([]int32, 0, n), codes: make([]int32, 0, n),
+		ids: make([]pgtype.UUID, 0, n), attempts: make([]int32, 0, n), codes: make([]int32, 0, n),
 		statuses: make([]string, 0, n), errors: make([]string, 0, n), lastErrors: make([]string, 0, n),
 		responses: make([]string, 0, n), providerIDs: make([]string, 0, n), events: make([]string, 0, n),
 		details: make([]string, 0, n), ats: make([]time.Time, 0, n), nextAts: make([]*time.Time, 0, n),
@@ -124,7 +126,7 @@ func newOutcomeArrays(outcomes []ims.Outcome) (outcomeArrays, error) {
 		if err != nil {
 			return outcomeArrays{}, fmt.Errorf("message %s: %w", o.Claim.MessageID, err)
 		}
-		id, ok := normalizeID(o.Claim.MessageID)
+		id, ok := parseID(o.Claim.MessageID)
 		if !ok {
 			continue // cannot name a message, so there is nothing to record
 		}

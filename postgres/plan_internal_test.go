@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/insiderone/ims"
@@ -135,6 +137,8 @@ func TestAuditQueryPlans(t *testing.T) {
 			switch v := a.(type) {
 			case string:
 				lits[j] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+			case pgtype.UUID:
+				lits[j] = "'" + uuid.UUID(v.Bytes).String() + "'"
 			case time.Time:
 				lits[j] = "'" + v.Format(time.RFC3339Nano) + "'"
 			default:

@@ -40,6 +40,9 @@ type Store struct {
 	schema  string          // the schema unqualified names resolve to
 	channel string          // LISTEN/NOTIFY channel for this schema
 
+	// tracer, when set (tests), sees every statement of the pool.
+	tracer pgx.QueryTracer
+
 	wake chan struct{}
 	// states tells StateChanged's waiters of a notification with
 	// statePayload: a state change or confirmation by any instance.
@@ -66,6 +69,17 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
+	s := &Store{
+		Now:  time.Now,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if s.tracer != nil {
+		cfg.ConnConfig.Tracer = s.tracer
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
@@ -76,18 +90,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-
-	s := &Store{
-		Now:     time.Now,
-		pool:    pool,
-		schema:  schema,
-		channel: channelName(schema),
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-	}
-	for _, opt := range opts {
-		opt(s)
-	}
+	s.pool, s.schema, s.channel = pool, schema, channelName(schema)
 	s.warnIfAutovacuumOff(ctx)
 	// LISTEN before returning, so that no notification sent after Open can
 	// be missed.

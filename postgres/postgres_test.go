@@ -24,9 +24,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func openURL(tb testing.TB, url string, now ims.Clock) *postgres.Store {
 	tb.Helper()
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, url)
+	bindings := &uuidBindings{}
+	s, err := postgres.Open(ctx, url, postgres.WithQueryTracer(bindings))
 	require.NoError(tb, err)
-	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
+	tb.Cleanup(func() {
+		require.NoError(tb, s.Close())
+		bindings.check(tb)
+	})
 	s.Now = now
 	require.NoError(tb, s.Migrate(ctx))
 	return s

@@ -61,7 +61,8 @@ func (s *Store) PurgeMessages(ctx context.Context, status ims.Status, cut time.T
 	}
 	args := []any{micro(cut), limit}
 	if status == ims.StatusSent {
-		args = append(args, msgid.Bound(cut))
+		bound, _ := parseID(msgid.Bound(cut)) // always a valid UUID
+		args = append(args, bound)
 	}
 	tag, err := s.pool.Exec(ctx, purgeSQL(status), args...)
 	if err != nil {

@@ -41,7 +41,7 @@ SELECT ` + messageCols("") + ` FROM c`
 // CancelMessage moves a pending message to canceled.
 func (s *Store) CancelMessage(ctx context.Context, id, actor string) (_ ims.Message, err error) {
 	defer classify(&err)
-	canonical, ok := normalizeID(id)
+	canonical, ok := parseID(id)
 	if !ok {
 		return ims.Message{}, notFound(id)
 	}
@@ -87,7 +87,7 @@ var replayDeadSQL = `WITH pick AS (
 // ReplayMessage moves a dead message back to pending, due now.
 func (s *Store) ReplayMessage(ctx context.Context, id, actor string) (_ ims.Message, err error) {
 	defer classify(&err)
-	canonical, ok := normalizeID(id)
+	canonical, ok := parseID(id)
 	if !ok {
 		return ims.Message{}, notFound(id)
 	}

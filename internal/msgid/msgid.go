@@ -35,9 +35,18 @@ type Generator struct {
 // went back), the ID keeps that millisecond and counts on, so it is still
 // above every earlier one: its time is then a little later than createdAt.
 func (g *Generator) New(createdAt time.Time) (string, error) {
+	u, err := g.NewUUID(createdAt)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// NewUUID is New as a UUID value, for a store that binds it as one.
+func (g *Generator) NewUUID(createdAt time.Time) (uuid.UUID, error) {
 	var rnd [12]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return "", fmt.Errorf("new message id: %w", err)
+		return uuid.UUID{}, fmt.Errorf("new message id: %w", err)
 	}
 	ms := clamp(createdAt.UnixMilli())
 	g.mu.Lock()
@@ -58,7 +67,7 @@ func (g *Generator) New(createdAt time.Time) (string, error) {
 	u[8] = 0x80 | byte(c>>24)&0x3f // variant 10, counter bits 29–24
 	u[9], u[10], u[11] = byte(c>>16), byte(c>>8), byte(c)
 	copy(u[12:], rnd[8:])
-	return u.String(), nil
+	return u, nil
 }
 
 // Bound returns the smallest ID a message created after t's millisecond can

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,6 +204,43 @@ func TestConsumeBoundsHandlersInFlight(t *testing.T) {
 			requireAllAcked(t, q)
 		})
 	}
+}
+
+// Handlers run on long-lived goroutines, at most Concurrency of them: a
+// goroutine per claim grew a fresh stack for every claim (docs/benchmarks.md).
+func TestConsumeReusesHandlerGoroutines(t *testing.T) {
+	t.Parallel()
+	const concurrency, n = 3, 60
+	cfg := testConfig(t)
+	cfg.Prefetch, cfg.Concurrency = concurrency, concurrency
+	q := newQueue(t, cfg)
+	claims := makeClaims("reuse", n)
+	publish(t, q, claims)
+
+	var mu sync.Mutex
+	goroutines := map[string]bool{}
+	rec := newRecorder()
+	stop := consume(t, q, func(_ context.Context, c ims.Delivery) error {
+		mu.Lock()
+		goroutines[goroutineID()] = true
+		mu.Unlock()
+		rec.record(c.MessageID)
+		return nil
+	})
+	rec.waitDistinct(t, n)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	require.LessOrEqual(t, len(goroutines), concurrency, "%d claims handled on %d goroutines", n, len(goroutines))
+	requireAllAcked(t, q)
+}
+
+// goroutineID is the calling goroutine's number, from its stack header.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	return id
 }
 
 func TestConsumeWaitsForHandlersOnShutdown(t *testing.T) {

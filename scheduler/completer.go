@@ -49,6 +49,8 @@ type completer struct {
 	retries   int
 	retryBase time.Duration
 	patience  time.Duration
+	// dones recycles the channels a waiting caller is answered on (wait).
+	dones sync.Pool
 }
 
 // maxRetryDelay caps the wait between two tries of a write, so that a write
@@ -83,21 +85,32 @@ func (c *completer) release(cl ims.Claim) { c.in <- completion{release: &cl} }
 
 // submitWait returns once the outcome is stored (or could not be).
 func (c *completer) submitWait(ctx context.Context, o ims.Outcome) error {
-	return c.wait(ctx, completion{outcome: &o, done: make(chan error, 1)})
+	return c.wait(ctx, completion{outcome: &o})
 }
 
 func (c *completer) releaseWait(ctx context.Context, cl ims.Claim) error {
-	return c.wait(ctx, completion{release: &cl, done: make(chan error, 1)})
+	return c.wait(ctx, completion{release: &cl})
 }
 
+// wait hands item over and waits for it to be written. The channel it is
+// answered on is recycled once the answer is in (a channel per call was a
+// visible share of RabbitMQ mode's allocations); one given up on, whose
+// answer may still come, is left to the garbage collector.
 func (c *completer) wait(ctx context.Context, item completion) error {
+	done, _ := c.dones.Get().(chan error)
+	if done == nil {
+		done = make(chan error, 1)
+	}
+	item.done = done
 	select {
 	case c.in <- item:
 	case <-ctx.Done():
+		c.dones.Put(done)
 		return ctx.Err()
 	}
 	select {
-	case err := <-item.done:
+	case err := <-done:
+		c.dones.Put(done)
 		return err
 	case <-ctx.Done():
 		return ctx.Err()

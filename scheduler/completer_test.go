@@ -239,3 +239,41 @@ func (s *failFor) RecordOutcomes(_ context.Context, outs []ims.Outcome, _ string
 	}
 	return nil
 }
+
+// releaseFailsFor fails every release batch that holds the claim of id.
+type releaseFailsFor struct {
+	ims.DeliveryStore
+	id string
+}
+
+func (s releaseFailsFor) ReleaseClaims(_ context.Context, claims []ims.Claim) error {
+	for _, c := range claims {
+		if c.MessageID == s.id {
+			return errors.New("database gone")
+		}
+	}
+	return nil
+}
+
+// The channel a waiting caller is answered on is recycled, but not one
+// whose caller gave up: its late answer would reach the next caller handed
+// that channel, as the answer to a different write.
+func TestCompleterDoesNotRecycleAnAnswerGivenUpOn(t *testing.T) {
+	t.Parallel()
+	c := testCompleter(releaseFailsFor{id: "m-given-up"}, nil)
+	c.retries = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() { gaveUp <- c.releaseWait(ctx, ims.Claim{MessageID: "m-given-up", Attempt: 1}) }()
+	first := <-c.in
+	cancel()
+	require.ErrorIs(t, <-gaveUp, context.Canceled)
+	require.Error(t, c.flush(context.Background(), []completion{first}), "the late answer is a failure")
+
+	for i := range 3 {
+		got := make(chan error, 1)
+		go func() { got <- c.releaseWait(context.Background(), ims.Claim{MessageID: fmt.Sprintf("m-next-%d", i), Attempt: 1}) }()
+		require.NoError(t, c.flush(context.Background(), []completion{<-c.in}))
+		require.NoError(t, <-got, "release %d got its own answer", i)
+	}
+}

@@ -331,6 +331,48 @@ func TestRenewerFencesClaimsOfAnotherAttempt(t *testing.T) {
 	}
 }
 
+// currentStore answers every claim as current.
+type currentStore struct {
+	ims.DeliveryStore
+}
+
+func (currentStore) CheckClaims(_ context.Context, claims []ims.Claim) ([]ims.Message, error) {
+	msgs := make([]ims.Message, len(claims))
+	for i, c := range claims {
+		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt, Status: ims.StatusSending}
+	}
+	return msgs, nil
+}
+
+// The channel a renewal is answered on is recycled, but not one whose
+// caller gave up waiting: its answer still comes, and would reach the next
+// caller handed that channel as the answer to a different claim.
+func TestRenewerDoesNotRecycleAReplyGivenUpOn(t *testing.T) {
+	t.Parallel()
+	r := newRenewer(currentStore{}, time.Minute) // not run: the test flushes by hand
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, _, err := r.renew(ctx, ims.Claim{MessageID: "m-given-up", Attempt: 1}, true)
+		gaveUp <- err
+	}()
+	first := <-r.in
+	cancel()
+	require.ErrorIs(t, <-gaveUp, context.Canceled)
+	r.flush(context.Background(), []renewal{first}) // the late answer
+
+	for i := range 3 {
+		id := fmt.Sprintf("m-next-%d", i)
+		got := make(chan ims.Message, 1)
+		go func() {
+			m, _, _ := r.renew(context.Background(), ims.Claim{MessageID: id, Attempt: 1}, true)
+			got <- m
+		}()
+		r.flush(context.Background(), []renewal{<-r.in})
+		require.Equal(t, id, (<-got).ID, "renewal %d got its own answer", i)
+	}
+}
+
 func countOf(xs []string, x string) int {
 	n := 0
 	for _, v := range xs {

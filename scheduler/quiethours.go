@@ -56,7 +56,7 @@ func (s *Scheduler) holdQuiet(msgs []ims.Message) []ims.Message {
 func (c *completer) deferClaim(d ims.DeferredClaim) { c.in <- completion{deferral: &d} }
 
 func (c *completer) deferWait(ctx context.Context, d ims.DeferredClaim) error {
-	return c.wait(ctx, completion{deferral: &d, done: make(chan error, 1)})
+	return c.wait(ctx, completion{deferral: &d})
 }
 
 // flushDeferrals stores a batch's deferrals, with the completer's retries.

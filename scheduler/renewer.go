@@ -29,6 +29,9 @@ type renewer struct {
 	in       chan renewal
 	maxBatch int
 	flushers int
+	// replies recycles the channels a renewal is answered on (see
+	// completer.wait).
+	replies sync.Pool
 }
 
 type renewal struct {
@@ -57,17 +60,23 @@ func newRenewer(store ims.DeliveryStore, lease time.Duration) *renewer {
 // lease renewed (or, with checkOnly, as it is); ok is false for a stale
 // claim.
 func (r *renewer) renew(ctx context.Context, c ims.Claim, checkOnly bool) (ims.Message, bool, error) {
-	req := renewal{claim: c, checkOnly: checkOnly, reply: make(chan renewed, 1)}
+	reply, _ := r.replies.Get().(chan renewed)
+	if reply == nil {
+		reply = make(chan renewed, 1)
+	}
+	req := renewal{claim: c, checkOnly: checkOnly, reply: reply}
 	select {
 	case r.in <- req:
 	case <-ctx.Done():
+		r.replies.Put(reply)
 		return ims.Message{}, false, ctx.Err()
 	}
 	select {
-	case res := <-req.reply:
+	case res := <-reply:
+		r.replies.Put(reply)
 		return res.msg, res.ok, res.err
 	case <-ctx.Done():
-		return ims.Message{}, false, ctx.Err()
+		return ims.Message{}, false, ctx.Err() // reply may still be answered: not recycled
 	}
 }
 

@@ -90,3 +90,8 @@ guard sched-consumer-held scheduler/handoff_queue.go 's/if held\.Err\(\) != nil 
 # the Transport's buffered WroteRequest; never armed on a shared HTTP/2 one.
 guard webhook-sent-on-socket webhook/sent.go 's/if w := http1WireConn\(info\.Conn\); w != nil \{/if w := http1WireConn(info.Conn); false \&\& w != nil {/' webhook '^TestRequestSentHookRunsOnceTheRequestIsOnTheSocket$'
 guard webhook-sent-not-h2 webhook/sent.go 's/NegotiatedProtocol == "h2"/NegotiatedProtocol == "none"/' webhook '^TestRequestSentHookOverTLS$'
+# Recycled answer channels: never one whose caller gave up (a late answer
+# would reach the next caller); handler goroutines are reused.
+guard sched-renewer-recycle scheduler/renewer.go 's/\n(\t\treturn ims\.Message\{\}, false, ctx\.Err\(\) \/\/ reply may still be answered)/\n\t\tr.replies.Put(reply)\n$1/' scheduler '^TestRenewerDoesNotRecycleAReplyGivenUpOn$'
+guard sched-completer-recycle scheduler/completer.go 's/(\tcase <-ctx\.Done\(\):\n)(\t\treturn ctx\.Err\(\)\n\t\}\n\}\n\n\/\/ run writes)/$1\t\tc.dones.Put(done)\n$2/' scheduler '^TestCompleterDoesNotRecycleAnAnswerGivenUpOn$'
+guard rabbitmq-handler-reuse rabbitmq/consume.go 's/\tselect \{\n\tcase c\.tasks <- task:\n\t\treturn\n\tdefault:\n\t\}\n/\tgo task()\n\treturn\n/' rabbitmq '^TestConsumeReusesHandlerGoroutines$'

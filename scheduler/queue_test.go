@@ -304,10 +304,14 @@ func (staleStore) CheckClaims(_ context.Context, claims []ims.Claim) ([]ims.Mess
 	return nextAttempt(claims), nil
 }
 
-func nextAttempt(claims []ims.Claim) []ims.Message {
+func nextAttempt(claims []ims.Claim) []ims.Message { return sendingAt(claims, 1) }
+
+// sendingAt is the claims' messages as the store would return them, sending
+// at the claim's attempt plus ahead (0: the claims are current).
+func sendingAt(claims []ims.Claim, ahead int) []ims.Message {
 	msgs := make([]ims.Message, len(claims))
 	for i, c := range claims {
-		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt + 1, Status: ims.StatusSending}
+		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt + ahead, Status: ims.StatusSending}
 	}
 	return msgs
 }
@@ -337,11 +341,7 @@ type currentStore struct {
 }
 
 func (currentStore) CheckClaims(_ context.Context, claims []ims.Claim) ([]ims.Message, error) {
-	msgs := make([]ims.Message, len(claims))
-	for i, c := range claims {
-		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt, Status: ims.StatusSending}
-	}
-	return msgs, nil
+	return sendingAt(claims, 0), nil
 }
 
 // The channel a renewal is answered on is recycled, but not one whose
@@ -398,11 +398,7 @@ func (s overlapStore) RenewClaims(ctx context.Context, claims []ims.Claim, _ tim
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	msgs := make([]ims.Message, len(claims))
-	for i, c := range claims {
-		msgs[i] = ims.Message{ID: c.MessageID, Attempts: c.Attempt, Status: ims.StatusSending}
-	}
-	return msgs, nil
+	return sendingAt(claims, 0), nil
 }
 
 // Renewal statements overlap: while one runs, the next batch of entries is

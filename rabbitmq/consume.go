@@ -225,9 +225,10 @@ func (c *consumer) start(ctx, held context.Context, d amqp.Delivery, closed <-ch
 }
 
 // goHandler runs f in a handler goroutine that gives its slot back. The
-// goroutines are long-lived: an idle one takes f, and a new one starts
-// only when none is idle, up to Concurrency of them (one per slot). A goroutine per claim grew a fresh stack for every claim: stack
-// copying was 2.4% of IMS's CPU in RabbitMQ mode (docs/benchmarks.md).
+// goroutines are long-lived: an idle one takes f, and a new one starts only
+// when none is idle, up to Concurrency of them (one per slot). A goroutine
+// per claim grew a fresh stack for every claim: stack copying was 2.4% of
+// IMS's CPU in RabbitMQ mode (docs/benchmarks.md).
 func (c *consumer) goHandler(inflight *sync.WaitGroup, f func()) {
 	inflight.Add(1)
 	c.wg.Add(1)

@@ -227,12 +227,15 @@ func (s *Store) insertBatch(ctx context.Context, b *createBatch) ([]ims.CreateRe
 	}
 	defer rows.Close()
 	results := make([]ims.CreateResult, 0, n)
+	var ord int64
+	var created bool
+	scanner := newMessageScanner(&ord, &created)
 	for rows.Next() {
 		var r ims.CreateResult
-		var ord int64
-		if r.Message, err = scanMessage(rows, &ord, &r.Created); err != nil {
+		if r.Message, err = scanner.scan(rows); err != nil {
 			return nil, fmt.Errorf("create messages: scan: %w", err)
 		}
+		r.Created = created
 		if !r.Created && !ims.SameRequest(b.unique[ord-1], r.Message.Request()) {
 			return nil, ims.IdempotencyConflict()
 		}

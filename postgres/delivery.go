@@ -128,6 +128,10 @@ func (s *Store) ClaimDue(ctx context.Context, p ims.ClaimParams) (_ []ims.Messag
 	return msgs, nil
 }
 
+// maxClaimRoom bounds the room a claim reserves for its rows before it
+// knows how many are due.
+const maxClaimRoom = 1024
+
 // claim runs claimSQL once, walking each rank from its floor, and returns
 // the claimed messages with their claim keys (the due time they were
 // claimed at, which the claim replaces with the lease deadline).
@@ -139,10 +143,14 @@ func (s *Store) claim(ctx context.Context, p ims.ClaimParams, now time.Time, flo
 		return nil, nil, fmt.Errorf("claim messages: %w", err)
 	}
 	defer rows.Close()
-	msgs, keys := []ims.Message{}, []ims.ClaimKey{}
+	// Room for the whole claim up front: appending grew the slice of
+	// messages (a few hundred bytes each) several times per claim.
+	room := min(p.Limit, maxClaimRoom)
+	msgs, keys := make([]ims.Message, 0, room), make([]ims.ClaimKey, 0, room)
+	var due time.Time
+	scanner := newMessageScanner(&due)
 	for rows.Next() {
-		var due time.Time
-		m, err := scanMessage(rows, &due)
+		m, err := scanner.scan(rows)
 		if err != nil {
 			return nil, nil, fmt.Errorf("claim messages: scan: %w", err)
 		}

@@ -184,15 +184,6 @@ func microPtr(t *time.Time) *time.Time {
 	return &v
 }
 
-// utcPtr converts an optional scanned time to UTC.
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := t.UTC()
-	return &v
-}
-
 func (s *Store) logger() *slog.Logger { return logging.OrDiscard(s.Logger) }
 
 // isNoRows reports whether err means a query matched nothing.

@@ -40,38 +40,69 @@ func messageCols(alias string) string {
 	return strings.Join(out, ", ")
 }
 
-// scanMessage reads one row of messageCols, plus any extra destinations
-// selected after them.
-func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
-	var m ims.Message
-	var rank int16
-	dest := append([]any{
+// messageScanner reads rows of messageCols into one set of destinations,
+// built once per query: building the 25 destinations for every row (and
+// the message they point into, which then escaped) was the largest
+// allocation of a claim, ahead of the strings the rows hold
+// (docs/benchmarks.md, ninth session).
+type messageScanner struct {
+	m    ims.Message
+	rank int16
+	dest []any
+}
+
+// newMessageScanner makes a scanner of messageCols followed by extra
+// destinations, which every scan fills in place.
+func newMessageScanner(extra ...any) *messageScanner {
+	s := &messageScanner{}
+	m := &s.m
+	s.dest = append([]any{
 		&m.ID, &m.PhoneNumber, &m.Content, &m.Status, &m.IdempotencyKey, &m.Attempts, &m.Held,
 		&m.NextAttemptAt, &m.LastError, &m.ProviderMessageID, &m.SendAt, &m.SentAt, &m.CreatedAt, &m.UpdatedAt,
-		&rank, &m.ExpiresAt,
+		&s.rank, &m.ExpiresAt,
 		&m.Encoding, &m.Segments, &m.Country, &m.TimeZone, &m.QuietHours,
 		&m.DeliveryStatus, &m.DeliveredAt, &m.ErrorCode, &m.CallbackURL,
 	}, extra...)
-	if err := row.Scan(dest...); err != nil {
+	return s
+}
+
+// scan reads one row. The message is cleared first, so that nothing of the
+// previous row can carry over: the optional times are converted to UTC in
+// place below, which is only safe on pointers this row's scan set.
+func (s *messageScanner) scan(row pgx.Row) (ims.Message, error) {
+	s.m = ims.Message{}
+	if err := row.Scan(s.dest...); err != nil {
 		return ims.Message{}, err
 	}
+	m := s.m
 	m.NextAttemptAt = m.NextAttemptAt.UTC()
 	m.CreatedAt = m.CreatedAt.UTC()
 	m.UpdatedAt = m.UpdatedAt.UTC()
-	m.SendAt = utcPtr(m.SendAt)
-	m.SentAt = utcPtr(m.SentAt)
-	m.ExpiresAt = utcPtr(m.ExpiresAt)
-	m.Priority = ims.PriorityOfRank(int(rank))
-	m.DeliveredAt = utcPtr(m.DeliveredAt)
+	// Each set pointer is this row's own (pgx allocated it into the
+	// cleared message), so it is converted in place.
+	for _, t := range []*time.Time{m.SendAt, m.SentAt, m.ExpiresAt, m.DeliveredAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	m.Priority = ims.PriorityOfRank(int(s.rank))
 	return m.WithSegments(), nil
+}
+
+// scanMessage reads one row of messageCols, plus any extra destinations
+// selected after them. A query of many rows scans them with one
+// messageScanner instead.
+func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
+	return newMessageScanner(extra...).scan(row)
 }
 
 // collectMessages scans every row of rows.
 func collectMessages(rows pgx.Rows) ([]ims.Message, error) {
 	defer rows.Close()
 	var out []ims.Message
+	scanner := newMessageScanner()
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := scanner.scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("scan message: %w", err)
 		}

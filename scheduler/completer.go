@@ -140,7 +140,9 @@ func (c *completer) run(ctx, writeCtx context.Context) {
 // beside it, nor the other way round. An error ends a drain: the store is
 // down, and the leases cover what is not written.
 func (c *completer) flush(ctx context.Context, items []completion) error {
-	var outcomes []ims.Outcome
+	// Almost every item of a batch is an outcome: room for all of them up
+	// front instead of growing the slice of outcomes several times a batch.
+	outcomes := make([]ims.Outcome, 0, len(items))
 	var releases []ims.Claim
 	var deferrals []ims.DeferredClaim
 	for _, item := range items {

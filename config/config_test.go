@@ -45,6 +45,28 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 5*time.Second, c.BreakerProbe)
 	require.Zero(t, c.RateLimit, "no rate limit unless set")
 	require.Zero(t, c.RateBurst, "one second's worth, filled in by the limiter")
+	require.Equal(t, DefaultGCPercent, c.GCPercent, "IMS's collector target unless GOGC is set")
+}
+
+func TestLoadGCPercent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, gogc string
+		want       int
+	}{
+		{"a percentage", "150", 150},
+		{"off", "off", -1},
+		{"off in capitals", "OFF", -1},
+		{"the largest", "1000000", 1_000_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(lookupFrom(minimal(map[string]string{"GOGC": tt.gogc})))
+			require.NoError(t, err)
+			require.Equal(t, tt.want, c.GCPercent)
+		})
+	}
 }
 
 func TestLoadProviderSettings(t *testing.T) {
@@ -104,6 +126,8 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"max below base", minimal(map[string]string{"WEBHOOK_RETRY_BASE_DELAY": "1m", "WEBHOOK_RETRY_MAX_DELAY": "1s"}), "WEBHOOK_RETRY_MAX_DELAY must be at least"},
 		{"metrics addr without port", minimal(map[string]string{"METRICS_ADDR": "127.0.0.1"}), "METRICS_ADDR must be host:port"},
 		{"metrics addr on the api port", minimal(map[string]string{"METRICS_ADDR": ":8080"}), "METRICS_ADDR must use another port than SERVER_PORT"},
+		{"gc percent zero", minimal(map[string]string{"GOGC": "0"}), `GOGC must be a percentage from 1 to 1000000, or off, got "0"`},
+		{"gc percent not a number", minimal(map[string]string{"GOGC": "auto"}), "GOGC must be a percentage"},
 		{"stats refresh too short", minimal(map[string]string{"STATS_REFRESH": "1ms"}), "STATS_REFRESH must be a Go duration"},
 		{"bad redis url", minimal(map[string]string{"REDIS_URL": "localhost:6379"}), "REDIS_URL must be a redis://"},
 		{"zero breaker threshold", minimal(map[string]string{"WEBHOOK_BREAKER_THRESHOLD": "0"}), "WEBHOOK_BREAKER_THRESHOLD must be an integer from 1"},

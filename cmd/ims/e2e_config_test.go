@@ -160,6 +160,7 @@ func baseConfig(t testing.TB, webhookURL string) config.Config {
 
 		LogLevel:  "info",
 		LogFormat: "text",
+		GCPercent: config.DefaultGCPercent,
 
 		SMS: defaultSMS(t),
 	}
@@ -178,6 +179,18 @@ func quietHoursWindow(q ims.QuietHours) string {
 		return ""
 	}
 	return q.String()
+}
+
+// gcPercentEnv is GOGC for a collector target: off for -1, and not set
+// for 0 (so that IMS's default, not Go's, is what the process starts with).
+func gcPercentEnv(p int) string {
+	switch {
+	case p < 0:
+		return "off"
+	case p == 0:
+		return ""
+	}
+	return strconv.Itoa(p)
 }
 
 // configEnv is cfg as the environment variables `ims serve` reads.
@@ -221,6 +234,7 @@ func configEnv(cfg config.Config) []string {
 		"RETENTION_AUDIT":           cfg.RetentionAudit.String(),
 		"LOG_LEVEL":                 cfg.LogLevel,
 		"LOG_FORMAT":                cfg.LogFormat,
+		"GOGC":                      gcPercentEnv(cfg.GCPercent),
 		"METRICS_ADDR":              cfg.MetricsAddr,
 		"STATS_REFRESH":             cfg.StatsRefresh.String(),
 		"MESSAGE_MAX_SEGMENTS":      strconv.Itoa(cfg.SMS.MaxSegments),

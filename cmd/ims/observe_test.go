@@ -98,6 +98,33 @@ func TestE2EStats(t *testing.T) {
 	require.True(t, st.Scheduler.IsLeader)
 }
 
+// TestE2EServeSetsTheCollectorTarget: `ims serve` runs Go's collector at
+// IMS's default target when GOGC is not in its environment (Go's own would
+// be 100), and at GOGC when it is, as Go's own gauge of it on /metrics
+// shows.
+func TestE2EServeSetsTheCollectorTarget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		gcPercent int
+		want      string
+	}{
+		{"GOGC not set", 0, "go_gc_gogc_percent 400\n"},
+		{"GOGC", 150, "go_gc_gogc_percent 150\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig(t, "http://127.0.0.1:9/webhook")
+			cfg.GCPercent = tt.gcPercent
+			p := startIMS(t, cfg)
+			resp := p.raw(t, http.MethodGet, "/metrics", "", nil)
+			require.Equal(t, http.StatusOK, resp.Status)
+			require.Contains(t, string(resp.Body), tt.want)
+		})
+	}
+}
+
 // TestE2EMetricsAddr: with METRICS_ADDR, /metrics is served there and no
 // longer on the API port.
 func TestE2EMetricsAddr(t *testing.T) {

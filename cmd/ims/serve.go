@@ -10,6 +10,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -54,6 +55,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		cfg.ServerPort = *port
 	}
+	// The collector's target is the process's, so the command sets it,
+	// not Main (which tests run inside their own process). Go read GOGC
+	// from the environment before main; this also applies IMS's default
+	// and a GOGC from the env file.
+	debug.SetGCPercent(cfg.GCPercent)
 	m := NewMain(cfg, newLogger(stderr, cfg.LogLevel, cfg.LogFormat))
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()

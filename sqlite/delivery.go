@@ -138,7 +138,7 @@ func claimDue(ctx context.Context, tx *sql.Tx, due dueRows, p ims.ClaimParams, n
 	if err != nil {
 		return nil, fmt.Errorf("update claimed: %w", err)
 	}
-	msgs, err := scanMessages(rows)
+	msgs, err := scanMessages(rows, len(ids))
 	if err != nil {
 		return nil, err
 	}

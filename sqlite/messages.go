@@ -71,7 +71,7 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (ims.Mess
 	if err != nil {
 		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
-	msgs, err := scanMessages(rows)
+	msgs, err := scanMessages(rows, limit)
 	if err != nil {
 		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}

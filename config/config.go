@@ -255,8 +255,8 @@ func (r *reader) logFormat() string { return r.oneOf("LOG_FORMAT", "text", "text
 
 // DefaultGCPercent is GOGC when it is not set. At 400 the heap may grow to
 // five times the live heap between collections; measured on a PostgreSQL
-// drain, IMS's CPU per delivered message is ~8% lower than at 100, its peak
-// RSS under 100 MiB (docs/benchmarks.md, ninth session).
+// drain, IMS's CPU per delivered message is 6-9% lower than at 100, its
+// peak RSS ~110 MiB instead of ~57 (docs/benchmarks.md, ninth session).
 const DefaultGCPercent = 400
 
 // gcPercent reads GOGC as the Go runtime does: a percentage, or "off".

@@ -208,21 +208,20 @@ SELECT ` + messageCols("") + ` FROM renewed ORDER BY ord`
 // returns those messages in the order of claims.
 func (s *Store) RenewClaims(ctx context.Context, claims []ims.Claim, lease time.Duration) (_ []ims.Message, err error) {
 	defer classify(&err)
-	out := []ims.Message{}
 	ids, attempts, leases := claimArrays(claims)
 	if len(ids) == 0 {
-		return out, nil
+		return []ims.Message{}, nil
 	}
 	rows, err := s.pool.Query(ctx, renewSQL, ids, attempts, leases, micro(s.now().Add(lease)),
 		ims.TransitionRenew.FromStrings())
 	if err != nil {
 		return nil, fmt.Errorf("renew claims: %w", err)
 	}
-	msgs, err := collectMessages(rows)
+	msgs, err := collectMessages(rows, len(ids))
 	if err != nil {
 		return nil, fmt.Errorf("renew claims: %w", err)
 	}
-	return append(out, msgs...), nil
+	return msgs, nil
 }
 
 // checkSQL selects what renewSQL would renew ($4 the statuses a current
@@ -242,20 +241,19 @@ ORDER BY c.ord`
 // the order of claims, and writes nothing.
 func (s *Store) CheckClaims(ctx context.Context, claims []ims.Claim) (_ []ims.Message, err error) {
 	defer classify(&err)
-	out := []ims.Message{}
 	ids, attempts, leases := claimArrays(claims)
 	if len(ids) == 0 {
-		return out, nil
+		return []ims.Message{}, nil
 	}
 	rows, err := s.pool.Query(ctx, checkSQL, ids, attempts, leases, ims.TransitionRenew.FromStrings())
 	if err != nil {
 		return nil, fmt.Errorf("check claims: %w", err)
 	}
-	msgs, err := collectMessages(rows)
+	msgs, err := collectMessages(rows, len(ids))
 	if err != nil {
 		return nil, fmt.Errorf("check claims: %w", err)
 	}
-	return append(out, msgs...), nil
+	return msgs, nil
 }
 
 // releaseSQL applies ims.TransitionRelease: it hands still-current claims

@@ -50,7 +50,7 @@ func (s *Store) ListMessages(ctx context.Context, f ims.MessageFilter) (_ ims.Me
 	if err != nil {
 		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}
-	msgs, err := collectMessages(rows)
+	msgs, err := collectMessages(rows, limit)
 	if err != nil {
 		return ims.MessagePage{}, fmt.Errorf("list messages: %w", err)
 	}

@@ -96,10 +96,11 @@ func scanMessage(row pgx.Row, extra ...any) (ims.Message, error) {
 	return newMessageScanner(extra...).scan(row)
 }
 
-// collectMessages scans every row of rows.
-func collectMessages(rows pgx.Rows) ([]ims.Message, error) {
+// collectMessages scans every row of rows; room is how many are expected.
+// It never returns a nil slice without an error.
+func collectMessages(rows pgx.Rows, room int) ([]ims.Message, error) {
 	defer rows.Close()
-	var out []ims.Message
+	out := make([]ims.Message, 0, room)
 	scanner := newMessageScanner()
 	for rows.Next() {
 		m, err := scanner.scan(rows)
@@ -140,6 +141,7 @@ func parseID(id string) (pgtype.UUID, bool) {
 // claimArrays splits claims into parallel arrays for unnest, dropping IDs
 // that cannot exist.
 func claimArrays(claims []ims.Claim) (ids []pgtype.UUID, attempts []int32, leases []*time.Time) {
+	ids, attempts, leases = make([]pgtype.UUID, 0, len(claims)), make([]int32, 0, len(claims)), make([]*time.Time, 0, len(claims))
 	for _, c := range claims {
 		id, ok := parseID(c.MessageID)
 		if !ok {

@@ -36,7 +36,7 @@ func TestMessageScannerGivesEveryRowItsOwnTimes(t *testing.T) {
 
 	rows, err := s.pool.Query(ctx, "SELECT "+messageCols("")+" FROM messages WHERE id = ANY($1::uuid[]) ORDER BY id", ids)
 	require.NoError(t, err)
-	got, err := collectMessages(rows)
+	got, err := collectMessages(rows, len(ids))
 	require.NoError(t, err)
 	require.Len(t, got, len(sendAts))
 	seen := map[*time.Time]bool{}

@@ -127,12 +127,18 @@ func (r *renewer) answer(reqs []renewal, verb string, call func([]ims.Claim) ([]
 	if err != nil {
 		err = fmt.Errorf("%s %d claims: %w", verb, len(claims), err)
 	}
-	current := make(map[string]ims.Message, len(msgs))
-	for _, m := range msgs {
-		current[m.ID] = m
+	// Positions, not copies: a message is a few hundred bytes, and a map of
+	// them was the renewer's largest allocation.
+	current := make(map[string]int, len(msgs))
+	for i, m := range msgs {
+		current[m.ID] = i
 	}
 	for _, req := range reqs {
-		m, ok := current[req.claim.MessageID]
+		var m ims.Message
+		i, ok := current[req.claim.MessageID]
+		if ok {
+			m = msgs[i]
+		}
 		req.reply <- renewed{msg: m, ok: ok && m.Attempts == req.claim.Attempt, err: err}
 	}
 }

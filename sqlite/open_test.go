@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -144,4 +145,39 @@ func TestPoolsAreBounded(t *testing.T) {
 		require.NoError(t, err, "reads beyond the bound wait, they do not fail")
 	}
 	require.LessOrEqual(t, read.Stats().OpenConnections, sqlite.MaxReadConns)
+}
+
+// TestConnectionSettings reads back, on the writer and on a reader, the
+// settings every connection is opened with: a pool that lost one (a
+// connection reopened without its pragmas) would write without foreign keys,
+// wait on no busy timeout, or checkpoint every 1,000 pages again.
+func TestConnectionSettings(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ims.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	read, write := sqlite.Pools(s)
+
+	tests := []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "1"}, // NORMAL
+		{"foreign_keys", "1"},
+		{"busy_timeout", "10000"},
+		{"wal_autocheckpoint", fmt.Sprint(sqlite.WALAutocheckpointPages)},
+	}
+	for _, pool := range []struct {
+		name string
+		db   *sql.DB
+	}{{"writer", write}, {"reader", read}} {
+		for _, tt := range tests {
+			t.Run(pool.name+"/"+tt.pragma, func(t *testing.T) {
+				var got string
+				require.NoError(t, pool.db.QueryRowContext(t.Context(), "PRAGMA "+tt.pragma).Scan(&got))
+				require.Equal(t, tt.want, got)
+			})
+		}
+	}
 }

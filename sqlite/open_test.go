@@ -150,7 +150,8 @@ func TestPoolsAreBounded(t *testing.T) {
 // TestConnectionSettings reads back, on the writer and on a reader, the
 // settings every connection is opened with: a pool that lost one (a
 // connection reopened without its pragmas) would write without foreign keys,
-// wait on no busy timeout, or checkpoint every 1,000 pages again.
+// wait on no busy timeout, checkpoint every 1,000 pages again or write its
+// statement journals to temporary files.
 func TestConnectionSettings(t *testing.T) {
 	t.Parallel()
 	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ims.db"))
@@ -167,6 +168,7 @@ func TestConnectionSettings(t *testing.T) {
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
 		{"wal_autocheckpoint", fmt.Sprint(sqlite.WALAutocheckpointPages)},
+		{"temp_store", "2"}, // MEMORY
 	}
 	for _, pool := range []struct {
 		name string

@@ -160,6 +160,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.store, err = openStore(ctx, cfg, m.Logger); err != nil {
 		return err
 	}
+	if err := fitSchemaToReports(ctx, m.store, cfg.DLRAuthKey != "", m.Logger); err != nil {
+		return err
+	}
 	var cacheWriter *redis.AsyncWriter
 	if cfg.RedisURL != "" {
 		if m.cache, err = redis.New(redis.Config{URL: cfg.RedisURL, TTL: cfg.RedisCacheTTL}); err != nil {
@@ -314,6 +317,29 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (ims.St
 		return nil, fmt.Errorf("migrate SQLite: %w", err)
 	}
 	return s, nil
+}
+
+// fitSchemaToReports keeps SQLite's index of providers' message IDs only
+// while delivery reports are on (sqlite.Store.UseDeliveryReports says why).
+// Only serve does it, not migrate: a migration run with another environment
+// must not drop the index under a running service that reads it.
+func fitSchemaToReports(ctx context.Context, store ims.Store, reportsOn bool, log *slog.Logger) error {
+	s, ok := store.(*sqlite.Store)
+	if !ok {
+		return nil // PostgreSQL keeps the index: a fleet's instances share it
+	}
+	start := time.Now()
+	changed, err := s.UseDeliveryReports(ctx, reportsOn)
+	switch {
+	case err != nil:
+		return fmt.Errorf("SQLite: %w", err)
+	case changed && reportsOn:
+		log.Info("delivery reports are on: built the SQLite index of providers' message IDs", "took", time.Since(start).Round(time.Millisecond))
+	case changed:
+		log.Info("delivery reports are off: dropped the SQLite index of providers' message IDs, which only reports read (it is rebuilt at the first start with DLR_AUTH_KEY set)",
+			"took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
 }
 
 func (m *Main) openQueue(ctx context.Context) (*rabbitmq.Queue, error) {

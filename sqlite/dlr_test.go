@@ -31,6 +31,14 @@ func TestUseDeliveryReports(t *testing.T) {
 		return n == 1
 	}
 	require.True(t, hasIndex(t), "migrations create the index")
+	indexSQL := func(t *testing.T) string {
+		t.Helper()
+		var def string
+		require.NoError(t, read.QueryRowContext(t.Context(),
+			`SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'messages_provider_message_id'`).Scan(&def))
+		return strings.Join(strings.Fields(def), " ")
+	}
+	migrated := indexSQL(t)
 
 	steps := []struct {
 		name        string
@@ -63,6 +71,7 @@ func TestUseDeliveryReports(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, changed)
 		require.True(t, hasIndex(t))
+		require.Equal(t, migrated, indexSQL(t), "the rebuilt index is the migrated one")
 
 		var plan strings.Builder
 		rows, err := read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN

@@ -116,7 +116,8 @@ const createProviderIDIndexSQL = `CREATE INDEX IF NOT EXISTS ` + providerIDIndex
 // off. A schema that follows a setting suits SQLite because one instance
 // owns the file (README: SQLite is a single-machine database); PostgreSQL
 // keeps the index always, since every instance of a fleet would have to
-// agree on it.
+// agree on it. A later migration that changes the index must allow for its
+// absence (DROP INDEX IF EXISTS) and update createProviderIDIndexSQL.
 func (s *Store) UseDeliveryReports(ctx context.Context, enabled bool) (changed bool, err error) {
 	has, err := s.hasIndex(ctx, providerIDIndex)
 	if err != nil {

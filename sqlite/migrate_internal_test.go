@@ -310,3 +310,21 @@ func TestMigrationAttemptEventsRoundTrip(t *testing.T) {
 	require.NoError(t, s.Migrate(ctx))
 	require.Equal(t, all, list(ims.AuditFilter{}), "the same trail before, after and back")
 }
+
+// TestMigrationDownWithoutProviderIDIndex: serve drops the provider-ID index
+// while delivery reports are off (UseDeliveryReports), so the migration that
+// created it must still go down without it.
+func TestMigrationDownWithoutProviderIDIndex(t *testing.T) {
+	t.Parallel()
+	s, p := migratedTo(t, 15)
+	changed, err := s.UseDeliveryReports(t.Context(), false)
+	require.NoError(t, err)
+	require.True(t, changed)
+	_, err = p.DownTo(t.Context(), 8)
+	require.NoError(t, err)
+	_, err = p.UpTo(t.Context(), 15)
+	require.NoError(t, err)
+	has, err := s.hasIndex(t.Context(), providerIDIndex)
+	require.NoError(t, err)
+	require.True(t, has, "up again creates it")
+}

@@ -115,7 +115,7 @@ DROP TABLE callbacks;
 DROP TABLE callback_settings;
 DROP TABLE delivery_reports;
 DROP INDEX messages_delivery_status_id;
-DROP INDEX messages_provider_message_id;
+DROP INDEX IF EXISTS messages_provider_message_id; -- serve drops it while delivery reports are off
 ALTER TABLE messages DROP COLUMN callback_url;
 ALTER TABLE messages DROP COLUMN delivery_reported_at;
 ALTER TABLE messages DROP COLUMN delivery_error_code;

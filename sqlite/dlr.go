@@ -43,8 +43,7 @@ func recordReport(ctx context.Context, tx *sql.Tx, r ims.DeliveryReport, actor s
 	var messageID sql.NullString
 	err := tx.QueryRowContext(ctx, `INSERT INTO delivery_reports
 		(provider_message_id, status, reported, error_code, reported_at, timestamped, received_at, message_id)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
-			(SELECT id FROM messages WHERE provider_message_id = ?1 AND provider_message_id <> '' ORDER BY id LIMIT 1))
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (`+messageByProviderIDSQL+`))
 		ON CONFLICT DO NOTHING RETURNING message_id`,
 		r.ProviderMessageID, string(r.Status), r.Reported, r.ErrorCode, micros(r.At), r.Timestamped, micros(now)).Scan(&messageID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -92,6 +91,10 @@ func (s *Store) PurgeParkedReports(ctx context.Context, cutoff time.Time, limit 
 // a report's insert and the send's outcome always see each other, and the
 // trigger messages_parked_reports applies every report that waits.
 func (s *Store) MatchParkedReports(context.Context, time.Time, int) (int, error) { return 0, nil }
+
+// messageByProviderIDSQL finds the message a report with provider id ?1 is
+// for, through providerIDIndex.
+const messageByProviderIDSQL = `SELECT id FROM messages WHERE provider_message_id = ?1 AND provider_message_id <> '' ORDER BY id LIMIT 1`
 
 // providerIDIndex is the index a delivery report finds its message by: the
 // provider's message ID (migration 00009 creates it).

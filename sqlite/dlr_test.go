@@ -73,19 +73,8 @@ func TestUseDeliveryReports(t *testing.T) {
 		require.True(t, hasIndex(t))
 		require.Equal(t, migrated, indexSQL(t), "the rebuilt index is the migrated one")
 
-		var plan strings.Builder
-		rows, err := read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN
-			SELECT id FROM messages WHERE provider_message_id = 'prov-1' AND provider_message_id <> '' ORDER BY id LIMIT 1`)
-		require.NoError(t, err)
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-			plan.WriteString(detail + "\n")
-		}
-		require.NoError(t, rows.Err())
-		require.NoError(t, rows.Close())
-		require.Contains(t, plan.String(), "messages_provider_message_id", "a report's lookup uses the index")
+		plan := strings.Join(sqlite.QueryPlan(t, read, sqlite.MessageByProviderIDSQL, "prov-1"), "; ")
+		require.Contains(t, plan, "messages_provider_message_id", "a report's lookup uses the index")
 
 		got, err := s.RecordDeliveryReports(t.Context(), []ims.DeliveryReport{{
 			ProviderMessageID: "prov-1", Status: ims.DeliveryDelivered, Reported: "delivered", At: time.Now(),

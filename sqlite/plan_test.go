@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,17 +49,7 @@ func TestQueryPlans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
-			require.NoError(t, err)
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
-				plan = append(plan, detail)
-			}
-			require.NoError(t, rows.Err())
+			plan := queryPlan(t, s.read, tt.query, tt.args...)
 			joined := strings.Join(plan, "; ")
 			require.Contains(t, joined, tt.index, joined)
 			require.NotContains(t, joined, "TEMP B-TREE", "no sort step: %s", joined)
@@ -101,17 +92,7 @@ func TestAuditQueryPlans(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q, args := auditQuery(tt.filter, 50)
-			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
-			require.NoError(t, err)
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
-				plan = append(plan, detail)
-			}
-			require.NoError(t, rows.Err())
+			plan := queryPlan(t, s.read, q, args...)
 			// The one sort allowed is the merge of the branches' pages
 			// (at most three pages of rows), the plan's last step.
 			if n := len(plan); n > 1 && plan[n-1] == "USE TEMP B-TREE FOR ORDER BY" {
@@ -124,6 +105,23 @@ func TestAuditQueryPlans(t *testing.T) {
 			require.NotContains(t, joined, "TEMP B-TREE", "no branch sorts: %s", joined)
 		})
 	}
+}
+
+// queryPlan is the detail column of query's EXPLAIN QUERY PLAN, step by step.
+func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, rows.Close()) }()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	return plan
 }
 
 // purgeQuery and purgeArgs are pickPurgeSQL's two results, for the table.

@@ -63,7 +63,7 @@ func TestUseDeliveryReports(t *testing.T) {
 		res, err := s.CreateMessages(t.Context(), ims.WithActor("test", []ims.NewMessage{{PhoneNumber: "+905551234567", Content: "sent while off"}}))
 		require.NoError(t, err)
 		id := res[0].Message.ID
-		// A delivery's outcome as the store writes it, while the index is gone.
+		// The columns a sent outcome sets, written while the index is gone.
 		_, err = write.ExecContext(t.Context(), `UPDATE messages SET status = 'sent', provider_message_id = 'prov-1' WHERE id = ?`, id)
 		require.NoError(t, err)
 

@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +16,7 @@ import (
 // through the index.
 func TestUseDeliveryReports(t *testing.T) {
 	t.Parallel()
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ims.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.NoError(t, s.Migrate(t.Context()))
+	s := open(t, time.Now).(*sqlite.Store)
 	read, write := sqlite.Pools(s)
 
 	hasIndex := func(t *testing.T) bool {
